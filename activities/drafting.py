@@ -96,6 +96,11 @@ class DraftingActivities:
         draft = await self._llm.draft(ctx) if self._llm else draft_from_template(ctx)
         return await self._store(input, draft)
 
+    async def close(self) -> None:
+        """Close the LLM client's connection pool."""
+        if self._llm is not None:
+            await self._llm.close()
+
     async def _context(self, session: AsyncSession, input: DraftEmailInput) -> DraftContext:
         client = await session.get(Client, input.client_id)
         if client is None:
