@@ -59,18 +59,25 @@ async def llm(settings: Settings, sessions: async_sessionmaker[AsyncSession]) ->
         await acts.close()
 
 
-async def test_draft_email_template_by_default(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_draft_email_template_by_default(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     cid = await add_client(sessions)
     acts = DraftingActivities(sessions, settings)
     result = await _draft(acts, _input(cid))
-    assert result.generator == "template" and result.model is None
+    assert result.generator == "template"
+    assert result.model is None
     assert result.prompt_version == "template-v1"
-    assert result.body_text.startswith("Hi Anna,") and "knitwear" in result.body_text
-    assert all(v.passed for v in result.guardrails) and len(result.guardrails) == 7
-    assert "/u/" in result.body_html and "Unsubscribe" in result.body_html
+    assert result.body_text.startswith("Hi Anna,")
+    assert "knitwear" in result.body_text
+    assert all(v.passed for v in result.guardrails)
+    assert len(result.guardrails) == 7
+    assert "/u/" in result.body_html
+    assert "Unsubscribe" in result.body_html
     row = await get_email(sessions, result.email_id)
     assert (row.status, row.generator, row.token_usage) == ("pending_approval", "template", None)
-    assert row.guardrails is not None and row.guardrails["fell_back"] is False
+    assert row.guardrails is not None
+    assert row.guardrails["fell_back"] is False
     assert await events(sessions, result.email_id) == ["drafted"]
 
 
@@ -83,7 +90,9 @@ async def test_draft_email_retry_returns_the_stored_draft(
     again = await _draft(acts, _input(cid, "e-retry-" + cid))
     assert again == first
     async with sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(Email).where(Email.client_id == cid)) == 1
+        assert (
+            await session.scalar(select(func.count()).select_from(Email).where(Email.client_id == cid)) == 1
+        )
     assert await events(sessions, first.email_id) == ["drafted"]
 
 
@@ -105,17 +114,24 @@ async def test_draft_email_unknown_client_is_non_retryable(
     assert (info.value.type, info.value.non_retryable) == ("ClientNotFound", True)
 
 
-async def test_draft_email_llm_draft_is_recorded(llm: Llm, sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_draft_email_llm_draft_is_recorded(
+    llm: Llm, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     cid = await add_client(sessions)
     result = await _draft(llm.acts, _input(cid))
     assert (result.generator, result.model, result.prompt_version) == ("llm", "fake-model", "llm-v1")
-    assert result.subject == llm.fake.draft["subject"] and not result.fell_back
+    assert result.subject == llm.fake.draft["subject"]
+    assert not result.fell_back
     row = await get_email(sessions, result.email_id)
     assert row.token_usage == {"prompt_tokens": 120, "completion_tokens": 80, "total_tokens": 200}
     request = llm.fake.requests[0]
     assert request["model"] == "fake-model"
     assert request["response_format"]["type"] == "json_schema"
-    assert set(request["response_format"]["json_schema"]["schema"]["required"]) == {"subject", "preheader", "body_text"}
+    assert set(request["response_format"]["json_schema"]["schema"]["required"]) == {
+        "subject",
+        "preheader",
+        "body_text",
+    }
     assert llm.fake.headers[0]["authorization"] == "Bearer test-key"
 
 
@@ -129,7 +145,8 @@ async def test_draft_email_llm_bad_draft_is_regenerated_once(
     assert (result.generator, result.fell_back) == ("llm", False)
     assert len(llm.fake.requests) == 2
     row = await get_email(sessions, result.email_id)
-    assert row.guardrails is not None and len(row.guardrails["attempts"]) == 1
+    assert row.guardrails is not None
+    assert len(row.guardrails["attempts"]) == 1
 
 
 @pytest.mark.parametrize("bad", ["malformed", "violating"])
@@ -159,8 +176,10 @@ async def test_draft_email_prompt_injection_never_promises_a_discount(
     result = await _draft(llm.acts, _input(cid))
     text = " ".join([result.subject, result.preheader, result.body_text])
     assert unapproved_offer_phrases(text, None) == []
-    assert "90%" not in text and "ignore previous" not in text.lower()
-    assert result.fell_back and result.body_text.startswith("Hi there,")
+    assert "90%" not in text
+    assert "ignore previous" not in text.lower()
+    assert result.fell_back
+    assert result.body_text.startswith("Hi there,")
     for request in llm.fake.requests:
         system, user = request["messages"][0]["content"], request["messages"][1]["content"]
         assert INJECTION not in system
@@ -192,6 +211,7 @@ async def test_draft_email_llm_errors_are_classified(
         await _draft(llm.acts, input)
     assert (info.value.type, info.value.non_retryable) == (error_type, non_retryable)
     if mode == "rate_limited":
-        assert info.value.next_retry_delay is not None and info.value.next_retry_delay.total_seconds() == 7
+        assert info.value.next_retry_delay is not None
+        assert info.value.next_retry_delay.total_seconds() == 7
     async with sessions() as session:
         assert await session.get(Email, input.email_id) is None

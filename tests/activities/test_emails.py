@@ -19,7 +19,8 @@ from tests.helpers import unique_id
 
 async def _update(acts: EmailActivities, **fields: object) -> UpdateEmailResult:
     fields.setdefault("at", NOW)
-    result: UpdateEmailResult = await ActivityEnvironment().run(acts.update_email, UpdateEmailInput(**fields))  # type: ignore[arg-type]
+    input = UpdateEmailInput.model_validate(fields)
+    result: UpdateEmailResult = await ActivityEnvironment().run(acts.update_email, input)
     return result
 
 
@@ -29,21 +30,32 @@ async def test_update_email_approval_with_edits_is_rechecked_and_rendered(
     cid = await add_client(sessions)
     eid = await add_email(sessions, cid, status="pending_approval")
     acts = EmailActivities(sessions, settings)
-    body = "Hi Anna,\n\nFish & chips <3 and \"new\" knitwear for you.\n\nThe Rekindle team"
+    body = 'Hi Anna,\n\nFish & chips <3 and "new" knitwear for you.\n\nThe Rekindle team'
     slot = NOW + timedelta(hours=5)
     for _ in range(2):  # a retry changes nothing more
         result = await _update(
-            acts, email_id=eid, client_id=cid, status="approved", actor="ops-1", scheduled_for=slot,
-            subject="Edited subject", body_text=body,
+            acts,
+            email_id=eid,
+            client_id=cid,
+            status="approved",
+            actor="ops-1",
+            scheduled_for=slot,
+            subject="Edited subject",
+            body_text=body,
         )
         assert result == UpdateEmailResult(email_id=eid, status="approved", applied=True)
     row = await get_email(sessions, eid)
     assert (row.approved_by, row.approved_at, row.scheduled_for) == ("ops-1", NOW, slot)
     assert (row.subject, row.body_text) == ("Edited subject", body)
-    assert row.body_html is not None and "Fish &amp; chips &lt;3 and &#34;new&#34;" in row.body_html
+    assert row.body_html is not None
+    assert "Fish &amp; chips &lt;3 and &#34;new&#34;" in row.body_html
     assert await events(sessions, eid) == ["approved"]
     later = await _update(
-        acts, email_id=eid, client_id=cid, status="approved", at=NOW + timedelta(hours=1),
+        acts,
+        email_id=eid,
+        client_id=cid,
+        status="approved",
+        at=NOW + timedelta(hours=1),
         scheduled_for=slot + timedelta(days=1),
     )
     assert later.applied
@@ -57,11 +69,15 @@ async def test_update_email_edits_failing_guardrails_are_refused(
     eid = await add_email(sessions, cid, status="pending_approval")
     with pytest.raises(ApplicationError) as info:
         await _update(
-            EmailActivities(sessions, settings), email_id=eid, client_id=cid, status="approved",
+            EmailActivities(sessions, settings),
+            email_id=eid,
+            client_id=cid,
+            status="approved",
             body_text="Hi Anna, take 50% off today at https://elsewhere.example.com",
         )
     assert (info.value.type, info.value.non_retryable) == ("GuardrailViolation", True)
-    assert "no_unapproved_offer" in str(info.value) and "only_our_links" in str(info.value)
+    assert "no_unapproved_offer" in str(info.value)
+    assert "only_our_links" in str(info.value)
     assert (await get_email(sessions, eid)).status == "pending_approval"
 
 
@@ -100,7 +116,12 @@ async def test_update_email_rejection_records_reason(
     cid = await add_client(sessions)
     eid = await add_email(sessions, cid, status="pending_approval")
     await _update(
-        EmailActivities(sessions, settings), email_id=eid, client_id=cid, status="rejected", actor="ops", reason="tone"
+        EmailActivities(sessions, settings),
+        email_id=eid,
+        client_id=cid,
+        status="rejected",
+        actor="ops",
+        reason="tone",
     )
     assert (await get_email(sessions, eid)).rejected_reason == "tone"
 
@@ -111,7 +132,11 @@ async def test_update_email_cancel_before_draft_leaves_a_tombstone(
     cid = await add_client(sessions)
     eid = unique_id("e")
     result = await _update(
-        EmailActivities(sessions, settings), email_id=eid, client_id=cid, status="cancelled", reason="unsubscribed"
+        EmailActivities(sessions, settings),
+        email_id=eid,
+        client_id=cid,
+        status="cancelled",
+        reason="unsubscribed",
     )
     assert result.applied
     draft = await ActivityEnvironment().run(

@@ -43,7 +43,7 @@ class Received:
     at: float
 
     def message(self) -> EmailMessage:
-        parsed: Any = message_from_bytes(self.raw, policy=policy.default)
+        parsed: Any = message_from_bytes(self.raw.replace(b"\r\n", b"\n"), policy=policy.default)
         return parsed  # type: ignore[no-any-return]
 
 
@@ -73,14 +73,16 @@ class FakeSmtpHandler:
 
     async def handle_DATA(self, server: SMTP, _session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
-        self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), raw, time.monotonic()))
+        self.received.append(
+            Received(str(envelope.mail_from), list(envelope.rcpt_tos), raw, time.monotonic())
+        )
         self.data_started.set()
         if self.mode == "stall":
             while not self._released.is_set():
                 await asyncio.sleep(0.02)
         if self.mode == "drop":
-            assert server.transport is not None
-            server.transport.abort()
+            transport: Any = server.transport
+            transport.abort()  # cut the connection: the client never hears a reply
             return "250 never seen"
         return {
             "tempfail": "451 4.3.0 try again later",
@@ -94,7 +96,7 @@ class Authenticator:
 
     def __call__(self, _server: SMTP, _session: Session, _env: Envelope, _mech: str, data: Any) -> AuthResult:
         ok = (getattr(data, "login", None), getattr(data, "password", None)) == self._login
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:
@@ -159,7 +161,7 @@ def smtp_server(
     if security == "starttls":
         kwargs.update(tls_context=context, require_starttls=True)
     if login is not None:
-        kwargs.update(authenticator=Authenticator(*login), auth_require_tls=security != "plain")
+        kwargs.update(authenticator=Authenticator(*login), auth_require_tls=security == "starttls")
     port = port or free_port()
     controller = Controller(
         handler,

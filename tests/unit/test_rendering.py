@@ -8,9 +8,14 @@ from core.tokens import verify_unsubscribe_token
 
 def test_rendering_html_escapes_everything_written_by_others() -> None:
     html = render_html(
-        "Tom & <Jerry>", "pre <i>", "Hi Tom,\n\n<script>alert(1)</script> & \"quotes\"\nline two", "https://x/u/t"
+        "Tom & <Jerry>",
+        "pre <i>",
+        'Hi Tom,\n\n<script>alert(1)</script> & "quotes"\nline two',
+        "https://x/u/t",
     )
-    assert "<script>" not in html and "<Jerry>" not in html and "<i>" not in html
+    assert "<script>" not in html
+    assert "<Jerry>" not in html
+    assert "<i>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;quotes&#34;<br>line two" in html
     assert "<title>Tom &amp; &lt;Jerry&gt;</title>" in html
     assert html.count("<p style") == 3  # two paragraphs and the footer
