@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,7 @@ class FakeOpenAI:
     retry_after: str = "1"
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
 
     @property
     def app(self) -> Starlette:
@@ -73,6 +75,7 @@ class FakeOpenAI:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        self.times.append(time.monotonic())
         mode = self.script.pop(0) if self.script else self.default
         if mode == "slow":
             await asyncio.sleep(self.slow_seconds)

@@ -50,8 +50,9 @@ class Received:
 @dataclass
 class FakeSmtpHandler:
     mode: str = "accept"
-    # modes for the next transactions, one per MAIL transaction; then ``mode`` stays
+    # modes for the next transactions, one each; then ``mode`` again
     next_modes: list[str] = field(default_factory=list)
+    current: str = "accept"
     received: list[Received] = field(default_factory=list)
     data_started: threading.Event = field(default_factory=threading.Event)
     _released: threading.Event = field(default_factory=threading.Event)
@@ -62,11 +63,10 @@ class FakeSmtpHandler:
     async def handle_RCPT(
         self, _server: SMTP, _session: Session, envelope: Envelope, address: str, _options: list[str]
     ) -> str:
-        if self.next_modes:
-            self.mode = self.next_modes.pop(0)
-        if self.mode == "reject_rcpt":
+        self.current = self.next_modes.pop(0) if self.next_modes else self.mode
+        if self.current == "reject_rcpt":
             return "550 5.1.1 mailbox unavailable"
-        if self.mode == "tempfail_rcpt":
+        if self.current == "tempfail_rcpt":
             return "451 4.3.0 try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -77,17 +77,17 @@ class FakeSmtpHandler:
             Received(str(envelope.mail_from), list(envelope.rcpt_tos), raw, time.monotonic())
         )
         self.data_started.set()
-        if self.mode == "stall":
+        if self.current == "stall":
             while not self._released.is_set():
                 await asyncio.sleep(0.02)
-        if self.mode == "drop":
+        if self.current == "drop":
             transport: Any = server.transport
             transport.abort()  # cut the connection: the client never hears a reply
             return "250 never seen"
         return {
             "tempfail": "451 4.3.0 try again later",
             "reject": "550 5.7.1 message refused",
-        }.get(self.mode, "250 2.0.0 queued")
+        }.get(self.current, "250 2.0.0 queued")
 
 
 class Authenticator:
