@@ -12,6 +12,9 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+# Imported normally, not passed through: the sandbox re-runs the module, proving it is pure.
+from core.guardrails import check_draft, failures
+
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
@@ -46,3 +49,29 @@ class ActivityCallWorkflow:
             ),
         )
         return result
+
+
+class DraftToCheck(BaseModel):
+    subject: str
+    preheader: str
+    body_text: str
+    first_name: str | None = None
+    offer: str | None = None
+    allowed_url_prefixes: list[str] = []
+
+
+@workflow.defn(name="TestGuardrailCheck", sandboxed=True)
+class GuardrailCheckWorkflow:
+    """Runs the guardrails inside the workflow sandbox, as the approve_email validator does."""
+
+    @workflow.run
+    async def run(self, draft: DraftToCheck) -> list[str]:
+        verdicts = check_draft(
+            draft.subject,
+            draft.preheader,
+            draft.body_text,
+            first_name=draft.first_name,
+            allowed_offer=draft.offer,
+            allowed_url_prefixes=draft.allowed_url_prefixes,
+        )
+        return failures(verdicts)
