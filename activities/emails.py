@@ -92,7 +92,7 @@ class EmailActivities:
         preheader = input.preheader if input.preheader is not None else row.preheader or ""
         body = input.body_text if input.body_text is not None else row.body_text or ""
         client = await session.get(Client, row.client_id)
-        first_name = plausible_first_name(client.first_name if client else None)
+        first_name = plausible_first_name(client.first_name if client else None) or ""
         policy = guardrail_policy(self._settings)
         verdicts = check_with_policy(subject, preheader, body, first_name=first_name, policy=policy)
         if not passed(verdicts):

@@ -220,7 +220,7 @@ class LlmDrafter:
                 continue
             _add(usage, used)
             verdicts = check_with_policy(
-                out.subject, out.preheader, out.body_text, first_name=ctx.first_name, policy=ctx.policy
+                out.subject, out.preheader, out.body_text, first_name=ctx.first_name or "", policy=ctx.policy
             )
             if passed(verdicts):
                 return Draft(

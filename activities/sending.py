@@ -31,10 +31,12 @@ from activities import mail
 from activities.rendering import render_html, render_text, unsubscribe_url
 from core.contracts import ACTIVITY_SEND_EMAIL, SendEmailInput, SendEmailResult
 from core.db import insert_ignoring_conflicts, transaction, utcnow
+from core.logging import get_logger
 from core.models import Client, Email, EmailEvent, Suppression
 from core.settings import Settings
 from core.tokens import make_unsubscribe_token
 
+log = get_logger(__name__)
 SUPPRESSED_REASON = "suppressed"
 FINAL_WRITE_ATTEMPTS = 5
 
@@ -143,6 +145,7 @@ class SendingActivities:
                 reason = "an earlier attempt stopped mid-send; not resent"
                 await _move(session, row.id, "sending", status="unknown", failure_reason=reason)
                 await _event(session, row, "unknown", reason=reason)
+                log.warning("send outcome unknown; not resent", email_id=row.id)
                 return SendEmailResult(
                     email_id=row.id, outcome="unknown", message_id=row.message_id, detail=reason
                 )
@@ -219,6 +222,7 @@ class SendingActivities:
                     raise  # the row stays 'sending': a retry marks it unknown, never resends
                 await asyncio.sleep(0.2 * 2**attempt)
         detail = "address suppressed: " + reason if outcome == "failed" else reason
+        log.info("send finished", email_id=claim.email_id, outcome=outcome, detail=reason)
         return SendEmailResult(
             email_id=claim.email_id, outcome=cast(Any, outcome), message_id=claim.message_id, detail=detail
         )

@@ -64,7 +64,9 @@ def draft_from_template(ctx: DraftContext) -> Draft:
         (generic, [], None),
     ):
         subject, preheader, body = _render(source, categories, name)
-        verdicts = check_with_policy(subject, preheader, body, first_name=ctx.first_name, policy=ctx.policy)
+        verdicts = check_with_policy(
+            subject, preheader, body, first_name=ctx.first_name or "", policy=ctx.policy
+        )
         if passed(verdicts):
             return Draft(
                 subject=subject,

@@ -18,7 +18,9 @@ One verdict per rule, in this order:
 - ``no_other_client_data``: the only personal data allowed is this client's first name. So:
   no email addresses, no phone-like digit runs (9+ digits), a greeting ("Hi Anna,") must
   name this client (or be generic: "Hi there"), and none of ``other_names`` (names the
-  caller knows belong to other clients) may appear.
+  caller knows belong to other clients) may appear. ``first_name=None`` means the caller does
+  not know the name (the greeting is not checked); ``""`` means the client has no usable
+  name, so only a generic greeting passes.
 
 Details name the rule and the offending phrase, except for addresses and numbers, which are
 never echoed (they may be personal data).
@@ -88,7 +90,7 @@ _GREETING = re.compile(
     r"^\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))[ \t]+([^\W\d_][\w'\u2019-]*)", _I
 )
 _GENERIC_GREETEES = {"there", "friend", "friends", "again", "you", "everyone", "all", "folks"}
-_NAME = re.compile(r"^[^\W\d_]+(?:[ '\u2019-][^\W\d_]+){0,3}$")
+_NAME = re.compile(r"^[^\W\d_]+(?:[ '\u2019-][^\W\d_]+){0,4}$")
 _TRAILING_PUNCTUATION = ".,;:!?)]}"
 
 
@@ -101,7 +103,7 @@ def plausible_first_name(name: str | None) -> str | None:
     if name is None:
         return None
     cleaned = " ".join(name.split())
-    if not 1 <= len(cleaned) <= 40 or not _NAME.match(cleaned):
+    if not 1 <= len(cleaned) <= 60 or not _NAME.match(cleaned):
         return None
     return cleaned
 
@@ -197,7 +199,7 @@ def _check_other_clients(body: str, text: str, first_name: str | None, others: I
     greeting = _GREETING.match(body)
     if greeting and first_name is not None:
         greeted = greeting.group(1).casefold()
-        own = first_name.split()[0].casefold() if first_name.split() else ""
+        own = first_name.split()[0].casefold() if first_name.strip() else ""
         if greeted not in _GENERIC_GREETEES and greeted != own:
             problems.append("the greeting names someone other than this client")
     own_name = _norm(first_name or "")
