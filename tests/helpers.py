@@ -11,8 +11,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.worker import Worker
+
+from core.codec import EncryptionCodec, codec_from_settings, new_key
+from core.settings import SecuritySettings
+
+# One payload-encryption key for the session: every Temporal client in the tests
+# (dev server, time-skipping server, API, worker, subprocesses) encrypts with it.
+TEST_CODEC_KEY_ID = "test-1"
+TEST_CODEC_KEYS = f"{TEST_CODEC_KEY_ID}:{new_key()}"
+TEST_SECURITY = SecuritySettings(codec_keys=SecretStr(TEST_CODEC_KEYS), codec_active_key_id=TEST_CODEC_KEY_ID)
+
+
+def session_codec() -> EncryptionCodec:
+    """The codec every test client uses (the session's key)."""
+    codec = codec_from_settings(TEST_SECURITY)
+    assert codec is not None
+    return codec
 
 
 def random_task_queue() -> str:
