@@ -8,6 +8,7 @@ the retired key still decodes while that key is configured.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -108,6 +109,7 @@ def _security(keys: dict[str, str], active: str) -> SecuritySettings:
     return SecuritySettings(codec_keys=SecretStr(raw), codec_active_key_id=active)
 
 
+@contextlib.asynccontextmanager
 async def _with_worker(
     env: WorkflowEnvironment, settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[Client]:
@@ -131,7 +133,7 @@ async def test_privacy_retired_key_still_decodes_while_configured(
     keys = {"rot-a": new_key(), "rot-b": new_key()}
     cid = unique_id("rot")
     before = settings.model_copy(update={"security": _security({"rot-a": keys["rot-a"]}, "rot-a")})
-    async for client in _with_worker(dev_env, before, sessions):
+    async with _with_worker(dev_env, before, sessions) as client:
         await signal_with_start(
             client, before, cid, "order_placed", OrderPlaced.model_validate(_order("o-1"))
         )
@@ -139,7 +141,7 @@ async def test_privacy_retired_key_still_decodes_while_configured(
 
     # Rotate: B is active, A stays configured. A fresh worker replays the A-encrypted history.
     after = settings.model_copy(update={"security": _security(keys, "rot-b")})
-    async for client in _with_worker(dev_env, after, sessions):
+    async with _with_worker(dev_env, after, sessions) as client:
         order = OrderPlaced.model_validate(_order("o-2", "2026-03-01T10:00:00Z"))
         await signal_with_start(client, after, cid, "order_placed", order)
         await eventually(lambda: _recorded(client, cid, 2))
