@@ -1,25 +1,21 @@
 """The worker's Prometheus endpoint: app metrics and the Temporal SDK's metrics on one port.
 
-The SDK (its Rust core) can only export Prometheus on an address of its own, so
+The SDK (its Rust core) exports Prometheus only on an address of its own, so
 it binds a private loopback port (``REKINDLE_WORKER__SDK_METRICS_PORT``, a free
 one when 0) and the worker's public port (``REKINDLE_WORKER__METRICS_PORT``,
-default 9464) serves the app registry plus whatever the SDK reports there,
-fetched at scrape time. One scrape target per worker process.
+default 9464) serves the app registry followed by the SDK's exposition,
+fetched verbatim at scrape time. One scrape target per worker process.
 """
 
 from __future__ import annotations
 
 import socket
 import urllib.request
-from collections.abc import Iterable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
-from prometheus_client.metrics_core import Metric
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.registry import Collector
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from core.logging import get_logger
@@ -29,31 +25,42 @@ log = get_logger(__name__)
 SDK_SCRAPE_TIMEOUT_SECONDS = 2.0
 
 
-class _Merged(Collector):
-    """The app registry followed by the SDK's metrics, re-read on every scrape."""
+def merged_metrics(sdk_url: str | None) -> bytes:
+    """The app registry, then the SDK's exposition verbatim (names as Temporal documents them)."""
+    app = generate_latest(REGISTRY)
+    if sdk_url is None:
+        return app
+    try:
+        with urllib.request.urlopen(sdk_url, timeout=SDK_SCRAPE_TIMEOUT_SECONDS) as response:  # noqa: S310 - loopback URL we built
+            sdk: bytes = response.read()
+    except OSError as exc:  # the app metrics are still worth serving
+        log.warning("sdk metrics unavailable", error_type=type(exc).__name__)
+        return app
+    return app + b"\n" + sdk
 
-    def __init__(self, sdk_url: str | None) -> None:
-        self.sdk_url = sdk_url
 
-    def describe(self) -> Iterable[Metric]:
-        return []  # names are only known at scrape time
+def _handler(sdk_url: str | None) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] not in ("/", "/metrics"):
+                self.send_error(404)
+                return
+            body = merged_metrics(sdk_url)
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
-    def collect(self) -> Iterable[Metric]:
-        yield from REGISTRY.collect()
-        if self.sdk_url is None:
-            return
-        try:
-            with urllib.request.urlopen(self.sdk_url, timeout=SDK_SCRAPE_TIMEOUT_SECONDS) as response:  # noqa: S310 - loopback URL we built
-                text = response.read().decode()
-        except OSError as exc:  # the app metrics are still worth serving
-            log.warning("sdk metrics unavailable", error_type=type(exc).__name__)
-            return
-        yield from text_string_to_metric_families(text)
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # scrapes are not worth a log line each
+
+    return Handler
 
 
 @dataclass
 class MetricsServer:
-    server: WSGIServer
+    server: ThreadingHTTPServer
     thread: Thread
     url: str
 
@@ -83,8 +90,8 @@ def serve_metrics(settings: WorkerSettings, sdk_url: str | None) -> MetricsServe
     """Serve the merged metrics on the worker's port (in a thread); ``None`` when port is 0."""
     if settings.metrics_port == 0:
         return None
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Merged(sdk_url))
-    server, thread = start_http_server(settings.metrics_port, settings.metrics_host, registry)
-    port = server.server_address[1]
-    return MetricsServer(server, thread, f"http://{settings.metrics_host}:{port}/metrics")
+    server = ThreadingHTTPServer((settings.metrics_host, settings.metrics_port), _handler(sdk_url))
+    server.daemon_threads = True
+    thread = Thread(target=server.serve_forever, name="worker-metrics", daemon=True)
+    thread.start()
+    return MetricsServer(server, thread, f"http://{settings.metrics_host}:{settings.metrics_port}/metrics")
