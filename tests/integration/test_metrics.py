@@ -97,9 +97,9 @@ async def test_metrics_api_and_worker_count_the_scenario(
     route = "/v1/clients/{client_id}/orders"
     assert delta("rekindle_http_requests_total", method="POST", route=route, status="202") == 3
     assert delta("rekindle_http_requests_total", method="POST", route=route, status="422") == 1
-    assert APP_FAMILIES <= api_families
+    assert api_families >= APP_FAMILIES
     # The worker's port: the same app counters plus the Temporal SDK's own metrics.
-    assert APP_FAMILIES <= worker_families
+    assert worker_families >= APP_FAMILIES
     assert _value(on_worker, "rekindle_orders_recorded_total", result="inserted") == _value(
         after, "rekindle_orders_recorded_total", result="inserted"
     )
