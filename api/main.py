@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+
 import uvicorn
 from fastapi import FastAPI
 
@@ -12,6 +17,26 @@ from core.tracing import flush as flush_traces
 
 # On SIGTERM uvicorn stops accepting, lets in-flight requests finish for this long, then closes.
 GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's graceful shutdown on SIGTERM/SIGINT, then an exit status of 0.
+
+    uvicorn re-raises the signal once it has drained, so the process would die
+    "killed by SIGTERM" after a clean shutdown; orchestrators read that as a crash.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
 
 
 async def serve(settings: Settings, app: FastAPI | None = None) -> None:
@@ -26,6 +51,6 @@ async def serve(settings: Settings, app: FastAPI | None = None) -> None:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     try:
-        await uvicorn.Server(config).serve()
+        await DrainingServer(config).serve()
     finally:
         flush_traces()

@@ -56,7 +56,9 @@ async def test_tracing_one_trace_from_http_request_to_activity(
             response = await http.post(f"/v1/clients/{cid}/orders", json=order_body("o-1"))
             assert response.status_code == 202
             await eventually(lambda: _recorded(client, cid, 1))
-            await eventually(lambda: any(s.name.startswith("RunActivity") for s in exporter.get_finished_spans()))
+            await eventually(
+                lambda: any(s.name.startswith("RunActivity") for s in exporter.get_finished_spans())
+            )
     finally:
         stop.set()
         await worker
@@ -72,7 +74,10 @@ async def test_tracing_one_trace_from_http_request_to_activity(
     ]
     trace_ids = {span.context.trace_id for span in chain if span.context is not None}
     assert len(trace_ids) == 1
-    assert http_span.attributes is not None and http_span.attributes["http.route"] == "/v1/clients/{client_id}/orders"
+    assert (
+        http_span.attributes is not None
+        and http_span.attributes["http.route"] == "/v1/clients/{client_id}/orders"
+    )
     # Spans name ids and types, never payloads.
     for span in spans:
         assert "o-1" not in str(span.attributes)

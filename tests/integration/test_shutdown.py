@@ -1,0 +1,152 @@
+"""Graceful shutdown: SIGTERM drains the worker (the activity in flight completes) and the API
+(the request in flight is answered)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.testing import WorkflowEnvironment
+
+from api.temporal_calls import signal_with_start
+from core.contracts import OrderPlaced, client_workflow_id
+from core.settings import DatabaseSettings, Settings
+from tests.helpers import TEST_CODEC_KEY_ID, TEST_CODEC_KEYS, eventually, free_port, order_body, unique_id
+
+pytestmark = [pytest.mark.temporal, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+REKINDLE = str(Path(sys.executable).parent / "rekindle")
+
+
+def _env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REKINDLE_")}
+    env.update(
+        {
+            "REKINDLE_SECURITY__CODEC_KEYS": TEST_CODEC_KEYS,
+            "REKINDLE_SECURITY__CODEC_ACTIVE_KEY_ID": TEST_CODEC_KEY_ID,
+            "REKINDLE_LOGGING__FORMAT": "json",
+            **values,
+        }
+    )
+    return env
+
+
+def _stop(process: subprocess.Popen[str], timeout: float = 60) -> str:
+    out, _ = process.communicate(timeout=timeout)
+    return out
+
+
+async def _activity_running(env: WorkflowEnvironment, workflow_id: str) -> bool:
+    described = await env.client.get_workflow_handle(workflow_id).describe()
+    pending = described.raw_description.pending_activities
+    return any(p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for p in pending)
+
+
+async def test_shutdown_sigterm_drains_the_worker(
+    dev_env: WorkflowEnvironment, sqlite_template: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "drain.db"
+    shutil.copy(sqlite_template, db)
+    metrics_port = free_port()
+    queue = unique_id("drain")
+    settings = Settings(_env_file=None).model_copy(
+        update={"database": DatabaseSettings(url=f"sqlite+aiosqlite:///{db}")}
+    )
+    settings.temporal.task_queue = queue
+    worker = subprocess.Popen(
+        [REKINDLE, "worker"],
+        cwd=tmp_path,
+        env=_env(
+            REKINDLE_DATABASE__URL=settings.database.url,
+            REKINDLE_TEMPORAL__ADDRESS=dev_env.client.service_client.config.target_host,
+            REKINDLE_TEMPORAL__TASK_QUEUE=queue,
+            REKINDLE_TEMPORAL__SEND_TASK_QUEUE=f"{queue}-send",
+            REKINDLE_TEMPORAL__LLM_TASK_QUEUE=f"{queue}-llm",
+            REKINDLE_WORKER__METRICS_PORT=str(metrics_port),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lock = sqlite3.connect(db, timeout=1, isolation_level=None)
+    lock.execute("PRAGMA journal_mode=WAL")  # as the app leaves it; switching modes would not wait
+    try:
+        metrics = await eventually(lambda: _get(f"http://127.0.0.1:{metrics_port}/metrics"), timeout=30)
+        assert "temporal_" in metrics and "rekindle_orders_recorded" in metrics
+        lock.execute("BEGIN IMMEDIATE")  # record_order now waits for the database
+        cid = unique_id("drain")
+        order = OrderPlaced.model_validate(order_body("o-1"))
+        await signal_with_start(dev_env.client, settings, cid, "order_placed", order)
+        await eventually(lambda: _activity_running(dev_env, client_workflow_id(cid)), timeout=30)
+
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.sleep(1.5)
+        assert worker.poll() is None, "the worker left with an activity in flight"
+        lock.execute("ROLLBACK")  # the activity can finish now
+        out = await asyncio.to_thread(_stop, worker)
+        assert worker.returncode == 0, out
+    finally:
+        lock.close()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert "worker stopped" in out
+    history = await dev_env.client.get_workflow_handle(client_workflow_id(cid)).fetch_history()
+    types = [event.event_type for event in history.events]
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED in types
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM orders WHERE client_id = ?", (cid,)).fetchone() == (1,)
+
+
+def _get(url: str) -> str | None:
+    try:
+        response = httpx.get(url, timeout=2)
+    except httpx.HTTPError:
+        return None
+    return response.text if response.status_code == 200 else None
+
+
+async def test_shutdown_sigterm_lets_the_api_answer_in_flight_requests(tmp_path: Path) -> None:
+    port = free_port()
+    api = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.slow_api"],
+        cwd=ROOT,
+        env=_env(
+            REKINDLE_API__PORT=str(port),
+            REKINDLE_DATABASE__URL=f"sqlite+aiosqlite:///{tmp_path / 'api.db'}",
+            SLOW_SECONDS="2",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await eventually(lambda: _get(f"{base}/healthz"), timeout=30)
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            in_flight = asyncio.create_task(http.get("/slow"))
+            await asyncio.sleep(0.5)
+            started = time.monotonic()
+            api.send_signal(signal.SIGTERM)
+            response = await in_flight
+        assert response.status_code == 200
+        assert response.json() == {"status": "finished"}
+        out = await asyncio.to_thread(_stop, api)
+        assert api.returncode == 0, out
+        assert time.monotonic() - started < 20
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{base}/healthz", timeout=2)
+    finally:
+        if api.poll() is None:
+            api.kill()
+            api.wait()
