@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import socket
 import uuid
@@ -16,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from core.codec import EncryptionCodec, codec_from_settings, new_key
+from core.contracts import ClientStateView, client_workflow_id
 from core.settings import SecuritySettings
 
 # One payload-encryption key for the session: every Temporal client in the tests
@@ -119,3 +121,18 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 10.0, interva
 def unique_id(prefix: str) -> str:
     """Ids that never collide across tests sharing one Temporal server."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+async def orders_recorded(temporal: Client, client_id: str, count: int) -> bool:
+    """Whether the client's workflow has recorded ``count`` orders (for ``eventually``)."""
+    handle = temporal.get_workflow_handle(client_workflow_id(client_id))
+    state: ClientStateView = await handle.query("state", result_type=ClientStateView)
+    return state.order_count == count
+
+
+def wire_payload(payload: Any) -> dict[str, Any]:
+    """A payload in the remote codec protocol's JSON form."""
+    return {
+        "metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
+        "data": base64.b64encode(payload.data).decode(),
+    }

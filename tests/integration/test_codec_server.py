@@ -17,7 +17,7 @@ from api.app import create_app
 from api.deps import AppState
 from core.codec import ENCODING, KEY_ID_METADATA, codec_from_settings, new_key
 from core.settings import DatabaseSettings, SecuritySettings, Settings
-from tests.helpers import TEST_SECURITY, serve_app
+from tests.helpers import TEST_SECURITY, serve_app, wire_payload
 
 TOKEN = "ops-token-" + "x" * 24
 UI_ORIGIN = "http://ui.example.test:8080"
@@ -42,13 +42,6 @@ async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def _wire(payload: Payload) -> dict[str, Any]:
-    return {
-        "metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
-        "data": base64.b64encode(payload.data).decode(),
-    }
-
-
 def _unwire(item: dict[str, Any]) -> Payload:
     return Payload(
         metadata={k: base64.b64decode(v) for k, v in item.get("metadata", {}).items()},
@@ -61,14 +54,16 @@ AUTH = {"Authorization": f"Bearer {TOKEN}", "X-Namespace": "default"}
 
 
 async def test_codec_server_encode_then_decode_round_trips(api: httpx.AsyncClient) -> None:
-    encoded = await api.post("/codec/encode", json={"payloads": [_wire(PLAIN)]}, headers=AUTH)
+    encoded = await api.post("/codec/encode", json={"payloads": [wire_payload(PLAIN)]}, headers=AUTH)
     assert encoded.status_code == 200, encoded.text
     [sealed] = [_unwire(p) for p in encoded.json()["payloads"]]
     assert sealed.metadata["encoding"] == ENCODING
     assert sealed.metadata[KEY_ID_METADATA] == b"test-1"
     assert b"ada@example.com" not in sealed.data
 
-    decoded = await api.post("/codec/decode", json={"payloads": [_wire(sealed), _wire(PLAIN)]}, headers=AUTH)
+    decoded = await api.post(
+        "/codec/decode", json={"payloads": [wire_payload(sealed), wire_payload(PLAIN)]}, headers=AUTH
+    )
     assert decoded.status_code == 200, decoded.text
     assert [_unwire(p) for p in decoded.json()["payloads"]] == [PLAIN, PLAIN]
     empty = await api.post("/codec/decode", json={"payloads": []}, headers=AUTH)
@@ -78,7 +73,9 @@ async def test_codec_server_encode_then_decode_round_trips(api: httpx.AsyncClien
 async def test_codec_server_decodes_what_the_worker_encrypted(api: httpx.AsyncClient) -> None:
     codec = codec_from_settings(TEST_SECURITY)
     assert codec is not None
-    decoded = await api.post("/codec/decode", json={"payloads": [_wire(codec.encrypt(PLAIN))]}, headers=AUTH)
+    decoded = await api.post(
+        "/codec/decode", json={"payloads": [wire_payload(codec.encrypt(PLAIN))]}, headers=AUTH
+    )
     assert _unwire(decoded.json()["payloads"][0]) == PLAIN
 
 
@@ -89,7 +86,7 @@ async def test_codec_server_decodes_what_the_worker_encrypted(api: httpx.AsyncCl
 )
 async def test_codec_server_refuses_unauthenticated(api: httpx.AsyncClient, headers: dict[str, str]) -> None:
     for route in ("/codec/encode", "/codec/decode"):
-        response = await api.post(route, json={"payloads": [_wire(PLAIN)]}, headers=headers)
+        response = await api.post(route, json={"payloads": [wire_payload(PLAIN)]}, headers=headers)
         assert response.status_code == 401, response.text
         assert response.headers["www-authenticate"] == "Bearer"
         assert response.json()["error"]["code"] == "unauthorized"
@@ -124,7 +121,7 @@ async def test_codec_server_unknown_key_or_tampered_is_400(api: httpx.AsyncClien
     stranger = codec_from_settings(SecuritySettings(codec_keys=SecretStr(f"elsewhere:{new_key()}")))
     assert stranger is not None
     response = await api.post(
-        "/codec/decode", json={"payloads": [_wire(stranger.encrypt(PLAIN))]}, headers=AUTH
+        "/codec/decode", json={"payloads": [wire_payload(stranger.encrypt(PLAIN))]}, headers=AUTH
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "undecodable_payload"
@@ -133,7 +130,7 @@ async def test_codec_server_unknown_key_or_tampered_is_400(api: httpx.AsyncClien
     assert mine is not None
     tampered = mine.encrypt(PLAIN)
     tampered.data = tampered.data[:-2]
-    response = await api.post("/codec/decode", json={"payloads": [_wire(tampered)]}, headers=AUTH)
+    response = await api.post("/codec/decode", json={"payloads": [wire_payload(tampered)]}, headers=AUTH)
     assert response.status_code == 400
 
 
@@ -168,7 +165,7 @@ async def test_codec_server_cors_preflight_for_the_web_ui(api: httpx.AsyncClient
 async def test_codec_server_anonymous_only_when_allowed(tmp_path: Path) -> None:
     settings = _settings(tmp_path, codec_allow_anonymous=True, codec_tokens=None)
     async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
-        response = await http.post("/codec/encode", json={"payloads": [_wire(PLAIN)]})
+        response = await http.post("/codec/encode", json={"payloads": [wire_payload(PLAIN)]})
         assert response.status_code == 200
     closed = _settings(tmp_path, codec_tokens=None)
     async with serve_app(create_app(closed)) as url, httpx.AsyncClient(base_url=url) as http:
@@ -182,6 +179,6 @@ async def test_codec_server_without_keys_is_503_not_plaintext(tmp_path: Path) ->
     # No lifespan here: it would refuse to connect to Temporal without keys; the route must refuse too.
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
         app.state.rekindle = AppState(settings, None, None, None)  # type: ignore[arg-type]
-        response = await http.post("/codec/encode", json={"payloads": [_wire(PLAIN)]}, headers=AUTH)
+        response = await http.post("/codec/encode", json={"payloads": [wire_payload(PLAIN)]}, headers=AUTH)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "codec_not_configured"

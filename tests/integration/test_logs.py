@@ -16,10 +16,8 @@ from api.temporal_calls import signal_with_start
 from core.contracts import ProfileUpdated
 from core.logging import configure_logging, get_logger
 from core.settings import LoggingSettings, Settings
-from tests.helpers import eventually, order_body, session_codec, unique_id
+from tests.helpers import eventually, order_body, orders_recorded, session_codec, unique_id, wire_payload
 from tests.integration.conftest import Stack
-from tests.integration.test_codec_server import _wire
-from tests.integration.test_privacy import _recorded
 
 pytestmark = pytest.mark.temporal
 
@@ -61,7 +59,7 @@ async def test_logs_of_a_scenario_hold_no_email_or_api_key(stack: Stack, capture
     assert accepted.status_code == 202, accepted.text
     profile = ProfileUpdated(email=EMAIL, first_name="Grace", style_notes=f"write to {EMAIL}")
     await signal_with_start(stack.temporal, stack.settings, cid, "profile_updated", profile)
-    await eventually(lambda: _recorded(stack.temporal, cid, 1))
+    await eventually(lambda: orders_recorded(stack.temporal, cid, 1))
     bad = await stack.http.post(
         f"/v1/clients/{cid}/orders", content=f'{{"email": "{EMAIL}"'.encode(), headers=auth
     )
@@ -71,7 +69,7 @@ async def test_logs_of_a_scenario_hold_no_email_or_api_key(stack: Stack, capture
     sealed = session_codec().encrypt(
         stack.temporal.data_converter.payload_converter.to_payloads([profile])[0]
     )
-    decoded = await stack.http.post("/codec/decode", json={"payloads": [_wire(sealed)]}, headers=auth)
+    decoded = await stack.http.post("/codec/decode", json={"payloads": [wire_payload(sealed)]}, headers=auth)
     assert decoded.status_code == 200
     assert EMAIL.encode() in base64.b64decode(decoded.json()["payloads"][0]["data"])
     refused = await stack.http.post(

@@ -14,8 +14,15 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from core.settings import Settings, WorkerSettings
 from core.temporal import data_converter
-from tests.helpers import eventually, free_port, order_body, serve_app, session_codec, unique_id
-from tests.integration.test_privacy import _recorded
+from tests.helpers import (
+    eventually,
+    free_port,
+    order_body,
+    orders_recorded,
+    serve_app,
+    session_codec,
+    unique_id,
+)
 from worker import registry
 from worker.main import build_workers, run_workers
 from worker.metrics import sdk_runtime, serve_metrics
@@ -79,7 +86,7 @@ async def test_metrics_api_and_worker_count_the_scenario(
                     response = await http.post(f"/v1/clients/{cid}/orders", json=order_body(order_id))
                     assert response.status_code == 202
                 assert (await http.post(f"/v1/clients/{cid}/orders", json={})).status_code == 422
-            await eventually(lambda: _recorded(client, cid, 2))
+            await eventually(lambda: orders_recorded(client, cid, 2))
 
             api_families, after = await _scrape(f"{api}/metrics")
             worker_families, on_worker = await _scrape(metrics.url)

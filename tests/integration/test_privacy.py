@@ -23,10 +23,10 @@ from temporalio.worker import Replayer
 
 from api.temporal_calls import signal_with_start
 from core.codec import ENCODING, KEY_ID_METADATA, UnknownKeyId, codec_from_settings, new_key
-from core.contracts import ClientStateView, OrderPlaced, ProfileUpdated, client_workflow_id
+from core.contracts import OrderPlaced, ProfileUpdated, client_workflow_id
 from core.settings import SecuritySettings, Settings
 from core.temporal import data_converter
-from tests.helpers import eventually, order_body, session_codec, unique_id
+from tests.helpers import eventually, order_body, orders_recorded, session_codec, unique_id
 from tests.integration.conftest import Stack
 from worker import registry
 from worker.main import build_workers, run_workers
@@ -74,12 +74,6 @@ def _order(order_id: str, placed_at: str = "2026-01-05T10:00:00Z") -> dict[str, 
     return body
 
 
-async def _recorded(temporal: Client, client_id: str, count: int) -> bool:
-    handle = temporal.get_workflow_handle(client_workflow_id(client_id))
-    state = await handle.query("state", result_type=ClientStateView)
-    return state.order_count == count
-
-
 async def test_privacy_raw_history_holds_no_personal_data(stack: Stack, dev_env: WorkflowEnvironment) -> None:
     cid = unique_id("priv")
     for order_id, at in (("o-1", "2026-01-05T10:00:00Z"), ("o-2", "2026-02-05T10:00:00Z")):
@@ -87,7 +81,7 @@ async def test_privacy_raw_history_holds_no_personal_data(stack: Stack, dev_env:
         assert response.status_code == 202, response.text
     profile = ProfileUpdated(email=EMAIL, first_name=FIRST, last_name=LAST, style_notes=STYLE)
     await signal_with_start(stack.temporal, stack.settings, cid, "profile_updated", profile)
-    await eventually(lambda: _recorded(stack.temporal, cid, 2))
+    await eventually(lambda: orders_recorded(stack.temporal, cid, 2))
 
     history = await _raw_history(dev_env, client_workflow_id(cid))
     raw = b"".join(event.SerializeToString() for event in history.events)
@@ -137,14 +131,14 @@ async def test_privacy_retired_key_still_decodes_while_configured(
         await signal_with_start(
             client, before, cid, "order_placed", OrderPlaced.model_validate(_order("o-1"))
         )
-        await eventually(lambda: _recorded(client, cid, 1))
+        await eventually(lambda: orders_recorded(client, cid, 1))
 
     # Rotate: B is active, A stays configured. A fresh worker replays the A-encrypted history.
     after = settings.model_copy(update={"security": _security(keys, "rot-b")})
     async with _with_worker(dev_env, after, sessions) as client:
         order = OrderPlaced.model_validate(_order("o-2", "2026-03-01T10:00:00Z"))
         await signal_with_start(client, after, cid, "order_placed", order)
-        await eventually(lambda: _recorded(client, cid, 2))
+        await eventually(lambda: orders_recorded(client, cid, 2))
 
     history = await _raw_history(dev_env, client_workflow_id(cid))
     payloads = [p for event in history.events for p in _payloads(event)]

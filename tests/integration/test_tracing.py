@@ -18,8 +18,14 @@ from api.tracing import instrument_app
 from core.settings import Settings, TracingSettings
 from core.temporal import data_converter
 from core.tracing import configured_tracer, temporal_interceptor
-from tests.helpers import eventually, order_body, serve_app, session_codec, unique_id
-from tests.integration.test_privacy import _recorded
+from tests.helpers import (
+    eventually,
+    order_body,
+    orders_recorded,
+    serve_app,
+    session_codec,
+    unique_id,
+)
 from worker import registry
 from worker.main import build_workers, run_workers
 
@@ -55,7 +61,7 @@ async def test_tracing_one_trace_from_http_request_to_activity(
         async with serve_app(app) as api, httpx.AsyncClient(base_url=api) as http:
             response = await http.post(f"/v1/clients/{cid}/orders", json=order_body("o-1"))
             assert response.status_code == 202
-            await eventually(lambda: _recorded(client, cid, 1))
+            await eventually(lambda: orders_recorded(client, cid, 1))
             await eventually(
                 lambda: any(s.name.startswith("RunActivity") for s in exporter.get_finished_spans())
             )
@@ -74,10 +80,8 @@ async def test_tracing_one_trace_from_http_request_to_activity(
     ]
     trace_ids = {span.context.trace_id for span in chain if span.context is not None}
     assert len(trace_ids) == 1
-    assert (
-        http_span.attributes is not None
-        and http_span.attributes["http.route"] == "/v1/clients/{client_id}/orders"
-    )
+    assert http_span.attributes is not None
+    assert http_span.attributes["http.route"] == "/v1/clients/{client_id}/orders"
     # Spans name ids and types, never payloads.
     for span in spans:
         assert "o-1" not in str(span.attributes)
