@@ -50,7 +50,10 @@ async def serve(settings: Settings, app: FastAPI | None = None) -> None:
         access_log=False,  # api/access_log.py logs requests without query strings
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    server = DrainingServer(config)
     try:
-        await DrainingServer(config).serve()
+        await server.serve()
     finally:
         flush_traces()
+    if not server.started:  # uvicorn returns quietly when startup fails; the exit status must not
+        raise RuntimeError("the API did not start; the reason is logged above")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -16,14 +17,17 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from core.codec import EncryptionCodec, codec_from_settings, new_key
+from core.codec import EncryptionCodec, codec_from_settings
 from core.contracts import ClientStateView, client_workflow_id
 from core.settings import SecuritySettings
 
-# One payload-encryption key for the session: every Temporal client in the tests
-# (dev server, time-skipping server, API, worker, subprocesses) encrypts with it.
+# The tests' payload-encryption key: every Temporal client in the tests (dev server,
+# time-skipping server, API, worker, subprocesses, replayer) encrypts with it. Fixed, so a
+# history recorded in a test and committed for replay tests stays decodable. Test-only.
 TEST_CODEC_KEY_ID = "test-1"
-TEST_CODEC_KEYS = f"{TEST_CODEC_KEY_ID}:{new_key()}"
+TEST_CODEC_KEYS = (
+    f"{TEST_CODEC_KEY_ID}:{base64.b64encode(hashlib.sha256(b'rekindle test key').digest()).decode()}"
+)
 TEST_SECURITY = SecuritySettings(codec_keys=SecretStr(TEST_CODEC_KEYS), codec_active_key_id=TEST_CODEC_KEY_ID)
 
 
