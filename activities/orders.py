@@ -10,6 +10,7 @@ from temporalio import activity
 
 from core.contracts import RecordOrderInput, RecordOrderResult
 from core.db import insert_ignoring_conflicts, transaction, utcnow
+from core.metrics import ORDERS_RECORDED
 from core.models import Client, Order
 
 
@@ -84,8 +85,10 @@ class OrderActivities:
                     updated_at=utcnow(),
                 )
             )
+        was_inserted = bool(cast(CursorResult[Any], inserted).rowcount)
+        ORDERS_RECORDED.labels("inserted" if was_inserted else "duplicate").inc()
         return RecordOrderResult(
-            inserted=bool(cast(CursorResult[Any], inserted).rowcount),
+            inserted=was_inserted,
             order_count=int(count),
             last_order_at=last,
         )

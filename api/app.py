@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import errors
+from api import codec, errors
+from api.access_log import AccessLog
 from api.deps import AppState
 from api.middleware import BodySizeLimit
-from api.routes import clients, health, orders
+from api.routes import clients, health, metrics, orders
+from api.tracing import instrument_app
 from core.db import create_engine, session_factory
 from core.settings import Settings
 from core.temporal import connect
@@ -23,7 +25,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database)
-        client = temporal or await connect(settings.temporal, lazy=True)
+        client = temporal or await connect(settings, lazy=True)
         app.state.rekindle = AppState(settings, engine, session_factory(engine), client)
         try:
             yield
@@ -38,6 +40,9 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
-    for module in (health, orders, clients):
+    app.add_middleware(codec.CodecCors, origins=settings.api.cors_origins)
+    app.add_middleware(AccessLog)  # added last: outermost, sees every response
+    for module in (health, orders, clients, metrics, codec):
         app.include_router(module.router)
+    instrument_app(app, settings)
     return app

@@ -19,11 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
+from pydantic import SecretStr
 from rich.console import Console
 
 from api.app import create_app
 from cli.mailsink import start_sink
 from core import migrate
+from core.codec import new_key
 from core.db import async_url, create_engine, session_factory
 from core.logging import configure_logging
 from core.search_attributes import DEV_SERVER_FLAGS
@@ -89,6 +91,9 @@ def temporal_command(settings: Settings, data_dir: Path) -> list[str]:
         "--log-level",
         "warn",
         "--ui-disable-news-fetch",
+        # The Web UI decodes payloads through the API's codec endpoints.
+        "--ui-codec-endpoint",
+        f"http://{settings.api.host}:{settings.api.port}/codec",
     ]
     for name, kind in DEV_SERVER_FLAGS.items():
         cmd += ["--search-attribute", f"{name}={kind}"]
@@ -102,7 +107,7 @@ async def wait_for_temporal(settings: Settings, process: subprocess.Popen[bytes]
         if process.poll() is not None:
             raise RuntimeError(f"the Temporal dev server exited with code {process.returncode}")
         try:
-            client = await connect(settings.temporal)
+            client = await connect(settings)
             await client.service_client.check_health()
             return
         except Exception:
@@ -121,7 +126,33 @@ def stack_settings(settings: Settings) -> Settings:
         }
     )
     smtp = settings.smtp.model_copy(update={"host": "127.0.0.1", "port": dev.smtp_sink_port})
-    return settings.model_copy(update={"temporal": temporal, "smtp": smtp})
+    ui_origins = [f"http://{host}:{dev.temporal_ui_port}" for host in ("127.0.0.1", "localhost")]
+    origins = list(dict.fromkeys([*settings.api.cors_origins, *ui_origins]))
+    api = settings.api.model_copy(update={"cors_origins": origins})
+    return settings.model_copy(update={"temporal": temporal, "smtp": smtp, "api": api})
+
+
+DEV_KEY_FILE = "codec-keys"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def with_dev_codec(settings: Settings, data_dir: Path) -> Settings:
+    """Development payload encryption: a key generated once into the data folder.
+
+    Configured keys win. The dev Web UI sends no credentials, so the codec
+    endpoints accept anonymous calls, but only while the API listens on loopback.
+    """
+    security = settings.security
+    anonymous = security.codec_allow_anonymous or settings.api.host in LOOPBACK_HOSTS
+    update: dict[str, object] = {"codec_allow_anonymous": anonymous}
+    if security.codec_keys is None and not security.codec_disabled:
+        path = data_dir / DEV_KEY_FILE
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(f"dev-1:{new_key()}\n")
+        update["codec_keys"] = SecretStr(path.read_text().strip())
+        update["codec_active_key_id"] = None
+    return settings.model_copy(update={"security": security.model_copy(update=update)})
 
 
 async def run_stack(settings: Settings) -> None:
@@ -138,6 +169,7 @@ async def run_stack(settings: Settings) -> None:
         }
     )
     data_dir.mkdir(parents=True, exist_ok=True)
+    settings = with_dev_codec(settings, data_dir)
     temporal_log = (data_dir / "temporal.log").open("ab")
     process = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, started once
         temporal_command(settings, data_dir), stdout=temporal_log, stderr=subprocess.STDOUT
@@ -151,7 +183,7 @@ async def run_stack(settings: Settings) -> None:
         await asyncio.to_thread(migrate.upgrade, async_url(settings.database.url))
         sink = start_sink(data_dir / "mail", "127.0.0.1", dev.smtp_sink_port)
         engine = create_engine(settings.database)
-        client = await connect(settings.temporal)
+        client = await connect(settings)
         deps = registry.Dependencies(settings=settings, sessions=session_factory(engine))
         workers = build_workers(client, deps)
         app = create_app(settings, temporal=client)

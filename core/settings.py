@@ -99,10 +99,37 @@ class ApiSettings(BaseModel):
 
 
 class SecuritySettings(BaseModel):
-    """Signing and encryption secrets. Development defaults are not for production."""
+    """Signing and encryption secrets. Development defaults are not for production.
+
+    Payload encryption (``core/codec.py``): ``codec_keys`` holds every key that may
+    still be needed to decrypt (``id:base64key,...`` or a JSON object ``{"id": "base64key"}``,
+    32-byte AES-256 keys); new payloads are encrypted with ``codec_active_key_id``
+    (optional when only one key is configured). Without keys, Temporal clients refuse
+    to start unless ``codec_disabled`` is set explicitly.
+    """
 
     unsubscribe_secret: SecretStr = SecretStr("dev-unsubscribe-secret-change-me")
     session_secret: SecretStr = SecretStr("dev-session-secret-change-me")
+    codec_keys: SecretStr | None = None
+    codec_active_key_id: str | None = None
+    codec_disabled: bool = False
+    codec_tokens: SecretStr | None = None
+    codec_allow_anonymous: bool = False
+
+
+class WorkerSettings(BaseModel):
+    """The worker process: where it serves Prometheus metrics (0 turns metrics off)."""
+
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    sdk_metrics_port: int = Field(default=0, ge=0, le=65535)
+
+
+class TracingSettings(BaseModel):
+    """OpenTelemetry tracing: off unless an OTLP/HTTP endpoint is configured."""
+
+    otlp_endpoint: str | None = None
+    service_name: str = "rekindle"
 
 
 class DevStackSettings(BaseModel):
@@ -151,4 +178,6 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     devstack: DevStackSettings = Field(default_factory=DevStackSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)

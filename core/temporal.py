@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client, TLSConfig
+import dataclasses
+from collections.abc import Sequence
+
+from temporalio.client import Client, Interceptor, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 from temporalio.runtime import Runtime
 
-from core.settings import TemporalSettings
+from core.codec import codec_from_settings
+from core.settings import Settings, TemporalSettings
 
 
-def data_converter() -> DataConverter:
-    """The one converter (pydantic JSON; the payload codec plugs in here)."""
-    return pydantic_data_converter
+def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
+    """The one converter: pydantic JSON, then the payload codec when one is given.
+
+    With a codec, failure messages and stack traces are moved into an encoded
+    payload too (they can quote personal data); without one this is the plain
+    pydantic converter.
+    """
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def configured_converter(settings: Settings) -> DataConverter:
+    """The converter for these settings; raises when encryption keys are missing."""
+    return data_converter(codec_from_settings(settings.security))
 
 
 def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
@@ -33,16 +53,42 @@ def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
 
 
 async def connect(
-    settings: TemporalSettings, runtime: Runtime | None = None, *, lazy: bool = False
+    settings: Settings | TemporalSettings,
+    runtime: Runtime | None = None,
+    *,
+    lazy: bool = False,
+    codec: PayloadCodec | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """A Temporal client for the configured server, with our data converter."""
-    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    """A Temporal client for the configured server, with our data converter.
+
+    Pass the whole ``Settings``: the payload codec comes from its security section
+    (and the tracing interceptor from its tracing section). A bare
+    ``TemporalSettings`` is accepted for compatibility and uses ``codec`` as given.
+    """
+    if isinstance(settings, Settings):
+        codec = codec or codec_from_settings(settings.security)
+        interceptors = [*interceptors, *_tracing_interceptors(settings)]
+        temporal = settings.temporal
+    else:
+        temporal = settings
+    api_key = temporal.api_key.get_secret_value() if temporal.api_key else None
     return await Client.connect(
-        settings.address,
-        namespace=settings.namespace,
-        data_converter=data_converter(),
-        tls=tls_config(settings),
+        temporal.address,
+        namespace=temporal.namespace,
+        data_converter=data_converter(codec),
+        tls=tls_config(temporal),
         api_key=api_key,
         runtime=runtime,
         lazy=lazy,
+        interceptors=interceptors,
     )
+
+
+def _tracing_interceptors(settings: Settings) -> list[Interceptor]:
+    if not settings.tracing.otlp_endpoint:
+        return []
+    from core.tracing import configured_tracer, temporal_interceptor
+
+    tracer = configured_tracer(settings.tracing)
+    return [temporal_interceptor(tracer)] if tracer else []

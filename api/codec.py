@@ -1,0 +1,173 @@
+"""The codec server: the Temporal Web UI decodes (and encodes) payloads through the API.
+
+Temporal's remote codec protocol: ``POST /codec/decode`` and ``POST /codec/encode``
+with ``{"payloads": [{"metadata": {"encoding": "<base64>", ...}, "data": "<base64>"}]}``,
+answered in the same shape. The UI sends ``X-Namespace`` and, when configured to
+pass its access token, ``Authorization``; browsers preflight both, so these routes
+have their own CORS policy (``settings.api.cors_origins``).
+
+Access: a bearer token from ``REKINDLE_SECURITY__CODEC_TOKENS`` (comma-separated).
+``require_codec_access`` is the one place to widen that later (e.g. API keys with
+the ops scope). ``REKINDLE_SECURITY__CODEC_ALLOW_ANONYMOUS`` is for the loopback
+dev stack only, whose Web UI sends no credentials.
+
+Decode is lenient where the UI needs it: a payload that is not encrypted is shown
+as it is (it is already plaintext in the history). A payload naming an unknown
+key or failing authentication is a 400, never passed through.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field, field_validator
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+from temporalio.api.common.v1 import Payload
+
+from api.deps import SettingsDep
+from api.errors import ApiError, ErrorResponse
+from core.codec import CodecError, CodecNotConfigured, EncryptionCodec, codec_from_settings, is_encrypted
+
+PREFIX = "/codec"
+MAX_PAYLOADS = 1000
+
+router = APIRouter(prefix=PREFIX, tags=["ops"])
+
+
+def _b64(value: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{what} is not valid base64") from None
+
+
+class CodecPayload(BaseModel):
+    """One payload in the protocol's JSON form (bytes as base64)."""
+
+    metadata: dict[str, str] = Field(default_factory=dict, max_length=64)
+    data: str = ""
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_base64(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, encoded in value.items():
+            _b64(encoded, f"metadata value {key!r}")
+        return value
+
+    @field_validator("data")
+    @classmethod
+    def _data_base64(cls, value: str) -> str:
+        _b64(value, "data")
+        return value
+
+    def to_proto(self) -> Payload:
+        return Payload(
+            metadata={k: base64.b64decode(v) for k, v in self.metadata.items()},
+            data=base64.b64decode(self.data),
+        )
+
+    @classmethod
+    def from_proto(cls, payload: Payload) -> CodecPayload:
+        return cls(
+            metadata={k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
+            data=base64.b64encode(payload.data).decode(),
+        )
+
+
+class CodecPayloads(BaseModel):
+    payloads: list[CodecPayload] = Field(default_factory=list, max_length=MAX_PAYLOADS)
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def require_codec_access(request: Request, settings: SettingsDep) -> None:
+    """Only authorized ops may decode: a configured bearer token, compared in constant time."""
+    security = settings.security
+    if security.codec_allow_anonymous:
+        return
+    token = _bearer(request)
+    allowed = security.codec_tokens.get_secret_value().split(",") if security.codec_tokens else []
+    if token is None or not any(hmac.compare_digest(token, t.strip()) for t in allowed if t.strip()):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "the codec endpoints need an authorized bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def get_codec(request: Request, settings: SettingsDep) -> EncryptionCodec | None:
+    """The API's codec, built once; ``None`` when encryption is explicitly disabled."""
+    cached: tuple[EncryptionCodec | None] | None = getattr(request.app.state, "codec", None)
+    if cached is None:
+        try:
+            cached = (codec_from_settings(settings.security),)
+        except CodecNotConfigured as exc:
+            raise ApiError(503, "codec_not_configured", str(exc)) from exc
+        request.app.state.codec = cached
+    return cached[0]
+
+
+CodecDep = Annotated[EncryptionCodec | None, Depends(get_codec)]
+RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorResponse, "description": "A payload cannot be decoded (unknown key, tampered)"},
+    401: {"model": ErrorResponse, "description": "Missing or wrong bearer token"},
+    422: {"model": ErrorResponse, "description": "Malformed payloads"},
+}
+
+
+@router.post(
+    "/encode", dependencies=[Depends(require_codec_access)], responses=RESPONSES, summary="Encrypt payloads"
+)
+async def encode(body: CodecPayloads, codec: CodecDep) -> CodecPayloads:
+    """Encrypt with the active key (identity when encryption is disabled)."""
+    payloads = [p.to_proto() for p in body.payloads]
+    if codec is not None:
+        payloads = [codec.encrypt(p) for p in payloads]
+    return CodecPayloads(payloads=[CodecPayload.from_proto(p) for p in payloads])
+
+
+@router.post(
+    "/decode", dependencies=[Depends(require_codec_access)], responses=RESPONSES, summary="Decrypt payloads"
+)
+async def decode(body: CodecPayloads, codec: CodecDep) -> CodecPayloads:
+    """Decrypt with whichever configured key each payload names."""
+    out = []
+    for index, item in enumerate(body.payloads):
+        payload = item.to_proto()
+        if codec is not None and is_encrypted(payload):
+            try:
+                payload = codec.decrypt(payload)
+            except CodecError as exc:
+                raise ApiError(400, "undecodable_payload", f"payloads[{index}]: {exc}") from exc
+        out.append(CodecPayload.from_proto(payload))
+    return CodecPayloads(payloads=out)
+
+
+class CodecCors:
+    """CORS for the codec routes only: the Web UI's origin, its headers, credentials."""
+
+    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_methods=["POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+            allow_credentials=True,
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX + "/"):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -1,0 +1,162 @@
+"""Graceful shutdown: SIGTERM drains the worker (the activity in flight completes) and the API
+(the request in flight is answered)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.testing import WorkflowEnvironment
+
+from api.temporal_calls import signal_with_start
+from core.contracts import OrderPlaced, client_workflow_id
+from core.settings import DatabaseSettings, Settings
+from tests.helpers import TEST_CODEC_KEY_ID, TEST_CODEC_KEYS, eventually, free_port, order_body, unique_id
+
+# Subprocesses start slowly on a loaded 2-core machine: generous readiness waits and timeouts.
+pytestmark = [pytest.mark.temporal, pytest.mark.slow, pytest.mark.timeout(300)]
+READY_SECONDS = 120
+ROOT = Path(__file__).resolve().parents[2]
+REKINDLE = str(Path(sys.executable).parent / "rekindle")
+
+
+def _env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REKINDLE_")}
+    env.update(
+        {
+            "REKINDLE_SECURITY__CODEC_KEYS": TEST_CODEC_KEYS,
+            "REKINDLE_SECURITY__CODEC_ACTIVE_KEY_ID": TEST_CODEC_KEY_ID,
+            "REKINDLE_LOGGING__FORMAT": "json",
+            **values,
+        }
+    )
+    return env
+
+
+def _spawn(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _stop(process: subprocess.Popen[str], timeout: float = 60) -> str:
+    out, _ = process.communicate(timeout=timeout)
+    return out
+
+
+async def _activity_running(env: WorkflowEnvironment, workflow_id: str) -> bool:
+    described = await env.client.get_workflow_handle(workflow_id).describe()
+    pending = described.raw_description.pending_activities
+    return any(p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for p in pending)
+
+
+async def test_shutdown_sigterm_drains_the_worker(
+    dev_env: WorkflowEnvironment, sqlite_template: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "drain.db"
+    shutil.copy(sqlite_template, db)
+    metrics_port = free_port()
+    queue = unique_id("drain")
+    settings = Settings(_env_file=None).model_copy(
+        update={"database": DatabaseSettings(url=f"sqlite+aiosqlite:///{db}")}
+    )
+    settings.temporal.task_queue = queue
+    worker = _spawn(
+        [REKINDLE, "worker"],
+        tmp_path,
+        _env(
+            REKINDLE_DATABASE__URL=settings.database.url,
+            REKINDLE_TEMPORAL__ADDRESS=dev_env.client.service_client.config.target_host,
+            REKINDLE_TEMPORAL__TASK_QUEUE=queue,
+            REKINDLE_TEMPORAL__SEND_TASK_QUEUE=f"{queue}-send",
+            REKINDLE_TEMPORAL__LLM_TASK_QUEUE=f"{queue}-llm",
+            REKINDLE_WORKER__METRICS_PORT=str(metrics_port),
+        ),
+    )
+    lock = sqlite3.connect(db, timeout=1, isolation_level=None)
+    lock.execute("PRAGMA journal_mode=WAL")  # as the app leaves it; switching modes would not wait
+    try:
+        # Polling has begun once the SDK reports the worker; its metrics come through the worker's port.
+        metrics = await eventually(
+            lambda: _metrics_with(metrics_port, "temporal_worker_start"), timeout=READY_SECONDS
+        )
+        assert "rekindle_orders_recorded" in metrics
+        lock.execute("BEGIN IMMEDIATE")  # record_order now waits for the database
+        cid = unique_id("drain")
+        order = OrderPlaced.model_validate(order_body("o-1"))
+        await signal_with_start(dev_env.client, settings, cid, "order_placed", order)
+        await eventually(lambda: _activity_running(dev_env, client_workflow_id(cid)), timeout=30)
+
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.sleep(1.5)
+        assert worker.poll() is None, "the worker left with an activity in flight"
+        lock.execute("ROLLBACK")  # the activity can finish now
+        out = await asyncio.to_thread(_stop, worker)
+        assert worker.returncode == 0, out
+    finally:
+        lock.close()
+        _kill(worker)
+    assert "worker stopped" in out
+    history = await dev_env.client.get_workflow_handle(client_workflow_id(cid)).fetch_history()
+    types = [event.event_type for event in history.events]
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED in types
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM orders WHERE client_id = ?", (cid,)).fetchone() == (1,)
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    """Leave nothing running and no pipe open, whatever the test did."""
+    if process.poll() is None:
+        process.kill()
+    if process.stdout is not None and not process.stdout.closed:
+        process.communicate()
+
+
+def _metrics_with(port: int, name: str) -> str | None:
+    text = _get(f"http://127.0.0.1:{port}/metrics")
+    return text if text and name in text else None
+
+
+def _get(url: str) -> str | None:
+    try:
+        response = httpx.get(url, timeout=2)
+    except httpx.TransportError:
+        return None
+    return response.text if response.status_code == 200 else None
+
+
+async def test_shutdown_sigterm_lets_the_api_answer_in_flight_requests(tmp_path: Path) -> None:
+    port = free_port()
+    api = _spawn(
+        [sys.executable, "-m", "tests.integration.slow_api"],
+        ROOT,
+        _env(
+            REKINDLE_API__PORT=str(port),
+            REKINDLE_DATABASE__URL=f"sqlite+aiosqlite:///{tmp_path / 'api.db'}",
+            SLOW_SECONDS="2",
+        ),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await eventually(lambda: _get(f"{base}/healthz"), timeout=READY_SECONDS)
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            in_flight = asyncio.create_task(http.get("/slow"))
+            await asyncio.sleep(0.5)
+            api.send_signal(signal.SIGTERM)
+            response = await in_flight
+        assert response.status_code == 200
+        assert response.json() == {"status": "finished"}
+        out = await asyncio.to_thread(_stop, api)
+        assert api.returncode == 0, out
+        assert _get(f"{base}/healthz") is None  # no longer listening
+    finally:
+        _kill(api)
