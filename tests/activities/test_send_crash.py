@@ -24,7 +24,7 @@ from core.settings import Settings
 from tests.activities.factories import add_client, add_email, events, get_email
 from tests.fakes.smtp import smtp_server
 from tests.fakes.workflows import ActivityCall, ActivityCallWorkflow
-from tests.helpers import eventually, new_worker, unique_id
+from tests.helpers import TEST_CODEC_KEY_ID, TEST_CODEC_KEYS, eventually, new_worker, unique_id
 
 pytestmark = [pytest.mark.temporal, pytest.mark.fault, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +44,8 @@ def worker_process(
         "REKINDLE_SMTP__PORT": str(smtp_port),
         "REKINDLE_SMTP__TIMEOUT_SECONDS": "60",
         "REKINDLE_LOGGING__FORMAT": "json",
+        "REKINDLE_SECURITY__CODEC_KEYS": TEST_CODEC_KEYS,
+        "REKINDLE_SECURITY__CODEC_ACTIVE_KEY_ID": TEST_CODEC_KEY_ID,
     }
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env, stdout=out, stderr=out)
