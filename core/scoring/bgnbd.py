@@ -1,0 +1,284 @@
+"""BG/NBD model (Fader, Hardie & Lee 2005): likelihood, fit and per-client predictions.
+
+While alive a client orders at rate lambda ~ Gamma(r, alpha); right after each
+repeat order they leave for good with probability p ~ Beta(a, b). For a client
+with x repeat orders, the last at t_x, observed until T:
+
+    L = B(a, b+x)/B(a, b) * G(r+x)/G(r) * alpha^r / (alpha+T)^(r+x)
+      + [x > 0] B(a+1, b+x-1)/B(a, b) * G(r+x)/G(r) * alpha^r / (alpha+t_x)^(r+x)
+
+The first term is "still alive at T", the second "left right after t_x". We
+work in log space (gammaln, betaln, logaddexp) over log-parameters, with the
+analytic gradient, on collapsed (x, t_x, T) rows.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import integrate, optimize, special
+
+from core.scoring.collapse import Collapsed, collapse, factorize, factorize_ints
+from core.scoring.errors import FitError, InsufficientDataError
+from core.scoring.params import BgNbdParams
+
+_LOG_BOUND = 20.0  # parameters stay within e^-20 .. e^20
+
+
+def _unpack(theta: NDArray[np.float64]) -> tuple[float, float, float, float]:
+    r, alpha, a, b = (float(v) for v in np.exp(theta))
+    return r, alpha, a, b
+
+
+def _loglik_and_grad(
+    theta: NDArray[np.float64], d: Collapsed
+) -> tuple[float, NDArray[np.float64]]:
+    """Total log-likelihood and its gradient with respect to log-parameters."""
+    r, alpha, a, b = _unpack(theta)
+    xv, wx, n = d.x_values, d.x_weights, d.n_total
+    xm1 = np.maximum(xv, 1.0) - 1.0
+    b1 = special.betaln(a, b + xv)
+    b2 = np.where(xv > 0, special.betaln(a + 1.0, b + xm1), -np.inf)
+    l_age = np.log(alpha + d.age_values)
+    l_rec = np.log(alpha + d.recency_values)
+
+    la = l_age[d.age_idx]
+    lr = l_rec[d.recency_idx]
+    rx = r + d.x
+    u1 = b1[d.x_idx] - rx * la
+    gap = b2[d.x_idx] - rx * lr - u1  # log of (left after t_x) / (alive at T)
+    w = d.weights
+    ll = (
+        float(wx @ special.gammaln(r + xv))
+        + n * (r * math.log(alpha) - math.lgamma(r) - float(special.betaln(a, b)))
+        + float(w @ u1)
+        + float(w @ np.logaddexp(0.0, gap))
+    )
+
+    w2 = w * special.expit(gap)  # weight of the "left after t_x" branch
+    s2 = np.bincount(d.x_idx, weights=w2, minlength=xv.size)
+    s1 = wx - s2
+    d_r = (
+        float(wx @ special.digamma(r + xv))
+        + n * (math.log(alpha) - float(special.digamma(r)))
+        - float(w @ la)
+        - float(w2 @ (lr - la))
+    )
+    ia = (1.0 / (alpha + d.age_values))[d.age_idx]
+    ir = (1.0 / (alpha + d.recency_values))[d.recency_idx]
+    d_alpha = n * r / alpha - float((w * rx) @ ia) - float((w2 * rx) @ (ir - ia))
+    psi_abx = special.digamma(a + b + xv)
+    psi_ab = float(special.digamma(a + b))
+    d_a = (
+        -n * (float(special.digamma(a)) - psi_ab)
+        + float(s1 @ (special.digamma(a) - psi_abx))
+        + float(s2 @ (special.digamma(a + 1.0) - psi_abx))
+    )
+    d_b = (
+        -n * (float(special.digamma(b)) - psi_ab)
+        + float(s1 @ (special.digamma(b + xv) - psi_abx))
+        + float(s2 @ (special.digamma(b + xm1) - psi_abx))
+    )
+    grad = np.array([r * d_r, alpha * d_alpha, a * d_a, b * d_b])
+    return ll, grad
+
+
+def log_likelihood(
+    params: BgNbdParams,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    age: ArrayLike,
+    weights: ArrayLike | None = None,
+) -> float:
+    """Total (weighted) log-likelihood of the summaries under `params`."""
+    theta = np.log([params.r, params.alpha, params.a, params.b])
+    return _loglik_and_grad(theta, collapse(frequency, recency, age, weights))[0]
+
+
+@dataclass(frozen=True, slots=True)
+class BgNbdFit:
+    """Result of a maximum-likelihood fit."""
+
+    params: BgNbdParams
+    log_likelihood: float
+    n_clients: float
+    iterations: int
+    data: Collapsed
+
+    def covariance_log(self) -> NDArray[np.float64]:
+        """Covariance of the log-parameters: inverse observed information."""
+        return covariance_log(self.params, self.data)
+
+    def standard_errors(self) -> dict[str, float]:
+        """Standard error of each parameter (delta method from log space)."""
+        se = np.sqrt(np.diag(self.covariance_log()))
+        values = [self.params.r, self.params.alpha, self.params.a, self.params.b]
+        return {
+            k: float(v * s)
+            for k, v, s in zip(("r", "alpha", "a", "b"), values, se, strict=True)
+        }
+
+
+def covariance_log(params: BgNbdParams, data: Collapsed) -> NDArray[np.float64]:
+    """Inverse of the observed information in log-parameters (central differences)."""
+    theta = np.log([params.r, params.alpha, params.a, params.b])
+    h = 1e-5
+    hess = np.empty((4, 4))
+    for j in range(4):
+        step = np.zeros(4)
+        step[j] = h
+        g_plus = _loglik_and_grad(theta + step, data)[1]
+        g_minus = _loglik_and_grad(theta - step, data)[1]
+        hess[:, j] = (g_plus - g_minus) / (2 * h)
+    info = -(hess + hess.T) / 2
+    return np.asarray(np.linalg.inv(info), dtype=np.float64)
+
+
+def _initial(data: Collapsed) -> NDArray[np.float64]:
+    # Start at the population's mean repeat rate with r = 1 and a mild dropout.
+    total_x = float(data.weights @ data.x)
+    exposure = float(data.weights @ data.age_values[data.age_idx])
+    rate = total_x / max(exposure, 1e-12)
+    return np.log([1.0, 1.0 / max(rate, 1e-8), 1.0, 3.0])
+
+
+def fit_collapsed(data: Collapsed, initial: BgNbdParams | None = None) -> BgNbdFit:
+    """Maximum-likelihood fit (L-BFGS-B on log-parameters, analytic gradient)."""
+    n = data.n_total
+    if n <= 0 or not (data.x_weights[data.x_values > 0].sum() > 0):
+        raise InsufficientDataError("BG/NBD needs at least one repeat buyer")
+    if initial is None:
+        theta0 = _initial(data)
+    else:
+        theta0 = np.log([initial.r, initial.alpha, initial.a, initial.b])
+
+    def objective(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        ll, grad = _loglik_and_grad(theta, data)
+        return -ll / n, -grad / n
+
+    res = optimize.minimize(
+        objective,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 4,
+        options={"maxiter": 5000, "maxcor": 20, "ftol": 1e-15, "gtol": 1e-10},
+    )
+    theta = np.asarray(res.x, dtype=np.float64)
+    ll, grad = _loglik_and_grad(theta, data)
+    if not (math.isfinite(ll) and np.isfinite(theta).all()):
+        raise FitError(f"BG/NBD fit did not converge: {res.message}")
+    if float(np.max(np.abs(grad))) / n > 1e-4:
+        raise FitError(f"BG/NBD fit stopped away from the optimum: {res.message}")
+    r, alpha, a, b = _unpack(theta)
+    return BgNbdFit(
+        params=BgNbdParams(r=r, alpha=alpha, a=a, b=b),
+        log_likelihood=ll,
+        n_clients=n,
+        iterations=int(res.nit),
+        data=data,
+    )
+
+
+def fit(
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    age: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    initial: BgNbdParams | None = None,
+) -> BgNbdFit:
+    """Fit BG/NBD to per-client summaries (identical rows are collapsed first)."""
+    return fit_collapsed(collapse(frequency, recency, age, weights), initial)
+
+
+def _arrays(*values: ArrayLike) -> list[NDArray[np.float64]]:
+    return [np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(*values)]
+
+
+def p_alive(
+    params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, age: ArrayLike
+) -> NDArray[np.float64]:
+    """P(still a client at T | x, t_x, T); 1 for clients without repeat orders."""
+    xa, ta, aa = _arrays(x, t_x, age)
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    # log odds of "left after t_x" against "alive at T"
+    odds = (
+        math.log(a)
+        - np.log(b + np.maximum(xa, 1.0) - 1.0)
+        + (r + xa) * np.log1p((aa - ta) / (alpha + ta))
+    )
+    return np.asarray(np.where(xa > 0, special.expit(-odds), 1.0), dtype=np.float64)
+
+
+def p_order_again(
+    params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, age: ArrayLike, t: ArrayLike
+) -> NDArray[np.float64]:
+    """P(at least one order in (T, T+t]).
+
+    Dropout happens only right after an order, so a client alive at T places
+    the first order of the window with probability 1 - exp(-lambda t); given
+    alive, lambda | data ~ Gamma(r+x, alpha+T), whose Laplace transform gives
+    P = P(alive) * (1 - ((alpha+T) / (alpha+T+t))^(r+x)).
+    """
+    xa, ta, aa, tt = _arrays(x, t_x, age, t)
+    some_order = -np.expm1(-(params.r + xa) * np.log1p(tt / (params.alpha + aa)))
+    return np.asarray(p_alive(params, xa, ta, aa) * some_order, dtype=np.float64)
+
+
+def _expected_if_alive_quad(
+    params: BgNbdParams, x: float, age: float, t: float
+) -> float:
+    # E_p[(1 - ((alpha+T)/(alpha+T+p t))^(r+x)) / p] under p ~ Beta(a, b+x), by quadrature.
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+
+    def g(p: float) -> float:
+        return float(
+            -math.expm1(-(r + x) * math.log1p(p * t / (alpha + age))) / max(p, 1e-300)
+        )
+
+    val, _ = integrate.quad(
+        g, 0.0, 1.0, weight="alg", wvar=(a - 1.0, b + x - 1.0), limit=200
+    )
+    return float(val) / math.exp(float(special.betaln(a, b + x)))
+
+
+def _expected_if_alive(
+    params: BgNbdParams, x: NDArray[np.float64], age: NDArray[np.float64], t: float
+) -> NDArray[np.float64]:
+    # Euler's transformation of the textbook 2F1(r+x, b+x; a+b+x-1; z) leaves x only
+    # in the third argument: no overflow for large x, and a stable a -> 1 limit.
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    am1 = a - 1.0 if abs(a - 1.0) >= 1e-6 else math.copysign(1e-6, a - 1.0)
+    log1m_z = -np.log1p(t / (alpha + age))  # log(1 - z), z = t / (alpha + T + t)
+    z = -np.expm1(log1m_z)
+    hyp = special.hyp2f1(a + b - 1.0 - r, am1, a + b + x - 1.0, z)
+    g = (hyp - 1.0) / am1
+    out = (a + b + x - 1.0) * (
+        -np.expm1(am1 * log1m_z) / am1 - g * np.exp(am1 * log1m_z)
+    )
+    bad = ~np.isfinite(out)
+    for i in np.flatnonzero(bad):
+        out[i] = _expected_if_alive_quad(params, float(x[i]), float(age[i]), t)
+    return np.asarray(np.maximum(out, 0.0), dtype=np.float64)
+
+
+def expected_orders(
+    params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, age: ArrayLike, t: float
+) -> NDArray[np.float64]:
+    """Expected number of orders in (T, T+t] given the client's history."""
+    xa, ta, aa = _arrays(x, t_x, age)
+    flat_x, flat_age = xa.ravel(), aa.ravel()
+    if flat_x.size > 4096:
+        # Few distinct (x, T) pairs at day resolution: evaluate 2F1 once per pair.
+        xv, xi = factorize(flat_x)
+        av, ai = factorize(flat_age)
+        pairs, inverse = factorize_ints(xi.astype(np.int64) * av.size + ai)
+        per_pair = _expected_if_alive(
+            params, xv[pairs // av.size], av[pairs % av.size], t
+        )
+        alive_value = per_pair[inverse].reshape(xa.shape)
+    else:
+        alive_value = _expected_if_alive(params, flat_x, flat_age, t).reshape(xa.shape)
+    return np.asarray(p_alive(params, xa, ta, aa) * alive_value, dtype=np.float64)
