@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
+from core.scoring._numeric import dot, newton_polish
 from core.scoring.collapse import Collapsed, collapse, factorize, factorize_ints
 from core.scoring.errors import FitError, InsufficientDataError
 from core.scoring.params import BgNbdParams
@@ -50,35 +51,35 @@ def _loglik_and_grad(
     gap = b2[d.x_idx] - rx * lr - u1  # log of (left after t_x) / (alive at T)
     w = d.weights
     ll = (
-        float(wx @ special.gammaln(r + xv))
+        dot(wx, special.gammaln(r + xv))
         + n * (r * math.log(alpha) - math.lgamma(r) - float(special.betaln(a, b)))
-        + float(w @ u1)
-        + float(w @ np.logaddexp(0.0, gap))
+        + dot(w, u1)
+        + dot(w, np.logaddexp(0.0, gap))
     )
 
     w2 = w * special.expit(gap)  # weight of the "left after t_x" branch
-    s2 = np.bincount(d.x_idx, weights=w2, minlength=xv.size)
+    s2 = np.bincount(d.x_idx, weights=w2, minlength=xv.size).astype(np.float64)
     s1 = wx - s2
     d_r = (
-        float(wx @ special.digamma(r + xv))
+        dot(wx, special.digamma(r + xv))
         + n * (math.log(alpha) - float(special.digamma(r)))
-        - float(w @ la)
-        - float(w2 @ (lr - la))
+        - dot(w, la)
+        - dot(w2, lr - la)
     )
     ia = (1.0 / (alpha + d.age_values))[d.age_idx]
     ir = (1.0 / (alpha + d.recency_values))[d.recency_idx]
-    d_alpha = n * r / alpha - float((w * rx) @ ia) - float((w2 * rx) @ (ir - ia))
+    d_alpha = n * r / alpha - dot(w * rx, ia) - dot(w2 * rx, ir - ia)
     psi_abx = special.digamma(a + b + xv)
     psi_ab = float(special.digamma(a + b))
     d_a = (
         -n * (float(special.digamma(a)) - psi_ab)
-        + float(s1 @ (special.digamma(a) - psi_abx))
-        + float(s2 @ (special.digamma(a + 1.0) - psi_abx))
+        + dot(s1, special.digamma(a) - psi_abx)
+        + dot(s2, special.digamma(a + 1.0) - psi_abx)
     )
     d_b = (
         -n * (float(special.digamma(b)) - psi_ab)
-        + float(s1 @ (special.digamma(b + xv) - psi_abx))
-        + float(s2 @ (special.digamma(b + xm1) - psi_abx))
+        + dot(s1, special.digamma(b + xv) - psi_abx)
+        + dot(s2, special.digamma(b + xm1) - psi_abx)
     )
     grad = np.array([r * d_r, alpha * d_alpha, a * d_a, b * d_b])
     return ll, grad
@@ -137,8 +138,8 @@ def covariance_log(params: BgNbdParams, data: Collapsed) -> NDArray[np.float64]:
 
 def _initial(data: Collapsed) -> NDArray[np.float64]:
     # Start at the population's mean repeat rate with r = 1 and a mild dropout.
-    total_x = float(data.weights @ data.x)
-    exposure = float(data.weights @ data.age_values[data.age_idx])
+    total_x = dot(data.weights, data.x)
+    exposure = dot(data.weights, data.age_values[data.age_idx])
     rate = total_x / max(exposure, 1e-12)
     return np.log([1.0, 1.0 / max(rate, 1e-8), 1.0, 3.0])
 
@@ -165,7 +166,8 @@ def fit_collapsed(data: Collapsed, initial: BgNbdParams | None = None) -> BgNbdF
         bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 4,
         options={"maxiter": 5000, "maxcor": 20, "ftol": 1e-15, "gtol": 1e-10},
     )
-    theta = np.asarray(res.x, dtype=np.float64)
+    theta = newton_polish(objective, np.asarray(res.x, dtype=np.float64))
+    theta = np.clip(theta, -_LOG_BOUND, _LOG_BOUND)
     ll, grad = _loglik_and_grad(theta, data)
     if not (math.isfinite(ll) and np.isfinite(theta).all()):
         raise FitError(f"BG/NBD fit did not converge: {res.message}")

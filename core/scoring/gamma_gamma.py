@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
+from core.scoring._numeric import dot, newton_polish
 from core.scoring.collapse import factorize
 from core.scoring.errors import FitError, InsufficientDataError
 from core.scoring.params import GammaGammaParams
@@ -58,9 +59,9 @@ def spend_data(frequency: ArrayLike, monetary: ArrayLike) -> SpendData:
         x_weights=np.bincount(xi, minlength=xv.size).astype(np.float64),
         x=x,
         mx=m * x,
-        sum_x_log_m=float(x @ log_m),
+        sum_x_log_m=dot(x, log_m),
         sum_log_m=float(log_m.sum()),
-        sum_x_log_x=float(x @ np.log(np.maximum(x, 1.0))),
+        sum_x_log_x=dot(x, np.log(np.maximum(x, 1.0))),
         sum_x=float(x.sum()),
     )
 
@@ -73,9 +74,9 @@ def _loglik_and_grad(
     px = p * d.x_values
     lg = np.log(gamma + d.mx)
     sum_lg = float(lg.sum())
-    sum_x_lg = float(d.x @ lg)
+    sum_x_lg = dot(d.x, lg)
     ll = (
-        float(d.x_weights @ (special.gammaln(px + q) - special.gammaln(px)))
+        dot(d.x_weights, special.gammaln(px + q) - special.gammaln(px))
         - n * math.lgamma(q)
         + n * q * math.log(gamma)
         + p * d.sum_x_log_m
@@ -86,19 +87,19 @@ def _loglik_and_grad(
     )
     psi_pxq = special.digamma(px + q)
     d_p = (
-        float((d.x_weights * d.x_values) @ (psi_pxq - special.digamma(px)))
+        dot(d.x_weights * d.x_values, psi_pxq - special.digamma(px))
         + d.sum_x_log_m
         + d.sum_x_log_x
         - sum_x_lg
     )
     d_q = (
-        float(d.x_weights @ psi_pxq)
+        dot(d.x_weights, psi_pxq)
         - n * float(special.digamma(q))
         + n * math.log(gamma)
         - sum_lg
     )
     inv = 1.0 / (gamma + d.mx)
-    d_gamma = n * q / gamma - p * float(d.x @ inv) - q * float(inv.sum())
+    d_gamma = n * q / gamma - p * dot(d.x, inv) - q * float(inv.sum())
     return ll, np.array([p * d_p, q * d_q, gamma * d_gamma])
 
 
@@ -167,7 +168,8 @@ def fit(
         bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 3,
         options={"maxiter": 5000, "maxcor": 20, "ftol": 1e-15, "gtol": 1e-10},
     )
-    theta = np.asarray(res.x, dtype=np.float64)
+    theta = newton_polish(objective, np.asarray(res.x, dtype=np.float64))
+    theta = np.clip(theta, -_LOG_BOUND, _LOG_BOUND)
     ll, grad = _loglik_and_grad(theta, d)
     if (
         not (math.isfinite(ll) and np.isfinite(theta).all())
