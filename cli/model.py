@@ -10,8 +10,9 @@ import csv
 import json
 import math
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -23,7 +24,7 @@ from numpy.typing import NDArray
 from core.scoring.errors import ScoringError
 from core.scoring.fit import fit_parameters
 from core.scoring.params import ModelParameters
-from core.scoring.rfm import SEGMENTS, rfm_scores, rfm_segments
+from core.scoring.rfm import SEGMENTS, rfm_cutpoints, rfm_scores, rfm_segments
 from core.scoring.schema import TIERS
 from core.scoring.score import score_population
 from core.scoring.summary import Summary, day_number, summarize
@@ -205,7 +206,7 @@ def _load_and_fit(
         raise _fail([f"{orders_csv}: no orders on or before {until.isoformat()}"])
     try:
         params = fit_parameters(
-            summary, fitted_at=datetime.now().astimezone(), version=0, force=True
+            summary, fitted_at=datetime.now(UTC), version=0, force=True
         )
     except ScoringError as exc:
         raise _fail([f"cannot fit the model: {exc}"]) from None
@@ -261,6 +262,43 @@ def _rounded(values: NDArray[np.float64]) -> list[float]:
     return [float(v) for v in np.round(values, 6)]
 
 
+def _score_rows(
+    orders: Orders, summary: Summary, params: ModelParameters, horizon: float
+) -> Iterator[tuple[object, ...]]:
+    """One output row per client, in SCORE_COLUMNS order."""
+    s = score_population(
+        summary.frequency,
+        summary.recency,
+        summary.age,
+        summary.monetary,
+        params,
+        horizon,
+    )
+    rfm = params.rfm or rfm_cutpoints(
+        summary.days_since_last_order, summary.frequency + 1, summary.average_value
+    )
+    r, f, _ = rfm_scores(
+        summary.days_since_last_order, summary.frequency + 1, summary.average_value, rfm
+    )
+    segments = np.asarray(SEGMENTS, dtype=object)[rfm_segments(r, f)]
+    tiers = np.asarray([t.value for t in TIERS], dtype=object)[s.tier]
+    names = np.asarray(orders.client_names, dtype=object)[summary.client_ids]
+    return zip(
+        names.tolist(),
+        summary.frequency.tolist(),
+        _rounded(summary.recency),
+        _rounded(summary.age),
+        _rounded(s.p_alive),
+        _rounded(s.expected_orders),
+        _rounded(s.p_order_again),
+        _rounded(s.expected_value),
+        s.score.tolist(),
+        tiers.tolist(),
+        segments.tolist(),
+        strict=True,
+    )
+
+
 @app.command()
 def score(
     orders_csv: OrdersArg,
@@ -277,44 +315,11 @@ def score(
     if not horizon > 0:
         raise typer.BadParameter("must be positive", param_hint="--horizon")
     orders, summary, params = _load_and_fit(orders_csv, until, unit)
-    s = score_population(
-        summary.frequency,
-        summary.recency,
-        summary.age,
-        summary.monetary,
-        params,
-        horizon,
-    )
-    if params.rfm is None:  # pragma: no cover - set whenever there is a client
-        raise _fail(["no RFM cut points"])
-    r, f, _ = rfm_scores(
-        summary.days_since_last_order,
-        summary.frequency + 1,
-        summary.average_value,
-        params.rfm,
-    )
-    segments = np.asarray(SEGMENTS, dtype=object)[rfm_segments(r, f)]
-    tiers = np.asarray([t.value for t in TIERS], dtype=object)[s.tier]
-    names = np.asarray(orders.client_names, dtype=object)[summary.client_ids]
-    rows = zip(
-        names.tolist(),
-        summary.frequency.tolist(),
-        _rounded(summary.recency),
-        _rounded(summary.age),
-        _rounded(s.p_alive),
-        _rounded(s.expected_orders),
-        _rounded(s.p_order_again),
-        _rounded(s.expected_value),
-        s.score.tolist(),
-        tiers.tolist(),
-        segments.tolist(),
-        strict=True,
-    )
     try:
         with out.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(SCORE_COLUMNS)
-            writer.writerows(rows)
+            writer.writerows(_score_rows(orders, summary, params, horizon))
     except OSError as exc:
         raise _fail([f"cannot write {out}: {exc.strerror}"]) from None
     typer.echo(f"wrote {summary.n_clients} clients to {out}")
