@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special
+from scipy import special
 
-from core.scoring._numeric import dot, newton_polish
+from core.scoring._numeric import dot, maximize_loglik
 from core.scoring.collapse import Collapsed, collapse, factorize, factorize_ints
 from core.scoring.errors import FitError, InsufficientDataError
 from core.scoring.params import BgNbdParams
@@ -104,7 +104,6 @@ class BgNbdFit:
     params: BgNbdParams
     log_likelihood: float
     n_clients: float
-    iterations: int
     data: Collapsed
 
     def covariance_log(self) -> NDArray[np.float64]:
@@ -158,27 +157,17 @@ def fit_collapsed(data: Collapsed, initial: BgNbdParams | None = None) -> BgNbdF
         ll, grad = _loglik_and_grad(theta, data)
         return -ll / n, -grad / n
 
-    res = optimize.minimize(
-        objective,
-        theta0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 4,
-        options={"maxiter": 5000, "maxcor": 20, "ftol": 1e-15, "gtol": 1e-10},
-    )
-    theta = newton_polish(objective, np.asarray(res.x, dtype=np.float64))
-    theta = np.clip(theta, -_LOG_BOUND, _LOG_BOUND)
+    theta, message = maximize_loglik(objective, theta0, _LOG_BOUND)
     ll, grad = _loglik_and_grad(theta, data)
     if not (math.isfinite(ll) and np.isfinite(theta).all()):
-        raise FitError(f"BG/NBD fit did not converge: {res.message}")
+        raise FitError(f"BG/NBD fit did not converge: {message}")
     if float(np.max(np.abs(grad))) / n > 1e-4:
-        raise FitError(f"BG/NBD fit stopped away from the optimum: {res.message}")
+        raise FitError(f"BG/NBD fit stopped away from the optimum: {message}")
     r, alpha, a, b = _unpack(theta)
     return BgNbdFit(
         params=BgNbdParams(r=r, alpha=alpha, a=a, b=b),
         log_likelihood=ll,
         n_clients=n,
-        iterations=int(res.nit),
         data=data,
     )
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special
+from scipy import special
 
-from core.scoring._numeric import dot, newton_polish
+from core.scoring._numeric import dot, maximize_loglik
 from core.scoring.collapse import factorize
 from core.scoring.errors import FitError, InsufficientDataError
 from core.scoring.params import GammaGammaParams
@@ -118,7 +118,6 @@ class GammaGammaFit:
     params: GammaGammaParams
     log_likelihood: float
     n_clients: int
-    iterations: int
     data: SpendData
 
     def standard_errors(self) -> dict[str, float]:
@@ -160,26 +159,15 @@ def fit(
         ll, grad = _loglik_and_grad(theta, d)
         return -ll / d.n, -grad / d.n
 
-    res = optimize.minimize(
-        objective,
-        theta0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 3,
-        options={"maxiter": 5000, "maxcor": 20, "ftol": 1e-15, "gtol": 1e-10},
-    )
-    theta = newton_polish(objective, np.asarray(res.x, dtype=np.float64))
-    theta = np.clip(theta, -_LOG_BOUND, _LOG_BOUND)
+    theta, message = maximize_loglik(objective, theta0, _LOG_BOUND)
     ll, grad = _loglik_and_grad(theta, d)
     if (
         not (math.isfinite(ll) and np.isfinite(theta).all())
         or float(np.abs(grad).max()) / d.n > 1e-4
     ):
-        raise FitError(f"Gamma-Gamma fit did not converge: {res.message}")
+        raise FitError(f"Gamma-Gamma fit did not converge: {message}")
     p, q, gamma = (float(v) for v in np.exp(theta))
-    return GammaGammaFit(
-        GammaGammaParams(p=p, q=q, gamma=gamma), ll, d.n, int(res.nit), d
-    )
+    return GammaGammaFit(GammaGammaParams(p=p, q=q, gamma=gamma), ll, d.n, d)
 
 
 def expected_order_value(
