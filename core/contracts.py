@@ -1,0 +1,310 @@
+"""Messages of the client workflow and contracts of its activities.
+
+Pure pydantic models and names, importable from workflow code: the API, the
+workflow and the activities all speak these, one model in and one model out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from core.money import CURRENCIES, to_minor
+
+CLIENT_WORKFLOW = "ClientEngagementWorkflow"
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+
+ClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+
+
+def client_workflow_id(client_id: str) -> str:
+    """The one workflow id per client: the entity's natural key."""
+    return f"client-{client_id}"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OrderItem(Frozen):
+    sku: ShortText
+    category: ShortText | None = None
+    kept: bool | None = None
+
+
+class OrderPlaced(Frozen):
+    """Signal ``order_placed``: idempotent by ``order_id``."""
+
+    order_id: ShortText
+    placed_at: AwareDatetime
+    currency: Annotated[str, StringConstraints(min_length=3, max_length=3)]
+    amount: Annotated[Decimal, Field(ge=0, max_digits=14, allow_inf_nan=False)]
+    items: list[OrderItem] = Field(default_factory=list, max_length=200)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if value not in CURRENCIES:
+            raise ValueError(f"unknown ISO 4217 currency code {value!r}")
+        return value
+
+    @field_validator("amount")
+    @classmethod
+    def _fits_currency(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        currency = info.data.get("currency")
+        if currency is not None:
+            to_minor(value, currency)  # 1.005 USD is not an amount
+        return value
+
+    def amount_minor(self) -> int:
+        return to_minor(self.amount, self.currency)
+
+
+class RecordOrderInput(Frozen):
+    client_id: str
+    order: OrderPlaced
+
+
+class RecordOrderResult(Frozen):
+    inserted: bool
+    order_count: int
+    last_order_at: datetime | None
+
+
+# ---- profile and consent signals -----------------------------------------------------------
+
+EMAIL_PATTERN = r"^[^@\s<>\"]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+
+
+class ProfileUpdated(Frozen):
+    """Signal ``profile_updated``: fields left ``None`` are unchanged."""
+
+    email: Annotated[str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN)] | None = None
+    first_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    last_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    time_zone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    locale: Annotated[str, StringConstraints(max_length=35)] | None = None
+    style_notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _iana_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+
+class Unsubscribed(Frozen):
+    """Signal ``unsubscribed``: consent withdrawn; any pending email is cancelled at once."""
+
+    at: AwareDatetime
+    source: Literal["link", "one_click", "mailto", "api", "bounce", "ops"] = "link"
+
+
+class Paused(Frozen):
+    """Signal ``paused``: no drafting or sending until ``resumed``."""
+
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+    by: Annotated[str, StringConstraints(max_length=128)] = "ops"
+
+
+class Resumed(Frozen):
+    """Signal ``resumed``."""
+
+    by: Annotated[str, StringConstraints(max_length=128)] = "ops"
+
+
+# ---- approval updates ----------------------------------------------------------------------
+
+
+class ApproveEmail(Frozen):
+    """Update ``approve_email``: the id must be the pending draft; edits are re-checked."""
+
+    email_id: ShortText
+    approved_by: ShortText
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    preheader: Annotated[str, StringConstraints(max_length=200)] | None = None
+    body_text: Annotated[str, StringConstraints(min_length=1, max_length=10_000)] | None = None
+
+
+class RejectEmail(Frozen):
+    """Update ``reject_email``: the id must be the pending draft."""
+
+    email_id: ShortText
+    rejected_by: ShortText
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class EmailDecision(Frozen):
+    """What an approval Update answers: the email's status after the decision."""
+
+    email_id: str
+    status: str
+    scheduled_for: datetime | None = None
+
+
+# ---- activity contracts: scoring ------------------------------------------------------------
+
+ACTIVITY_RECORD_ORDER = "record_order"
+ACTIVITY_RESCORE = "rescore_client"
+ACTIVITY_DRAFT_EMAIL = "draft_email"
+ACTIVITY_UPDATE_EMAIL = "update_email"
+ACTIVITY_SEND_EMAIL = "send_email"
+
+Tier = Literal["active", "cooling", "at_risk", "lapsed"]
+
+
+class RescoreInput(Frozen):
+    client_id: str
+    now: datetime
+    horizon_days: int = 90
+
+
+class RescoreResult(Frozen):
+    """The score as recorded; ``next_check_at`` is when the tier would next change with no orders."""
+
+    score: float
+    tier: Tier
+    segment: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    p_alive: float | None = None
+    p_order_again: float | None = None
+    model_version: int | None = None
+    model_is_default: bool = True
+    next_check_at: datetime | None = None
+
+
+# ---- activity contracts: drafting and sending -----------------------------------------------
+
+EmailStatus = Literal[
+    "pending_approval",
+    "approved",
+    "sending",
+    "sent",
+    "rejected",
+    "expired",
+    "failed",
+    "unknown",
+    "holdout",
+    "cancelled",
+]
+
+
+class GuardrailVerdict(Frozen):
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+class DraftEmailInput(Frozen):
+    """Draft one email; the activity reads the profile and orders itself (no personal data here)."""
+
+    email_id: str
+    client_id: str
+    tier: Tier
+    segment: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    created_at: datetime
+
+
+class DraftEmailResult(Frozen):
+    email_id: str
+    subject: str
+    preheader: str
+    body_text: str
+    body_html: str
+    generator: str
+    model: str | None = None
+    prompt_version: str
+    guardrails: list[GuardrailVerdict] = Field(default_factory=list)
+    fell_back: bool = False
+
+
+class UpdateEmailInput(Frozen):
+    """Move an email to ``status`` and append to its timeline (idempotent by email, status, at)."""
+
+    email_id: str
+    client_id: str
+    status: EmailStatus
+    at: datetime
+    actor: str | None = None
+    reason: str | None = None
+    scheduled_for: datetime | None = None
+    subject: str | None = None
+    preheader: str | None = None
+    body_text: str | None = None
+
+
+class SendEmailInput(Frozen):
+    email_id: str
+    client_id: str
+
+
+class SendEmailResult(Frozen):
+    """``sent``: delivered now or by an earlier attempt; ``unknown``: a crash left the outcome
+    unknown and nothing was resent; ``failed``: permanent rejection, address suppressed;
+    ``suppressed``: the address opted out before sending, nothing sent."""
+
+    email_id: str
+    outcome: Literal["sent", "unknown", "failed", "suppressed"]
+    message_id: str | None = None
+    detail: str = ""
+
+
+# ---- the workflow's own input and state ------------------------------------------------------
+
+
+class WorkflowConfig(Frozen):
+    """Policy handed to each workflow in its input (snapshotted from settings at start)."""
+
+    auto_approve: bool = False
+    approval_expiry_hours: float = 72.0
+    frequency_cap_days: int = 30
+    quiet_hours_start: int = 20
+    quiet_hours_end: int = 9
+    holdout_fraction: float = 0.10
+    cool_down_days: int = 30
+    horizon_days: int = 90
+    default_time_zone: str = "UTC"
+
+
+class CarriedState(Frozen):
+    """What a run hands to the next across continue-as-new: compact and bounded."""
+
+    recent_order_ids: list[str] = Field(default_factory=list)
+    pending_orders: list[OrderPlaced] = Field(default_factory=list)
+    order_count: int = 0
+    last_order_at: datetime | None = None
+
+
+class ClientWorkflowInput(Frozen):
+    client_id: str
+    config: WorkflowConfig = Field(default_factory=WorkflowConfig)
+    carried: CarriedState | None = None
+
+
+class ClientStateView(Frozen):
+    """Query ``state``: what the workflow knows right now."""
+
+    client_id: str
+    order_count: int
+    last_order_at: datetime | None
+    pending_orders: int

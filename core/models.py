@@ -1,0 +1,196 @@
+"""ORM models: the read model for the dashboard and the training set for the refit.
+
+Temporal is the source of truth for in-flight work; these tables record what
+happened. Every activity write is keyed by a natural id so retries are harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from core.db import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Client(Base):
+    """A client of the retailer, with the aggregates the dashboard lists by."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(35))
+    style_notes: Mapped[str | None] = mapped_column(Text)
+    order_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_spend_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    first_order_at: Mapped[datetime | None]
+    last_order_at: Mapped[datetime | None] = mapped_column(index=True)
+    score: Mapped[float | None] = mapped_column(Float, index=True)
+    tier: Mapped[str | None] = mapped_column(String(16), index=True)
+    segment: Mapped[str | None] = mapped_column(String(32), index=True)
+    holdout: Mapped[bool] = mapped_column(Boolean, default=False)
+    unsubscribed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Order(Base):
+    """One order; ``order_id`` is the retailer's id and makes recording idempotent."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(128), unique=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    placed_at: Mapped[datetime]
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    recorded_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_orders_client_id_placed_at", "client_id", "placed_at"),)
+
+
+class EngagementScore(Base):
+    """A score as computed at one moment, kept as history for charts."""
+
+    __tablename__ = "engagement_scores"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    scored_at: Mapped[datetime]
+    score: Mapped[float] = mapped_column(Float)
+    tier: Mapped[str] = mapped_column(String(16))
+    segment: Mapped[str | None] = mapped_column(String(32))
+    p_alive: Mapped[float | None] = mapped_column(Float)
+    p_order_again: Mapped[float | None] = mapped_column(Float)
+    expected_orders: Mapped[float | None] = mapped_column(Float)
+    expected_value: Mapped[float | None] = mapped_column(Float)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    model_version: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("client_id", "scored_at"),)
+
+
+class Email(Base):
+    """A re-engagement email from draft to delivery; its status is the send ledger."""
+
+    __tablename__ = "emails"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    subject: Mapped[str | None] = mapped_column(String(300))
+    preheader: Mapped[str | None] = mapped_column(String(300))
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    generator: Mapped[str | None] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(100))
+    prompt_version: Mapped[str | None] = mapped_column(String(32))
+    token_usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    guardrails: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    holdout: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_by: Mapped[str | None] = mapped_column(String(128))
+    approved_at: Mapped[datetime | None]
+    rejected_reason: Mapped[str | None] = mapped_column(Text)
+    scheduled_for: Mapped[datetime | None]
+    sending_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    to_address: Mapped[str | None] = mapped_column(String(320))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_emails_client_id_created_at", "client_id", "created_at"),)
+
+
+class EmailEvent(Base):
+    """The email timeline: drafted, approved by whom, sent, cancelled, ..."""
+
+    __tablename__ = "email_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    email_id: Mapped[str] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (UniqueConstraint("email_id", "kind", "at"),)
+
+
+class Suppression(Base):
+    """An address we must never email again (unsubscribed or hard-bounced)."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128), index=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("client_id", "reason"),)
+
+
+class ModelParameterSet(Base):
+    """A versioned, fitted parameter set for the engagement model."""
+
+    __tablename__ = "model_parameters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    fitted_at: Mapped[datetime]
+    n_clients: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(8))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    bgnbd_log_likelihood: Mapped[float | None] = mapped_column(Float)
+    gamma_gamma_log_likelihood: Mapped[float | None] = mapped_column(Float)
+
+
+class ApiKey(Base):
+    """A service credential: only a hash of the secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

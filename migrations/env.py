@@ -1,0 +1,49 @@
+"""Alembic environment: one history for PostgreSQL and SQLite.
+
+The URL comes from ``config.attributes["url"]`` (set by ``core.migrate``) or from
+the settings, so the same command works for the dev stack, CI and production.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+from core.db import ensure_sqlite_dir, sync_url
+from core.models import Base
+from core.settings import Settings
+
+config = context.config
+url = config.attributes.get("url") or Settings().database.url
+url = sync_url(url)
+ensure_sqlite_dir(url)
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=url,
+        target_metadata=Base.metadata,
+        literal_binds=True,
+        render_as_batch=url.startswith("sqlite"),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

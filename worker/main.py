@@ -1,0 +1,100 @@
+"""Build and run Rekindle's Temporal workers: main, LLM and send task queues."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from core.db import create_engine, session_factory
+from core.logging import configure_logging, get_logger
+from core.settings import Settings
+from core.temporal import connect
+from worker import registry
+
+log = get_logger(__name__)
+GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+
+
+def build_workers(client: Client, deps: registry.Dependencies) -> list[Worker]:
+    """One worker per task queue; queues without activities or workflows are skipped."""
+    temporal = deps.settings.temporal
+    workers = [
+        Worker(
+            client,
+            task_queue=temporal.task_queue,
+            workflows=registry.workflows(),
+            activities=registry.main_activities(deps),
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        )
+    ]
+    llm = registry.llm_activities(deps)
+    if llm:
+        workers.append(
+            Worker(
+                client,
+                task_queue=temporal.llm_task_queue,
+                activities=llm,
+                max_concurrent_activities=16,
+                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            )
+        )
+    send = registry.send_activities(deps)
+    if send:
+        workers.append(
+            Worker(
+                client,
+                task_queue=temporal.send_task_queue,
+                activities=send,
+                max_task_queue_activities_per_second=deps.settings.smtp.rate_limit_per_second,
+                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            )
+        )
+    return workers
+
+
+async def run_workers(workers: Sequence[Worker], stop: asyncio.Event) -> None:
+    """Run until ``stop`` is set, then drain: in-flight tasks finish or time out."""
+    async with _all(workers):
+        await stop.wait()
+
+
+class _all:
+    def __init__(self, workers: Sequence[Worker]) -> None:
+        self._workers = workers
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> None:
+        self._tasks = [asyncio.create_task(w.run()) for w in self._workers]
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await asyncio.gather(*(w.shutdown() for w in self._workers), return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """``rekindle worker``: connect, build, run until SIGINT/SIGTERM."""
+    configure_logging(settings.logging)
+    stop = stop or _stop_on_signals()
+    engine = create_engine(settings.database)
+    try:
+        client = await connect(settings.temporal)
+        deps = registry.Dependencies(settings=settings, sessions=session_factory(engine))
+        workers = build_workers(client, deps)
+        log.info("worker started", queues=[w.task_queue for w in workers])
+        await run_workers(workers, stop)
+        log.info("worker stopped")
+    finally:
+        await engine.dispose()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
