@@ -59,9 +59,7 @@ CPU_SECONDS: dict[str, float] = {}
 """CPU time of the last timed call per label: shows when other load inflated the wall time."""
 
 
-def _median_time(
-    fn: Callable[[], object], repeats: int, label: str = ""
-) -> tuple[float, Any]:
+def _median_time(fn: Callable[[], object], repeats: int, label: str = "") -> tuple[float, Any]:
     times, cpu, result = [], [], None
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -110,7 +108,7 @@ def _lifetimes() -> tuple[Any, Any]:
     """lifetimes' fitters, imported once outside any timed region."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # lifetimes 0.11 predates pandas 3 and numpy 2
-        from lifetimes import BetaGeoFitter, GammaGammaFitter  # type: ignore[import-untyped]
+        from lifetimes import BetaGeoFitter, GammaGammaFitter
     return BetaGeoFitter, GammaGammaFitter
 
 
@@ -135,9 +133,7 @@ def _fit_lifetimes(s: Summary, fitters: tuple[Any, Any]) -> dict[str, float]:
 
 def measure(n: int, repeats: int, seed: int) -> tuple[Row, Summary]:
     """Simulate n clients, then time our fit and scoring."""
-    sim = simulate_orders(
-        TRUE_BGNBD, TRUE_SPEND, n, np.random.default_rng(seed), start=START, until=UNTIL
-    )
+    sim = simulate_orders(TRUE_BGNBD, TRUE_SPEND, n, np.random.default_rng(seed), start=START, until=UNTIL)
     summary_s, s = _median_time(
         lambda: summarize(sim.client_ids, sim.days, sim.amounts, until=UNTIL), repeats
     )
@@ -145,9 +141,7 @@ def measure(n: int, repeats: int, seed: int) -> tuple[Row, Summary]:
     params = _params(fitted, s)
 
     def run_scoring() -> object:
-        return score_population(
-            s.frequency, s.recency, s.age, s.monetary, params, HORIZON_DAYS
-        )
+        return score_population(s.frequency, s.recency, s.age, s.monetary, params, HORIZON_DAYS)
 
     score_s, _ = _median_time(run_scoring, max(repeats, 5), "score")
     row = Row(
@@ -176,15 +170,9 @@ def _print_row(row: Row) -> None:
         f"scoring {row.scores_per_s / 1e6:6.2f} M clients/s (cpu {row.n / row.score_cpu_s / 1e6:.2f}) | "
         f"peak fit {row.fit_peak_mib:6.1f} MiB, scoring {row.score_peak_mib:6.1f} MiB"
     )
-    print(
-        "          ours      "
-        + "  ".join(f"{k}={row.ours[k]:.6g}" for k in PARAM_NAMES)
-    )
+    print("          ours      " + "  ".join(f"{k}={row.ours[k]:.6g}" for k in PARAM_NAMES))
     if row.lifetimes is not None and row.lifetimes_s is not None:
-        print(
-            "          lifetimes "
-            + "  ".join(f"{k}={row.lifetimes[k]:.6g}" for k in PARAM_NAMES)
-        )
+        print("          lifetimes " + "  ".join(f"{k}={row.lifetimes[k]:.6g}" for k in PARAM_NAMES))
         print(
             f"          lifetimes fit {row.lifetimes_s:.3f} s: {row.lifetimes_s / row.fit_s:.1f}x our time; "
             f"max relative parameter difference {_rel_diff(row.ours, row.lifetimes):.2e}"
@@ -207,9 +195,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2024)
     args = ap.parse_args()
     sizes = sorted(int(v) for v in args.sizes.split(","))
-    print(
-        f"BG/NBD truth {TRUE_BGNBD!r}, spend {TRUE_SPEND!r}; calibration {START} .. {UNTIL}"
-    )
+    print(f"BG/NBD truth {TRUE_BGNBD!r}, spend {TRUE_SPEND!r}; calibration {START} .. {UNTIL}")
     fitters = _lifetimes()
     rows: list[Row] = []
     per_client_lifetimes: float | None = None
@@ -225,19 +211,16 @@ def main() -> None:
         _print_row(row)
     largest = rows[-1]
     common = [r for r in rows if r.lifetimes is not None][-1]
-    assert common.lifetimes is not None and common.lifetimes_s is not None
-    print(
-        f"lifetimes compared on {common.n:,} clients (largest size it ran within the budget)"
-    )
+    assert common.lifetimes is not None
+    assert common.lifetimes_s is not None
+    print(f"lifetimes compared on {common.n:,} clients (largest size it ran within the budget)")
     print(
         json.dumps(
             {
                 "fit_seconds_1m": round(largest.fit_s, 4),
                 "scores_per_second_1m": round(largest.scores_per_s),
                 "lifetimes_time_ratio": round(common.lifetimes_s / common.fit_s, 2),
-                "max_param_rel_diff": float(
-                    f"{_rel_diff(common.ours, common.lifetimes):.3e}"
-                ),
+                "max_param_rel_diff": float(f"{_rel_diff(common.ours, common.lifetimes):.3e}"),
             }
         )
     )

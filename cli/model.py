@@ -102,9 +102,7 @@ def _columns(header: list[str] | None) -> tuple[int, int, int, int]:
     return ci, ti, ai, len(names)
 
 
-def _parse_row(
-    row: list[str], ci: int, ti: int, ai: int, width: int
-) -> tuple[str, int, float] | str:
+def _parse_row(row: list[str], ci: int, ti: int, ai: int, width: int) -> tuple[str, int, float] | str:
     """The row's (client, day, amount), or what is wrong with it."""
     if len(row) != width:
         return f"expected {width} fields, found {len(row)}"
@@ -170,9 +168,7 @@ def _parse_until(value: str) -> date:
 
 OrdersArg = Annotated[
     Path,
-    typer.Argument(
-        exists=True, dir_okay=False, readable=True, help="Order export (CSV)."
-    ),
+    typer.Argument(exists=True, dir_okay=False, readable=True, help="Order export (CSV)."),
 ]
 UntilOpt = Annotated[
     date,
@@ -192,22 +188,16 @@ def _fail(problems: list[str]) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _load_and_fit(
-    orders_csv: Path, until: date, unit: UnitChoice
-) -> tuple[Orders, Summary, ModelParameters]:
+def _load_and_fit(orders_csv: Path, until: date, unit: UnitChoice) -> tuple[Orders, Summary, ModelParameters]:
     try:
         orders = read_orders(orders_csv)
     except OrdersFileError as exc:
         raise _fail([f"{orders_csv}: {p}" for p in exc.problems]) from None
-    summary = summarize(
-        orders.codes, orders.days, orders.amounts, until=until, unit=unit.value
-    )
+    summary = summarize(orders.codes, orders.days, orders.amounts, until=until, unit=unit.value)
     if summary.n_clients == 0:
         raise _fail([f"{orders_csv}: no orders on or before {until.isoformat()}"])
     try:
-        params = fit_parameters(
-            summary, fitted_at=datetime.now(UTC), version=0, force=True
-        )
+        params = fit_parameters(summary, fitted_at=datetime.now(UTC), version=0, force=True)
     except ScoringError as exc:
         raise _fail([f"cannot fit the model: {exc}"]) from None
     return orders, summary, params
@@ -218,9 +208,7 @@ def fit(
     orders_csv: OrdersArg,
     until: UntilOpt,
     unit: UnitOpt = UnitChoice.days,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object.")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Fit BG/NBD and Gamma-Gamma to the export and print the parameters."""
     _, summary, params = _load_and_fit(orders_csv, until, unit)
@@ -277,9 +265,7 @@ def _score_rows(
     rfm = params.rfm or rfm_cutpoints(
         summary.days_since_last_order, summary.frequency + 1, summary.average_value
     )
-    r, f, _ = rfm_scores(
-        summary.days_since_last_order, summary.frequency + 1, summary.average_value, rfm
-    )
+    r, f, _ = rfm_scores(summary.days_since_last_order, summary.frequency + 1, summary.average_value, rfm)
     segments = np.asarray(SEGMENTS, dtype=object)[rfm_segments(r, f)]
     tiers = np.asarray([t.value for t in TIERS], dtype=object)[s.tier]
     names = np.asarray(orders.client_names, dtype=object)[summary.client_ids]
@@ -303,12 +289,8 @@ def _score_rows(
 def score(
     orders_csv: OrdersArg,
     until: UntilOpt,
-    horizon: Annotated[
-        float, typer.Option("--horizon", help="Horizon, in --unit units.")
-    ],
-    out: Annotated[
-        Path, typer.Option("--out", dir_okay=False, help="Where to write SCORES.csv.")
-    ],
+    horizon: Annotated[float, typer.Option("--horizon", help="Horizon, in --unit units.")],
+    out: Annotated[Path, typer.Option("--out", dir_okay=False, help="Where to write SCORES.csv.")],
     unit: UnitOpt = UnitChoice.days,
 ) -> None:
     """Score every client of the export and write one CSV row per client."""

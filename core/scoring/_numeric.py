@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 
 
 @contextmanager
@@ -63,11 +63,7 @@ def newton_polish(
         f_new, g_new = objective(candidate)
         # Near the optimum f changes below its rounding noise: judge by the gradient.
         worse = f_new > f + 1e-12 * max(abs(f), 1.0)
-        if (
-            not np.isfinite(f_new)
-            or worse
-            or np.max(np.abs(g_new)) >= np.max(np.abs(g))
-        ):
+        if not np.isfinite(f_new) or worse or np.max(np.abs(g_new)) >= np.max(np.abs(g)):
             break
         theta, f, g = candidate, f_new, g_new
     return theta

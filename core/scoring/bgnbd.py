@@ -32,9 +32,7 @@ def _unpack(theta: NDArray[np.float64]) -> tuple[float, float, float, float]:
     return r, alpha, a, b
 
 
-def _loglik_and_grad(
-    theta: NDArray[np.float64], d: Collapsed
-) -> tuple[float, NDArray[np.float64]]:
+def _loglik_and_grad(theta: NDArray[np.float64], d: Collapsed) -> tuple[float, NDArray[np.float64]]:
     """Total log-likelihood and its gradient with respect to log-parameters."""
     r, alpha, a, b = _unpack(theta)
     xv, wx, n = d.x_values, d.x_weights, d.n_total
@@ -114,10 +112,7 @@ class BgNbdFit:
         """Standard error of each parameter (delta method from log space)."""
         se = np.sqrt(np.diag(self.covariance_log()))
         values = [self.params.r, self.params.alpha, self.params.a, self.params.b]
-        return {
-            k: float(v * s)
-            for k, v, s in zip(("r", "alpha", "a", "b"), values, se, strict=True)
-        }
+        return {k: float(v * s) for k, v, s in zip(("r", "alpha", "a", "b"), values, se, strict=True)}
 
 
 def covariance_log(params: BgNbdParams, data: Collapsed) -> NDArray[np.float64]:
@@ -148,10 +143,7 @@ def fit_collapsed(data: Collapsed, initial: BgNbdParams | None = None) -> BgNbdF
     n = data.n_total
     if n <= 0 or not (data.x_weights[data.x_values > 0].sum() > 0):
         raise InsufficientDataError("BG/NBD needs at least one repeat buyer")
-    if initial is None:
-        theta0 = _initial(data)
-    else:
-        theta0 = np.log([initial.r, initial.alpha, initial.a, initial.b])
+    theta0 = _initial(data) if initial is None else np.log([initial.r, initial.alpha, initial.a, initial.b])
 
     def objective(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         ll, grad = _loglik_and_grad(theta, data)
@@ -188,18 +180,12 @@ def _arrays(*values: ArrayLike) -> list[NDArray[np.float64]]:
     return [np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(*values)]
 
 
-def p_alive(
-    params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, age: ArrayLike
-) -> NDArray[np.float64]:
+def p_alive(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, age: ArrayLike) -> NDArray[np.float64]:
     """P(still a client at T | x, t_x, T); 1 for clients without repeat orders."""
     xa, ta, aa = _arrays(x, t_x, age)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     # log odds of "left after t_x" against "alive at T"
-    odds = (
-        math.log(a)
-        - np.log(b + np.maximum(xa, 1.0) - 1.0)
-        + (r + xa) * np.log1p((aa - ta) / (alpha + ta))
-    )
+    odds = math.log(a) - np.log(b + np.maximum(xa, 1.0) - 1.0) + (r + xa) * np.log1p((aa - ta) / (alpha + ta))
     return np.asarray(np.where(xa > 0, special.expit(-odds), 1.0), dtype=np.float64)
 
 
@@ -219,14 +205,10 @@ def p_order_again(
 
 
 _A_NEAR_ONE = 1e-4  # |a - 1| below this: interpolate between a = 1 -/+ this
-_SERIES_LIMIT = (
-    0.3  # power series in u = t / (alpha + T) while u and (r + x) u stay below
-)
+_SERIES_LIMIT = 0.3  # power series in u = t / (alpha + T) while u and (r + x) u stay below
 
 
-def _alive_series(
-    params: BgNbdParams, x: NDArray[np.float64], u: NDArray[np.float64]
-) -> NDArray[np.float64]:
+def _alive_series(params: BgNbdParams, x: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray[np.float64]:
     # (1 - (1 + p u)^-s) / p = sum_k (-1)^(k+1) (s)_k / k! p^(k-1) u^k with s = r + x,
     # and E[p^j] = (a)_j / (a+b+x)_j under Beta(a, b+x). Exact for a near 1 and tiny u,
     # where the hypergeometric form cancels catastrophically.
@@ -298,9 +280,7 @@ def expected_orders(
         xv, xi = factorize(flat_x)
         av, ai = factorize(flat_age)
         pairs, inverse = factorize_ints(xi.astype(np.int64) * av.size + ai)
-        per_pair = _expected_if_alive(
-            params, xv[pairs // av.size], av[pairs % av.size], t
-        )
+        per_pair = _expected_if_alive(params, xv[pairs // av.size], av[pairs % av.size], t)
         alive_value = per_pair[inverse].reshape(xa.shape)
     else:
         alive_value = _expected_if_alive(params, flat_x, flat_age, t).reshape(xa.shape)

@@ -106,9 +106,7 @@ def collapse(
             counts = np.bincount(inverse, w, uniq.size).astype(np.float64)
         ux, ut, ua = uniq // (nt * na), (uniq // na) % nt, uniq % na
     else:  # pragma: no cover - needs ~2**21 distinct values in each column
-        rows, inverse = np.unique(
-            np.stack([xi, ti, ai], axis=1), axis=0, return_inverse=True
-        )
+        rows, inverse = np.unique(np.stack([xi, ti, ai], axis=1), axis=0, return_inverse=True)
         counts = np.bincount(inverse.ravel(), w, rows.shape[0]).astype(np.float64)
         ux, ut, ua = rows[:, 0], rows[:, 1], rows[:, 2]
     ux = ux.astype(np.intp)

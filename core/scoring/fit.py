@@ -20,9 +20,7 @@ _EPOCH = date(1970, 1, 1)
 def enough_data(summary: Summary) -> bool:
     """Whether the summary is large enough to replace the defaults."""
     repeat = int(np.count_nonzero((summary.frequency > 0) & (summary.monetary > 0)))
-    return (
-        summary.n_clients >= MIN_CLIENTS_FOR_FIT and repeat >= MIN_REPEAT_BUYERS_FOR_FIT
-    )
+    return summary.n_clients >= MIN_CLIENTS_FOR_FIT and repeat >= MIN_REPEAT_BUYERS_FOR_FIT
 
 
 def fit_parameters(
@@ -40,9 +38,7 @@ def fit_parameters(
     n_repeat = int(np.count_nonzero(summary.frequency > 0))
     rfm = None
     if summary.n_clients:
-        rfm = rfm_cutpoints(
-            summary.days_since_last_order, summary.frequency + 1, summary.average_value
-        )
+        rfm = rfm_cutpoints(summary.days_since_last_order, summary.frequency + 1, summary.average_value)
     mean_value = float(summary.average_value.mean()) if summary.n_clients else 0.0
     calibration_end = _EPOCH + timedelta(days=summary.until_day)
     if not force and not enough_data(summary):

@@ -66,9 +66,7 @@ def spend_data(frequency: ArrayLike, monetary: ArrayLike) -> SpendData:
     )
 
 
-def _loglik_and_grad(
-    theta: NDArray[np.float64], d: SpendData
-) -> tuple[float, NDArray[np.float64]]:
+def _loglik_and_grad(theta: NDArray[np.float64], d: SpendData) -> tuple[float, NDArray[np.float64]]:
     p, q, gamma = (float(v) for v in np.exp(theta))
     n = d.n
     px = p * d.x_values
@@ -92,20 +90,13 @@ def _loglik_and_grad(
         + d.sum_x_log_x
         - sum_x_lg
     )
-    d_q = (
-        dot(d.x_weights, psi_pxq)
-        - n * float(special.digamma(q))
-        + n * math.log(gamma)
-        - sum_lg
-    )
+    d_q = dot(d.x_weights, psi_pxq) - n * float(special.digamma(q)) + n * math.log(gamma) - sum_lg
     inv = 1.0 / (gamma + d.mx)
     d_gamma = n * q / gamma - p * dot(d.x, inv) - q * float(inv.sum())
     return ll, np.array([p * d_p, q * d_q, gamma * d_gamma])
 
 
-def log_likelihood(
-    params: GammaGammaParams, frequency: ArrayLike, monetary: ArrayLike
-) -> float:
+def log_likelihood(params: GammaGammaParams, frequency: ArrayLike, monetary: ArrayLike) -> float:
     """Total log-likelihood over the repeat buyers with positive spend."""
     theta = np.log([params.p, params.q, params.gamma])
     return _loglik_and_grad(theta, spend_data(frequency, monetary))[0]
@@ -129,8 +120,7 @@ class GammaGammaFit:
             step = np.zeros(3)
             step[j] = h
             hess[:, j] = (
-                _loglik_and_grad(theta + step, self.data)[1]
-                - _loglik_and_grad(theta - step, self.data)[1]
+                _loglik_and_grad(theta + step, self.data)[1] - _loglik_and_grad(theta - step, self.data)[1]
             ) / (2 * h)
         cov = np.linalg.inv(-(hess + hess.T) / 2)
         se = np.exp(theta) * np.sqrt(np.diag(cov))
@@ -146,9 +136,7 @@ def fit(
     """Fit Gamma-Gamma over clients with frequency >= 1 and monetary > 0."""
     d = spend_data(frequency, monetary)
     if d.n < 2:
-        raise InsufficientDataError(
-            "Gamma-Gamma needs repeat buyers with positive spend"
-        )
+        raise InsufficientDataError("Gamma-Gamma needs repeat buyers with positive spend")
     if initial is None:
         mean_m = float(d.mx.sum() / d.sum_x)
         theta0 = np.log([1.0, 2.0, mean_m])  # prior mean p*gamma/(q-1) = observed mean
@@ -161,10 +149,7 @@ def fit(
 
     theta, message = maximize_loglik(objective, theta0, _LOG_BOUND)
     ll, grad = _loglik_and_grad(theta, d)
-    if (
-        not (math.isfinite(ll) and np.isfinite(theta).all())
-        or float(np.abs(grad).max()) / d.n > 1e-4
-    ):
+    if not (math.isfinite(ll) and np.isfinite(theta).all()) or float(np.abs(grad).max()) / d.n > 1e-4:
         raise FitError(f"Gamma-Gamma fit did not converge: {message}")
     p, q, gamma = (float(v) for v in np.exp(theta))
     return GammaGammaFit(GammaGammaParams(p=p, q=q, gamma=gamma), ll, d.n, d)

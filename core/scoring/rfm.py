@@ -82,9 +82,7 @@ def _cuts_higher_is_better(values: NDArray[np.float64]) -> list[float]:
     return [float(c) for c in np.partition(values, ks)[ks]]
 
 
-def rfm_cutpoints(
-    recency_days: ArrayLike, frequency: ArrayLike, monetary: ArrayLike
-) -> RfmCutpoints:
+def rfm_cutpoints(recency_days: ArrayLike, frequency: ArrayLike, monetary: ArrayLike) -> RfmCutpoints:
     """Cut points of the population's quintile scores (at least one client)."""
     rec = np.asarray(recency_days, dtype=np.float64)
     if rec.size == 0:
@@ -106,17 +104,9 @@ def rfm_scores(
 ) -> tuple[NDArray[np.int8], NDArray[np.int8], NDArray[np.int8]]:
     """Recency, frequency and monetary scores 1..5 (5 best) for each client."""
     rc = np.asarray(cuts.recency_days)
-    r = (
-        1
-        + rc.size
-        - np.searchsorted(rc, np.asarray(recency_days, dtype=np.float64), "right")
-    )
-    f = 1 + np.searchsorted(
-        np.asarray(cuts.frequency), np.asarray(frequency, np.float64), "left"
-    )
-    m = 1 + np.searchsorted(
-        np.asarray(cuts.monetary), np.asarray(monetary, np.float64), "left"
-    )
+    r = 1 + rc.size - np.searchsorted(rc, np.asarray(recency_days, dtype=np.float64), "right")
+    f = 1 + np.searchsorted(np.asarray(cuts.frequency), np.asarray(frequency, np.float64), "left")
+    m = 1 + np.searchsorted(np.asarray(cuts.monetary), np.asarray(monetary, np.float64), "left")
     return r.astype(np.int8), f.astype(np.int8), m.astype(np.int8)
 
 
@@ -127,9 +117,7 @@ def rfm_segments(r_score: ArrayLike, f_score: ArrayLike) -> NDArray[np.int8]:
     return _GRID[r, f]
 
 
-def segment_of(
-    recency_days: float, frequency: float, monetary: float, cuts: RfmCutpoints
-) -> str:
+def segment_of(recency_days: float, frequency: float, monetary: float, cuts: RfmCutpoints) -> str:
     """Segment name of one client against stored cut points."""
     r, f, _ = rfm_scores([recency_days], [frequency], [monetary], cuts)
     return SEGMENTS[int(rfm_segments(r, f)[0])]

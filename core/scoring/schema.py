@@ -53,9 +53,7 @@ class ClientSummary(BaseModel):
 
     first_order_date: date
     last_order_date: date
-    frequency: int = Field(
-        ge=0, description="repeat purchase occasions (distinct days - 1)"
-    )
+    frequency: int = Field(ge=0, description="repeat purchase occasions (distinct days - 1)")
     monetary_value: NonNegative = Field(
         default=0.0, description="mean value of the repeat occasions; 0 without repeats"
     )
@@ -70,9 +68,7 @@ class ClientSummary(BaseModel):
         if span < 0:
             raise ValueError("last_order_date is before first_order_date")
         if (self.frequency == 0) != (span == 0):
-            raise ValueError(
-                "frequency 0 exactly when all orders fall on the first day"
-            )
+            raise ValueError("frequency 0 exactly when all orders fall on the first day")
         return self
 
     @classmethod
@@ -101,9 +97,7 @@ class ClientScore(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    score: int = Field(
-        ge=0, le=100, description="100 x P(order again within the horizon)"
-    )
+    score: int = Field(ge=0, le=100, description="100 x P(order again within the horizon)")
     tier: Tier
     p_alive: Probability
     p_order_again: Probability

@@ -47,9 +47,7 @@ def tier_codes(
     policy: TierPolicy,
 ) -> NDArray[np.int8]:
     """Tier code (index into `TIERS`) from the probability and its fresh baseline."""
-    ratio = np.divide(
-        p_order_again, baseline, out=np.ones_like(p_order_again), where=baseline > 0
-    )
+    ratio = np.divide(p_order_again, baseline, out=np.ones_like(p_order_again), where=baseline > 0)
     return np.asarray(
         (ratio < policy.cooling_below).astype(np.int8)
         + (ratio < policy.at_risk_below)
@@ -81,9 +79,7 @@ def score_population(
         params.gamma_gamma, x, monetary, params.mean_order_value
     )
     score = np.rint(100.0 * p).astype(np.int8)
-    return Scores(
-        alive, p, baseline, orders, value, score, tier_codes(p, baseline, policy)
-    )
+    return Scores(alive, p, baseline, orders, value, score, tier_codes(p, baseline, policy))
 
 
 def _today(now: date | datetime) -> date:
@@ -94,9 +90,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _reasons(
-    client: ClientSummary, s: ClientScore, params: ModelParameters, recency_days: int
-) -> list[str]:
+def _reasons(client: ClientSummary, s: ClientScore, params: ModelParameters, recency_days: int) -> list[str]:
     days = s.days_since_last_order
     if client.frequency == 0:
         out = [f"one order so far, {_plural(days, 'day')} ago"]
@@ -160,9 +154,7 @@ def score_client(
         reasons=[],
         model_version=params.model_version,
     )
-    return result.model_copy(
-        update={"reasons": _reasons(client, result, params, recency_days)}
-    )
+    return result.model_copy(update={"reasons": _reasons(client, result, params, recency_days)})
 
 
 def _future_tiers(
@@ -209,9 +201,7 @@ def next_tier_change(
     if later.size == 0:
         return None
     d = int(later[0])
-    return TierChange(
-        at=_start_of(today + timedelta(days=d), now), tier=TIERS[int(tiers[d])]
-    )
+    return TierChange(at=_start_of(today + timedelta(days=d), now), tier=TIERS[int(tiers[d])])
 
 
 def at_risk_at(

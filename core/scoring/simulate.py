@@ -37,9 +37,7 @@ class SimulatedClients:
 
 def _latent(
     params: BgNbdParams, ages: NDArray[np.float64], rng: np.random.Generator
-) -> tuple[
-    NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]
-]:
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
     n = ages.size
     rate = rng.gamma(params.r, 1.0 / params.alpha, n)
     dropout = np.maximum(rng.beta(params.a, params.b, n), _P_FLOOR)
@@ -67,9 +65,7 @@ def simulate_bgnbd(
     if horizon > 0:
         window = rng.poisson(rate * horizon)
         future = np.where(alive, np.minimum(window, leave_after - x), 0)
-    return SimulatedClients(
-        rate, dropout, x.astype(np.int64), recency, ages, alive, future
-    )
+    return SimulatedClients(rate, dropout, x.astype(np.int64), recency, ages, alive, future)
 
 
 def simulate_monetary(
@@ -111,9 +107,7 @@ def simulate_orders(
     Parameters are per day. Orders are placed in continuous time and bucketed
     into calendar days, so several orders may share a day (as in real exports).
     """
-    first = day_number(start) + rng.uniform(
-        0.0, day_number(until) - day_number(start) + 1, n_clients
-    )
+    first = day_number(start) + rng.uniform(0.0, day_number(until) - day_number(start) + 1, n_clients)
     ages = day_number(until) + 1 - first
     rate, dropout, leave_after, arrivals = _latent(bgnbd, ages, rng)
     x = np.minimum(arrivals, leave_after)
@@ -144,6 +138,4 @@ def simulate_orders(
         alive=arrivals < leave_after,
         future_orders=np.zeros(0, dtype=np.int64),
     )
-    return SimulatedOrders(
-        ids.astype(np.int64), np.floor(when).astype(np.int64), amounts, clients
-    )
+    return SimulatedOrders(ids.astype(np.int64), np.floor(when).astype(np.int64), amounts, clients)

@@ -103,12 +103,8 @@ def summarize(
     ids = np.asarray(client_ids)
     days = _to_days(np.asarray(ordered_at))
     amount = np.asarray(amounts, dtype=np.float64)
-    if not (ids.ndim == days.ndim == amount.ndim == 1) or not (
-        ids.shape == days.shape == amount.shape
-    ):
-        raise InvalidHistoryError(
-            "client_ids, ordered_at and amounts must be 1-D, same length"
-        )
+    if not (ids.ndim == days.ndim == amount.ndim == 1) or not (ids.shape == days.shape == amount.shape):
+        raise InvalidHistoryError("client_ids, ordered_at and amounts must be 1-D, same length")
     if not np.isfinite(amount).all() or (amount < 0).any():
         raise InvalidHistoryError("amounts must be finite and non-negative")
     until_day = day_number(until)
@@ -143,9 +139,7 @@ def summarize(
     occ_client = occ_key // span
     occ_day = occ_key % span + dmin
 
-    client_start = np.flatnonzero(
-        np.concatenate(([True], occ_client[1:] != occ_client[:-1]))
-    )
+    client_start = np.flatnonzero(np.concatenate(([True], occ_client[1:] != occ_client[:-1])))
     client_end = np.concatenate((client_start[1:], [occ_key.size]))
     occasions = client_end - client_start
     first_day = occ_day[client_start]
@@ -153,9 +147,7 @@ def summarize(
     total = np.add.reduceat(occ_value, client_start)
     frequency = (occasions - 1).astype(np.int64)
     repeat_total = total - occ_value[client_start]
-    monetary = np.divide(
-        repeat_total, frequency, out=np.zeros(frequency.size), where=frequency > 0
-    )
+    monetary = np.divide(repeat_total, frequency, out=np.zeros(frequency.size), where=frequency > 0)
     return Summary(
         client_ids=uniques[occ_client[client_start]],
         frequency=frequency,

@@ -39,13 +39,9 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["order_id", "client_id", "ordered_at", "amount", "channel"])
-        for i, (cid, day, amount) in enumerate(
-            zip(sim.client_ids, sim.days, sim.amounts, strict=True)
-        ):
+        for i, (cid, day, amount) in enumerate(zip(sim.client_ids, sim.days, sim.amounts, strict=True)):
             d = epoch + timedelta(days=int(day))
-            stamp = (
-                d.isoformat() if i % 2 else f"{d.isoformat()}T{i % 24:02d}:15:00+02:00"
-            )
+            stamp = d.isoformat() if i % 2 else f"{d.isoformat()}T{i % 24:02d}:15:00+02:00"
             w.writerow([f"o{i}", f"client-{cid}", stamp, f"{amount:.2f}", "web"])
     return path
 
@@ -64,16 +60,12 @@ def _library_fit(path: Path, unit: str = "days") -> tuple[int, dict[str, float]]
         until=UNTIL,
         unit="weeks" if unit == "weeks" else "days",
     )
-    p = fit_parameters(
-        s, fitted_at=datetime(2025, 1, 1, tzinfo=UTC), version=0, force=True
-    )
+    p = fit_parameters(s, fitted_at=datetime(2025, 1, 1, tzinfo=UTC), version=0, force=True)
     return s.n_clients, {"r": p.bgnbd.r, "a": p.bgnbd.a, "p": p.gamma_gamma.p}
 
 
 def test_cli_model_fit_json_prints_one_object(export: Path) -> None:
-    result = runner.invoke(
-        app, ["fit", str(export), "--until", UNTIL.isoformat(), "--json"]
-    )
+    result = runner.invoke(app, ["fit", str(export), "--until", UNTIL.isoformat(), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert set(doc) == {"clients", "bgnbd", "gamma_gamma"}
@@ -87,19 +79,17 @@ def test_cli_model_fit_json_prints_one_object(export: Path) -> None:
 
 
 def test_cli_model_fit_prints_readable_parameters(export: Path) -> None:
-    result = runner.invoke(
-        app, ["fit", str(export), "--until", UNTIL.isoformat(), "--unit", "weeks"]
-    )
+    result = runner.invoke(app, ["fit", str(export), "--until", UNTIL.isoformat(), "--unit", "weeks"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("clients: ") and "unit: weeks" in lines[0]
-    assert lines[1].startswith("BG/NBD ") and "alpha=" in lines[1]
+    assert lines[0].startswith("clients: ")
+    assert "unit: weeks" in lines[0]
+    assert lines[1].startswith("BG/NBD ")
+    assert "alpha=" in lines[1]
     assert lines[2].startswith("Gamma-Gamma ")
 
 
-def test_cli_model_score_writes_one_row_per_client(
-    export: Path, tmp_path: Path
-) -> None:
+def test_cli_model_score_writes_one_row_per_client(export: Path, tmp_path: Path) -> None:
     out = tmp_path / "scores.csv"
     args = [
         "score",
@@ -152,7 +142,8 @@ def test_cli_model_reports_malformed_rows_with_line_numbers(tmp_path: Path) -> N
         (7, "fields"),
         (8, "amount"),
     ]:
-        assert f"line {line}: " in err and what in err
+        assert f"line {line}: " in err
+        assert what in err
     assert "Traceback" not in result.output
 
 
@@ -175,7 +166,8 @@ def test_cli_model_explains_an_unfittable_export(tmp_path: Path) -> None:
     path.write_text("client_id,ordered_at,amount\na,2024-01-01,5\nb,2024-01-02,7\n")
     result = runner.invoke(app, ["fit", str(path), "--until", "2024-02-01", "--json"])
     assert result.exit_code == 1
-    assert "cannot fit the model" in result.stderr and "repeat buyer" in result.stderr
+    assert "cannot fit the model" in result.stderr
+    assert "repeat buyer" in result.stderr
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

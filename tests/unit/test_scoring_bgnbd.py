@@ -37,19 +37,11 @@ def _reference_loglik(p: BgNbdParams, x: int, t_x: float, age: float) -> float:
         return math.lgamma(u) + math.lgamma(v) - math.lgamma(u + v)
 
     common = math.lgamma(p.r + x) - math.lgamma(p.r) + p.r * math.log(p.alpha)
-    alive = math.exp(
-        lbeta(p.a, p.b + x)
-        - lbeta(p.a, p.b)
-        + common
-        - (p.r + x) * math.log(p.alpha + age)
-    )
+    alive = math.exp(lbeta(p.a, p.b + x) - lbeta(p.a, p.b) + common - (p.r + x) * math.log(p.alpha + age))
     left = 0.0
     if x > 0:
         left = math.exp(
-            lbeta(p.a + 1, p.b + x - 1)
-            - lbeta(p.a, p.b)
-            + common
-            - (p.r + x) * math.log(p.alpha + t_x)
+            lbeta(p.a + 1, p.b + x - 1) - lbeta(p.a, p.b) + common - (p.r + x) * math.log(p.alpha + t_x)
         )
     return math.log(alive + left)
 
@@ -72,9 +64,7 @@ def test_bgnbd_collapsed_weights_give_the_same_loglik() -> None:
     t_x = np.array([0.0, 0.0, 3.0, 3.0, 3.0, 7.0])
     age = np.array([10.0, 10.0, 8.0, 8.0, 8.0, 9.0])
     full = bgnbd.log_likelihood(CDNOW, x, t_x, age)
-    weighted = bgnbd.log_likelihood(
-        CDNOW, [0, 2, 5], [0.0, 3.0, 7.0], [10.0, 8.0, 9.0], [2, 3, 1]
-    )
+    weighted = bgnbd.log_likelihood(CDNOW, [0, 2, 5], [0.0, 3.0, 7.0], [10.0, 8.0, 9.0], [2, 3, 1])
     assert full == pytest.approx(weighted, rel=1e-13)
     assert collapse(x, t_x, age).weights.tolist() == [2.0, 3.0, 1.0]
 
@@ -89,10 +79,9 @@ def test_bgnbd_gradient_matches_finite_differences() -> None:
     for j in range(4):
         e = np.zeros(4)
         e[j] = h
-        num = (
-            bgnbd._loglik_and_grad(theta + e, data)[0]
-            - bgnbd._loglik_and_grad(theta - e, data)[0]
-        ) / (2 * h)
+        num = (bgnbd._loglik_and_grad(theta + e, data)[0] - bgnbd._loglik_and_grad(theta - e, data)[0]) / (
+            2 * h
+        )
         assert grad[j] == pytest.approx(num, rel=1e-5, abs=1e-4)
 
 
@@ -103,9 +92,7 @@ def test_bgnbd_fit_recovers_parameters_within_statistical_error(case: str) -> No
     sim = simulate_bgnbd(truth, rng.uniform(lo, hi, 60_000), rng)
     fitted = bgnbd.fit(sim.frequency, sim.recency, sim.age)
     se_log = np.sqrt(np.diag(fitted.covariance_log()))
-    est = np.log(
-        [fitted.params.r, fitted.params.alpha, fitted.params.a, fitted.params.b]
-    )
+    est = np.log([fitted.params.r, fitted.params.alpha, fitted.params.a, fitted.params.b])
     true = np.log([truth.r, truth.alpha, truth.a, truth.b])
     z = (est - true) / se_log
     assert np.all(np.abs(z) < 4.0), f"{case}: z={z}, se_log={se_log}"
@@ -124,9 +111,7 @@ def test_bgnbd_p_alive_closed_form() -> None:
     assert bgnbd.p_alive(p, 0, 0.0, 50.0)[()] == 1.0
 
 
-def _expected_orders_by_quadrature(
-    p: BgNbdParams, x: int, t_x: float, age: float, t: float
-) -> float:
+def _expected_orders_by_quadrature(p: BgNbdParams, x: int, t_x: float, age: float, t: float) -> float:
     # E[(1/p)(1 - exp(-lambda p t))] over the posterior given alive, times P(alive).
     def integrand(lam: float, q: float) -> float:
         dens = math.exp(
@@ -140,9 +125,7 @@ def _expected_orders_by_quadrature(
         )
         return dens * -math.expm1(-lam * q * t) / q
 
-    val, _ = integrate.dblquad(
-        integrand, 0.0, 1.0, 0.0, 60.0 / (p.alpha + age) * (p.r + x + 5), epsrel=1e-9
-    )
+    val, _ = integrate.dblquad(integrand, 0.0, 1.0, 0.0, 60.0 / (p.alpha + age) * (p.r + x + 5), epsrel=1e-9)
     return float(val) * float(bgnbd.p_alive(p, x, t_x, age)[()])
 
 
@@ -164,14 +147,10 @@ def test_bgnbd_expected_orders_matches_numerical_integration(
     params: BgNbdParams, x: int, t_x: float, age: float, t: float
 ) -> None:
     ours = float(bgnbd.expected_orders(params, x, t_x, age, t)[()])
-    assert ours == pytest.approx(
-        _expected_orders_by_quadrature(params, x, t_x, age, t), rel=1e-5
-    )
+    assert ours == pytest.approx(_expected_orders_by_quadrature(params, x, t_x, age, t), rel=1e-5)
 
 
-def _grouped_z(
-    pred: np.ndarray, actual: np.ndarray, var: np.ndarray, groups: np.ndarray
-) -> list[float]:
+def _grouped_z(pred: np.ndarray, actual: np.ndarray, var: np.ndarray, groups: np.ndarray) -> list[float]:
     out = []
     for g in np.unique(groups):
         m = groups == g

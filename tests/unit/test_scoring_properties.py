@@ -45,7 +45,8 @@ def test_bgnbd_predictions_are_finite_probabilities(
     e = float(bgnbd.expected_orders(params, xf, t_x, age_, t)[()])
     ll = bgnbd.log_likelihood(params, [xf], [t_x], [age_])
     assert 0.0 <= p <= pa <= 1.0
-    assert math.isfinite(e) and math.isfinite(ll)
+    assert math.isfinite(e)
+    assert math.isfinite(ll)
     if x == 0:
         assert pa == 1.0
     # At least one order is one order: E >= P(order); and orders <= Poisson arrivals.
@@ -88,20 +89,17 @@ def test_gamma_gamma_expected_value_is_finite_and_positive(
     params: GammaGammaParams, x: int, m: float
 ) -> None:
     v = gamma_gamma.expected_order_value(params, [x], [m if x else 0.0], fallback=40.0)
-    assert np.isfinite(v).all() and (v > 0).all()
+    assert np.isfinite(v).all()
+    assert (v > 0).all()
     ll = gamma_gamma.log_likelihood(params, [max(x, 1), 2], [m, 1.0])
     assert math.isfinite(ll)
 
 
 @PROPS
 @given(frequencies, ages, recency_shares, _log_uniform(1e-3, 1e6), horizons)
-def test_score_population_stays_in_range(
-    x: int, age: float, share: float, m: float, t: float
-) -> None:
+def test_score_population_stays_in_range(x: int, age: float, share: float, m: float, t: float) -> None:
     xf, t_x, age_ = _summary(x, age, share)
-    s = score_population(
-        [xf], [t_x], [age_], [m if x else 0.0], default_parameters(), t
-    )
+    s = score_population([xf], [t_x], [age_], [m if x else 0.0], default_parameters(), t)
     assert 0 <= int(s.score[0]) <= 100
     assert 0 <= int(s.tier[0]) <= 3
     for arr in (
@@ -111,4 +109,5 @@ def test_score_population_stays_in_range(
         s.expected_orders,
         s.expected_value,
     ):
-        assert np.isfinite(arr).all() and (arr >= 0).all()
+        assert np.isfinite(arr).all()
+        assert (arr >= 0).all()

@@ -45,7 +45,8 @@ def test_rfm_scores_are_monotone_and_in_range() -> None:
     rec, freq, mon = _population(10_000, 5)
     r, f, m = rfm_scores(rec, freq, mon, rfm_cutpoints(rec, freq, mon))
     for s in (r, f, m):
-        assert s.min() >= 1 and s.max() <= 5
+        assert s.min() >= 1
+        assert s.max() <= 5
     assert np.all(np.diff(r[np.argsort(rec, kind="stable")]) <= 0)  # older -> lower
     assert np.all(np.diff(f[np.argsort(freq, kind="stable")]) >= 0)
     assert np.all(np.diff(m[np.argsort(mon, kind="stable")]) >= 0)

@@ -51,9 +51,7 @@ def test_score_client_reasons_read_like_a_person_wrote_them() -> None:
     now = client.last_order_date + timedelta(days=94)
     s = score_client(client, FITTED, horizon_days=90, now=now)
     assert s.reasons[0] == "no order for 94 days; usually orders every 35"
-    assert s.reasons[1].startswith(
-        f"{s.p_order_again:.0%} chance of ordering again in the next 90 days"
-    )
+    assert s.reasons[1].startswith(f"{s.p_order_again:.0%} chance of ordering again in the next 90 days")
     assert s.days_since_last_order == 94
     assert s.usual_gap_days == 35
     assert s.model_version == "v7"
@@ -66,9 +64,7 @@ def test_score_client_matches_population_scorer() -> None:
     age = (now.date() - START).days
     pop = score_population([5], [100.0], [float(age)], [42.0], FITTED, 60.0)
     assert single.p_order_again == pytest.approx(float(pop.p_order_again[0]), rel=1e-15)
-    assert single.expected_value == pytest.approx(
-        float(pop.expected_value[0]), rel=1e-15
-    )
+    assert single.expected_value == pytest.approx(float(pop.expected_value[0]), rel=1e-15)
     assert single.score == int(pop.score[0]) == round(100 * single.p_order_again)
 
 
@@ -108,9 +104,7 @@ def test_score_client_same_result_in_days_and_weeks() -> None:
 
 
 def test_score_client_says_when_defaults_are_in_use() -> None:
-    s = score_client(
-        _regular(3, 10), default_parameters(), horizon_days=90, now=date(2024, 3, 1)
-    )
+    s = score_client(_regular(3, 10), default_parameters(), horizon_days=90, now=date(2024, 3, 1))
     assert s.model_version == "default"
     assert any("defaults" in r for r in s.reasons)
 
@@ -121,10 +115,9 @@ def test_next_tier_change_is_the_first_day_of_the_next_tier() -> None:
     current = score_client(client, FITTED, horizon_days=90, now=now).tier
     change = next_tier_change(client, FITTED, horizon_days=90, now=now)
     assert change is not None
-    assert change.at.tzinfo is UTC and change.at.time().hour == 0
-    assert (
-        score_client(client, FITTED, horizon_days=90, now=change.at).tier is change.tier
-    )
+    assert change.at.tzinfo is UTC
+    assert change.at.time().hour == 0
+    assert score_client(client, FITTED, horizon_days=90, now=change.at).tier is change.tier
     day_before = change.at - timedelta(days=1)
     assert score_client(client, FITTED, horizon_days=90, now=day_before).tier is current
     assert list(Tier).index(change.tier) > list(Tier).index(current)
@@ -139,13 +132,9 @@ def test_at_risk_at_is_the_first_at_risk_day() -> None:
         Tier.AT_RISK,
         Tier.LAPSED,
     )
-    before = score_client(
-        client, FITTED, horizon_days=90, now=when - timedelta(days=1)
-    ).tier
+    before = score_client(client, FITTED, horizon_days=90, now=when - timedelta(days=1)).tier
     assert before in (Tier.ACTIVE, Tier.COOLING)
-    assert at_risk_at(
-        client, FITTED, horizon_days=90, now=when + timedelta(days=3)
-    ) == datetime.combine(
+    assert at_risk_at(client, FITTED, horizon_days=90, now=when + timedelta(days=3)) == datetime.combine(
         when.date() + timedelta(days=3), datetime.min.time(), tzinfo=UTC
     )
     assert at_risk_at(client, FITTED, horizon_days=90, now=now, max_days=1) is None
@@ -153,9 +142,7 @@ def test_at_risk_at_is_the_first_at_risk_day() -> None:
 
 def test_next_tier_change_none_once_lapsed() -> None:
     client = _regular(3, 10)
-    assert (
-        next_tier_change(client, FITTED, horizon_days=90, now=date(2040, 1, 1)) is None
-    )
+    assert next_tier_change(client, FITTED, horizon_days=90, now=date(2040, 1, 1)) is None
 
 
 def test_tier_policy_thresholds_must_descend() -> None:
@@ -199,22 +186,18 @@ def test_fit_parameters_uses_defaults_until_enough_data() -> None:
     bg = BgNbdParams(r=0.9, alpha=30.0, a=0.8, b=3.0)
     gg = GammaGammaParams(p=5.0, q=4.0, gamma=20.0)
     at = datetime(2025, 1, 2, tzinfo=UTC)
-    small = simulate_orders(
-        bg, gg, 300, rng, start=date(2024, 1, 1), until=date(2024, 12, 31)
-    )
-    s_small = summarize(
-        small.client_ids, small.days, small.amounts, until=date(2024, 12, 31)
-    )
+    small = simulate_orders(bg, gg, 300, rng, start=date(2024, 1, 1), until=date(2024, 12, 31))
+    s_small = summarize(small.client_ids, small.days, small.amounts, until=date(2024, 12, 31))
     thin = fit_parameters(s_small, fitted_at=at, version=3)
-    assert thin.is_default and thin.model_version == "default" and thin.n_clients == 300
+    assert thin.is_default
+    assert thin.model_version == "default"
+    assert thin.n_clients == 300
     assert thin.rfm is not None
-    big = simulate_orders(
-        bg, gg, 5000, rng, start=date(2024, 1, 1), until=date(2024, 12, 31)
-    )
+    big = simulate_orders(bg, gg, 5000, rng, start=date(2024, 1, 1), until=date(2024, 12, 31))
     s_big = summarize(big.client_ids, big.days, big.amounts, until=date(2024, 12, 31))
     fitted = fit_parameters(s_big, fitted_at=at, version=3)
-    assert not fitted.is_default and fitted.model_version == "v3"
-    assert fitted.bgnbd_log_likelihood is not None and fitted.calibration_end == date(
-        2024, 12, 31
-    )
+    assert not fitted.is_default
+    assert fitted.model_version == "v3"
+    assert fitted.bgnbd_log_likelihood is not None
+    assert fitted.calibration_end == date(2024, 12, 31)
     assert ModelParameters.model_validate_json(fitted.model_dump_json()) == fitted

@@ -35,12 +35,8 @@ def test_summary_same_day_orders_are_one_occasion() -> None:
 
 def test_summary_until_cuts_later_orders_and_later_clients() -> None:
     ids = np.array([1, 1, 1, 2, 3])
-    days = np.array(
-        ["2024-01-01", "2024-01-05", "2024-02-10", "2024-01-20", "2024-03-01"]
-    )
-    s = summarize(
-        ids, days.astype("datetime64[D]"), [1, 2, 4, 8, 16], until=date(2024, 1, 31)
-    )
+    days = np.array(["2024-01-01", "2024-01-05", "2024-02-10", "2024-01-20", "2024-03-01"])
+    s = summarize(ids, days.astype("datetime64[D]"), [1, 2, 4, 8, 16], until=date(2024, 1, 31))
     assert s.client_ids.tolist() == [1, 2]
     assert s.frequency.tolist() == [1, 0]
     assert s.recency_days.tolist() == [4, 0]
@@ -50,9 +46,7 @@ def test_summary_until_cuts_later_orders_and_later_clients() -> None:
 
 
 def test_summary_order_on_until_day_counts() -> None:
-    s = summarize(
-        [7, 7], [_d("2024-01-01"), _d("2024-01-31")], [1, 1], until=date(2024, 1, 31)
-    )
+    s = summarize([7, 7], [_d("2024-01-01"), _d("2024-01-31")], [1, 1], until=date(2024, 1, 31))
     assert (s.frequency[0], s.recency_days[0], s.age_days[0]) == (1, 30, 30)
 
 
@@ -101,9 +95,7 @@ def test_summary_matches_a_per_client_loop() -> None:
         assert s.recency_days[k] == ordered[-1] - ordered[0]
         assert s.age_days[k] == 19250 - ordered[0]
         repeat = [per_day[d] for d in ordered[1:]]
-        assert s.monetary[k] == pytest.approx(
-            sum(repeat) / len(repeat) if repeat else 0.0
-        )
+        assert s.monetary[k] == pytest.approx(sum(repeat) / len(repeat) if repeat else 0.0)
 
 
 @pytest.mark.parametrize("amount", [float("nan"), -1.0, float("inf")])
