@@ -1,5 +1,7 @@
 """`rekindle model`: fit and apply the engagement model to an order export (CSV).
 
+scipy is imported inside the commands, so mounting this app keeps `rekindle` quick to start.
+
 ORDERS.csv has a header with at least `client_id,ordered_at,amount`; other
 columns are ignored. `ordered_at` is an ISO date or datetime; a datetime counts
 on the calendar day written in it (its UTC offset is not applied). Malformed
@@ -22,11 +24,9 @@ import typer
 from numpy.typing import NDArray
 
 from core.scoring.errors import ScoringError
-from core.scoring.fit import fit_parameters
 from core.scoring.params import ModelParameters
 from core.scoring.rfm import SEGMENTS, rfm_cutpoints, rfm_scores, rfm_segments
 from core.scoring.schema import TIERS
-from core.scoring.score import score_population
 from core.scoring.summary import Summary, day_number, summarize
 
 app = typer.Typer(
@@ -196,6 +196,8 @@ def _load_and_fit(orders_csv: Path, until: date, unit: UnitChoice) -> tuple[Orde
     summary = summarize(orders.codes, orders.days, orders.amounts, until=until, unit=unit.value)
     if summary.n_clients == 0:
         raise _fail([f"{orders_csv}: no orders on or before {until.isoformat()}"])
+    from core.scoring.fit import fit_parameters  # scipy: imported only when fitting
+
     try:
         params = fit_parameters(summary, fitted_at=datetime.now(UTC), version=0, force=True)
     except ScoringError as exc:
@@ -254,6 +256,8 @@ def _score_rows(
     orders: Orders, summary: Summary, params: ModelParameters, horizon: float
 ) -> Iterator[tuple[object, ...]]:
     """One output row per client, in SCORE_COLUMNS order."""
+    from core.scoring.score import score_population  # scipy: imported only when scoring
+
     s = score_population(
         summary.frequency,
         summary.recency,

@@ -15,6 +15,7 @@ from core.logging import configure_logging, get_logger
 from core.settings import Settings
 from core.temporal import connect
 from worker import registry
+from worker.schedules import ensure_refit_schedule
 
 log = get_logger(__name__)
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
@@ -83,6 +84,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     engine = create_engine(settings.database)
     try:
         client = await connect(settings.temporal)
+        await ensure_refit_schedule(client, settings)
         deps = registry.Dependencies(settings=settings, sessions=session_factory(engine))
         workers = build_workers(client, deps)
         log.info("worker started", queues=[w.task_queue for w in workers])

@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.orders import OrderActivities
+from activities.refit import RefitActivities
 from core.settings import Settings
 from workflows.client import ClientEngagementWorkflow
+from workflows.refit import RefitModelWorkflow
 
 
 @dataclass(frozen=True)
@@ -22,13 +24,14 @@ class Dependencies:
 
 
 def workflows() -> Sequence[type]:
-    return [ClientEngagementWorkflow]
+    return [ClientEngagementWorkflow, RefitModelWorkflow]
 
 
 def main_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
     """Database activities on the main task queue."""
     orders = OrderActivities(deps.sessions)
-    return [orders.record_order]
+    refit = RefitActivities(deps.sessions)
+    return [orders.record_order, refit.fit_model, refit.store_model_parameters]
 
 
 def llm_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
