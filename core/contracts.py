@@ -236,6 +236,8 @@ class DraftEmailResult(Frozen):
     prompt_version: str
     guardrails: list[GuardrailVerdict] = Field(default_factory=list)
     fell_back: bool = False
+    # what the stored email is now: a retry for an email already decided answers its status
+    status: EmailStatus = "pending_approval"
 
 
 class UpdateEmailInput(Frozen):
@@ -251,6 +253,14 @@ class UpdateEmailInput(Frozen):
     subject: str | None = None
     preheader: str | None = None
     body_text: str | None = None
+
+
+class UpdateEmailResult(Frozen):
+    """``applied``: the row moved (or already was) at ``status``; else ``status`` is what it is."""
+
+    email_id: str
+    status: EmailStatus
+    applied: bool
 
 
 class SendEmailInput(Frozen):

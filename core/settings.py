@@ -58,6 +58,10 @@ class SmtpSettings(BaseModel):
     from_address: str = "Rekindle <hello@rekindle.localhost>"
     unsubscribe_mailto: str = "unsubscribe@rekindle.localhost"
     rate_limit_per_second: float = Field(default=10.0, gt=0)
+    # a private CA to trust for (START)TLS, e.g. a self-hosted relay; None = system store
+    tls_ca_path: Path | None = None
+    # EHLO name; None = the From address's domain (no slow getfqdn() lookup)
+    helo_hostname: str | None = None
 
 
 class LlmSettings(BaseModel):

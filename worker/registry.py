@@ -8,8 +8,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.drafting import DraftingActivities
+from activities.emails import EmailActivities
 from activities.orders import OrderActivities
 from activities.refit import RefitActivities
+from activities.sending import SendingActivities
 from core.settings import Settings
 from workflows.client import ClientEngagementWorkflow
 from workflows.refit import RefitModelWorkflow
@@ -30,15 +33,16 @@ def workflows() -> Sequence[type]:
 def main_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
     """Database activities on the main task queue."""
     orders = OrderActivities(deps.sessions)
+    emails = EmailActivities(deps.sessions, deps.settings)
     refit = RefitActivities(deps.sessions)
-    return [orders.record_order, refit.fit_model, refit.store_model_parameters]
+    return [orders.record_order, emails.update_email, refit.fit_model, refit.store_model_parameters]
 
 
 def llm_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
     """Drafting activities on their own queue, with their own concurrency."""
-    return []
+    return [DraftingActivities(deps.sessions, deps.settings).draft_email]
 
 
 def send_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
     """Sending activities on the rate-limited send queue."""
-    return []
+    return [SendingActivities(deps.sessions, deps.settings).send_email]

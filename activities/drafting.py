@@ -1,0 +1,195 @@
+"""The ``draft_email`` activity: read the client, draft (LLM or template), store the draft once.
+
+Idempotent by ``email_id``: a retry after the row was written returns the stored draft without
+drafting again (no second LLM bill, no second row), and an email already decided (approved,
+cancelled, ...) is never overwritten.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import openai
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.draft_model import Draft, DraftContext, RecentOrder
+from activities.llm_drafter import LlmDrafter
+from activities.rendering import render_html, unsubscribe_url
+from activities.template_drafter import draft_from_template
+from core.contracts import (
+    ACTIVITY_DRAFT_EMAIL,
+    DraftEmailInput,
+    DraftEmailResult,
+    GuardrailVerdict,
+)
+from core.db import insert_ignoring_conflicts, transaction, utcnow
+from core.guardrails import GuardrailPolicy, plausible_first_name
+from core.models import Client, Email, EmailEvent, Order
+from core.settings import Settings
+
+RECENT_ORDERS = 5
+
+
+def guardrail_policy(settings: Settings) -> GuardrailPolicy:
+    """The offer and the URL prefixes a draft may mention, from settings."""
+    return GuardrailPolicy(offer=settings.policy.offer, allowed_url_prefixes=[settings.api.public_base_url])
+
+
+def _recent(orders: list[Order]) -> list[RecentOrder]:
+    recent = []
+    for order in orders:
+        items = [i for i in order.items if isinstance(i, dict)]
+        recent.append(
+            RecentOrder(
+                placed_on=order.placed_at.date(),
+                skus=[str(i.get("sku")) for i in items if i.get("sku")],
+                categories=[str(i.get("category")) for i in items if i.get("category")],
+            )
+        )
+    return recent
+
+
+def result_from_row(row: Email) -> DraftEmailResult:
+    """The activity's answer, from what is stored (so a retry answers the same)."""
+    stored: dict[str, Any] = row.guardrails or {}
+    return DraftEmailResult(
+        email_id=row.id,
+        subject=row.subject or "",
+        preheader=row.preheader or "",
+        body_text=row.body_text or "",
+        body_html=row.body_html or "",
+        generator=row.generator or "",
+        model=row.model,
+        prompt_version=row.prompt_version or "",
+        guardrails=[GuardrailVerdict.model_validate(v) for v in stored.get("verdicts", [])],
+        fell_back=bool(stored.get("fell_back", False)),
+        status=row.status,
+    )
+
+
+class DraftingActivities:
+    """Drafting, built with the session factory and settings (and, in tests, an LLM client)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        llm_client: openai.AsyncOpenAI | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._policy = guardrail_policy(settings)
+        self._llm = LlmDrafter(settings.llm, llm_client) if settings.llm.api_key else None
+
+    @activity.defn(name=ACTIVITY_DRAFT_EMAIL)
+    async def draft_email(self, input: DraftEmailInput) -> DraftEmailResult:
+        """Draft the email ``input.email_id`` once and store it as ``pending_approval``."""
+        async with self._sessions() as session:
+            existing = await session.get(Email, input.email_id)
+            if existing is not None:
+                return result_from_row(existing)
+            ctx = await self._context(session, input)
+        draft = await self._llm.draft(ctx) if self._llm else draft_from_template(ctx)
+        return await self._store(input, draft)
+
+    async def close(self) -> None:
+        """Close the LLM client's connection pool."""
+        if self._llm is not None:
+            await self._llm.close()
+
+    async def _context(self, session: AsyncSession, input: DraftEmailInput) -> DraftContext:
+        client = await session.get(Client, input.client_id)
+        if client is None:
+            raise ApplicationError("no such client", type="ClientNotFound", non_retryable=True)
+        orders = (
+            await session.scalars(
+                select(Order)
+                .where(Order.client_id == input.client_id)
+                .order_by(Order.placed_at.desc())
+                .limit(RECENT_ORDERS)
+            )
+        ).all()
+        tenure = (input.created_at - client.first_order_at).days if client.first_order_at else None
+        return DraftContext(
+            email_id=input.email_id,
+            client_id=input.client_id,
+            first_name=plausible_first_name(client.first_name),
+            tier=input.tier,
+            segment=input.segment,
+            reasons=list(input.reasons),
+            tenure_days=tenure,
+            order_count=client.order_count,
+            recent_orders=_recent(list(orders)),
+            style_notes=client.style_notes,
+            policy=self._policy,
+        )
+
+    async def _store(self, input: DraftEmailInput, draft: Draft) -> DraftEmailResult:
+        link = unsubscribe_url(
+            self._settings.api.public_base_url,
+            input.client_id,
+            self._settings.security.unsubscribe_secret.get_secret_value(),
+        )
+        async with transaction(self._sessions) as session:
+            dialect = session.get_bind().dialect.name
+            await session.execute(
+                insert_ignoring_conflicts(dialect, Email.__table__, _row(input, draft, link), ["id"])
+            )
+            await session.execute(
+                insert_ignoring_conflicts(
+                    dialect,
+                    EmailEvent.__table__,
+                    _event(input, draft),
+                    ["email_id", "kind", "at"],
+                )
+            )
+            row = await session.get(Email, input.email_id)
+            assert row is not None
+            return result_from_row(row)
+
+
+def _row(input: DraftEmailInput, draft: Draft, link: str) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "id": input.email_id,
+        "client_id": input.client_id,
+        "status": "pending_approval",
+        "subject": draft.subject,
+        "preheader": draft.preheader,
+        "body_text": draft.body_text,
+        "body_html": render_html(draft.subject, draft.preheader, draft.body_text, link),
+        "generator": draft.generator,
+        "model": draft.model,
+        "prompt_version": draft.prompt_version,
+        "token_usage": draft.token_usage,
+        "guardrails": {
+            "verdicts": [v.model_dump() for v in draft.verdicts],
+            "fell_back": draft.fell_back,
+            "fallback_reason": draft.fallback_reason,
+            "attempts": draft.attempts,
+        },
+        "holdout": False,
+        "created_at": _aware(input.created_at),
+        "updated_at": now,
+    }
+
+
+def _event(input: DraftEmailInput, draft: Draft) -> dict[str, Any]:
+    return {
+        "email_id": input.email_id,
+        "client_id": input.client_id,
+        "kind": "drafted",
+        "at": _aware(input.created_at),
+        "actor": draft.generator,
+        "detail": {"model": draft.model, "fell_back": draft.fell_back},
+    }
+
+
+def _aware(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        raise ApplicationError("timestamps must carry a time zone", type="BadInput", non_retryable=True)
+    return when
