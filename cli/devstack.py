@@ -33,6 +33,7 @@ from core.settings import Settings
 from core.temporal import connect
 from worker import registry
 from worker.main import build_workers, run_workers
+from worker.schedules import ensure_refit_schedule
 
 console = Console(stderr=True)
 TEMPORAL_START_TIMEOUT_SECONDS = 60.0
@@ -184,6 +185,7 @@ async def run_stack(settings: Settings) -> None:
         sink = start_sink(data_dir / "mail", "127.0.0.1", dev.smtp_sink_port)
         engine = create_engine(settings.database)
         client = await connect(settings)
+        await ensure_refit_schedule(client, settings)
         deps = registry.Dependencies(settings=settings, sessions=session_factory(engine))
         workers = build_workers(client, deps)
         app = create_app(settings, temporal=client)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +87,23 @@ class PolicySettings(BaseModel):
     horizon_days: int = Field(default=90, ge=1)
     default_time_zone: str = "UTC"
     offer: str | None = None
+
+
+class ScoringSettings(BaseModel):
+    """The engagement model: when it is refitted and in which time unit."""
+
+    refit_cron: str = "0 3 * * *"
+    refit_time_zone: str = "UTC"
+    refit_enabled: bool = True
+    unit: Literal["days", "weeks"] = "days"
+    refit_batch_size: int = Field(default=50_000, ge=1_000, le=1_000_000)
+
+    @field_validator("refit_cron")
+    @classmethod
+    def _cron_shape(cls, value: str) -> str:
+        if not (value.startswith("@") or len(value.split()) in (5, 6)):
+            raise ValueError(f"expected a cron expression with 5 fields, got {value!r}")
+        return value
 
 
 class ApiSettings(BaseModel):
@@ -175,6 +193,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     devstack: DevStackSettings = Field(default_factory=DevStackSettings)

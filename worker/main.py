@@ -17,6 +17,7 @@ from core.temporal import connect
 from core.tracing import flush as flush_traces
 from worker import registry
 from worker.metrics import sdk_runtime, serve_metrics
+from worker.schedules import ensure_refit_schedule
 
 log = get_logger(__name__)
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
@@ -87,6 +88,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     metrics = serve_metrics(settings.worker, sdk_url)
     try:
         client = await connect(settings, runtime=runtime)
+        await ensure_refit_schedule(client, settings)
         deps = registry.Dependencies(settings=settings, sessions=session_factory(engine))
         workers = build_workers(client, deps)
         log.info("worker started", queues=[w.task_queue for w in workers], metrics=metrics and metrics.url)

@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.drafting import DraftingActivities
 from activities.emails import EmailActivities
 from activities.orders import OrderActivities
+from activities.refit import RefitActivities
 from activities.sending import SendingActivities
 from core.settings import Settings
 from workflows.client import ClientEngagementWorkflow
+from workflows.refit import RefitModelWorkflow
 
 
 @dataclass(frozen=True)
@@ -25,14 +27,15 @@ class Dependencies:
 
 
 def workflows() -> Sequence[type]:
-    return [ClientEngagementWorkflow]
+    return [ClientEngagementWorkflow, RefitModelWorkflow]
 
 
 def main_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
     """Database activities on the main task queue."""
     orders = OrderActivities(deps.sessions)
     emails = EmailActivities(deps.sessions, deps.settings)
-    return [orders.record_order, emails.update_email]
+    refit = RefitActivities(deps.sessions)
+    return [orders.record_order, emails.update_email, refit.fit_model, refit.store_model_parameters]
 
 
 def llm_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
