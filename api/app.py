@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import errors
+from api import errors, ui
 from api.deps import AppState
 from api.middleware import BodySizeLimit
 from api.routes import clients, health, orders
@@ -40,4 +40,5 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     for module in (health, orders, clients):
         app.include_router(module.router)
+    app.include_router(ui.router)
     return app
