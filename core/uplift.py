@@ -74,7 +74,10 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> Interval:
     z2 = z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return Interval(max(0.0, centre - half), min(1.0, centre + half))
+    # At 0 and n the bound is exactly 0 or 1; floating point would leave 0.9999999999999999.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return Interval(low, high)
 
 
 def newcombe_difference(k1: int, n1: int, k2: int, n2: int, z: float = Z_95) -> Interval:

@@ -54,11 +54,12 @@ async def overview(session: AsyncSession, now: datetime) -> Overview:
 
 async def score_histogram(session: AsyncSession) -> list[int]:
     """Clients per 10-point score band, 0-9 ... 90-100."""
-    band = func.min(func.cast(func.floor(Client.score / 10), Client.order_count.type), HISTOGRAM_BINS - 1)
+    band = func.cast(func.floor(Client.score / 10), Client.order_count.type)
     counts = [0] * HISTOGRAM_BINS
     rows = await session.execute(select(band, func.count()).where(Client.score.is_not(None)).group_by(band))
     for index, count in rows:
-        counts[max(0, int(index))] += count
+        # 100 falls in the top band, like 90-99
+        counts[min(max(0, int(index)), HISTOGRAM_BINS - 1)] += count
     return counts
 
 

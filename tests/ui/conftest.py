@@ -35,12 +35,15 @@ class Dashboard:
         return found.group(1)
 
 
-async def sign_in(http: httpx.AsyncClient, username: str = OPS_USER, password: str = OPS_PASSWORD) -> httpx.Response:
+async def sign_in(
+    http: httpx.AsyncClient, username: str = OPS_USER, password: str = OPS_PASSWORD
+) -> httpx.Response:
     page = await http.get("/ui/login")
     found = CSRF.search(page.text)
     assert found, page.text
     return await http.post(
-        "/ui/login", data={"username": username, "password": password, "csrf_token": found.group(1), "next": "/ui"}
+        "/ui/login",
+        data={"username": username, "password": password, "csrf_token": found.group(1), "next": "/ui"},
     )
 
 
@@ -51,7 +54,9 @@ def ui_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"temporal": temporal})
 
 
-async def _serve(settings: Settings, sessions: async_sessionmaker[AsyncSession], temporal: Client | None) -> AsyncIterator[Dashboard]:
+async def _serve(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], temporal: Client | None
+) -> AsyncIterator[Dashboard]:
     await create_user(sessions, OPS_USER, OPS_PASSWORD)
     app = create_app(settings, temporal=temporal)
     async with serve_app(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as http:
@@ -59,7 +64,9 @@ async def _serve(settings: Settings, sessions: async_sessionmaker[AsyncSession],
 
 
 @pytest.fixture
-async def dashboard(ui_settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Dashboard]:
+async def dashboard(
+    ui_settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Dashboard]:
     """The app on loopback with an ops user; the HTTP client is signed in."""
     async for served in _serve(ui_settings, sessions, None):
         response = await sign_in(served.http)
@@ -68,7 +75,9 @@ async def dashboard(ui_settings: Settings, sessions: async_sessionmaker[AsyncSes
 
 
 @pytest.fixture
-async def anonymous(ui_settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Dashboard]:
+async def anonymous(
+    ui_settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Dashboard]:
     """The same, not signed in."""
     async for served in _serve(ui_settings, sessions, None):
         yield served

@@ -52,7 +52,9 @@ def order_row(client_id: str, placed_at: datetime, amount_minor: int = 7900) -> 
     )
 
 
-def score_row(client_id: str, scored_at: datetime, score: float, tier: str, reasons: list[str]) -> EngagementScore:
+def score_row(
+    client_id: str, scored_at: datetime, score: float, tier: str, reasons: list[str]
+) -> EngagementScore:
     return EngagementScore(
         client_id=client_id,
         scored_at=scored_at,
@@ -119,7 +121,11 @@ def at_risk_story(client_id: str, email_id: str, **client_fields: Any) -> list[A
         score_row(client_id, NOW - timedelta(days=120), 81, "active", ["ordered 26 days ago"]),
         score_row(client_id, NOW - timedelta(days=60), 55, "cooling", ["no order for 34 days"]),
         score_row(
-            client_id, NOW - timedelta(days=10), 22, "at_risk", ["no order for 94 days, usually orders every 35"]
+            client_id,
+            NOW - timedelta(days=10),
+            22,
+            "at_risk",
+            ["no order for 94 days, usually orders every 35"],
         ),
     ]
     email = email_row(client_id, email_id)
