@@ -6,6 +6,7 @@ with CSS, so one drawing serves a phone and a desktop.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ class Point:
 class Tick:
     pos: float
     label: str
+    anchor: str = "middle"
 
 
 @dataclass
@@ -63,14 +65,22 @@ class Chart:
 
 
 def _nice_max(value: float) -> float:
-    """The smallest 1-2-5 step ceiling at or above ``value`` (at least 1)."""
-    if value <= 1:
-        return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1)
+    """The smallest ceiling at or above ``value`` whose four grid steps are whole 1-2-5 numbers,
+    so counts never get fractional ticks (4, 8, 20, 40, 80, 200, ...)."""
+    quarter = max(value / 4, 1.0)
+    magnitude = 10 ** math.floor(math.log10(quarter))
     for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
-            return float(step * magnitude)
-    return float(10 * magnitude)
+        if quarter <= step * magnitude:
+            return float(4 * step * magnitude)
+    return float(40 * magnitude)  # pragma: no cover - the loop always returns
+
+
+def _x_ticks(ticks: list[Tick]) -> list[Tick]:
+    """Edge labels anchored inwards so the first and last dates are not cut off."""
+    if len(ticks) < 2:
+        return ticks
+    first, last = ticks[0], ticks[-1]
+    return [Tick(first.pos, first.label, "start"), *ticks[1:-1], Tick(last.pos, last.label, "end")]
 
 
 def _y(value: float, top: float) -> float:
@@ -99,19 +109,20 @@ def line_chart(
     summary: str,
     y_max: float | None = None,
     titles: Sequence[str] | None = None,
+    width: int = WIDTH,
 ) -> Chart:
     """A line over time (at-risk clients per week, a client's score history)."""
     if not series:
-        return Chart(summary=summary)
+        return Chart(summary=summary, width=width)
     top = y_max if y_max is not None else _nice_max(max(v for _, v in series))
     start, end = series[0][0], series[-1][0]
     span = (end - start).total_seconds() or 1.0
-    plot_w = WIDTH - LEFT - RIGHT
+    plot_w = width - LEFT - RIGHT
     points = []
     for i, (at, value) in enumerate(series):
         x = LEFT + plot_w * ((at - start).total_seconds() / span if len(series) > 1 else 0.5)
         title = titles[i] if titles else ""
         points.append(Point(x, _y(value, top), at.astimezone(UTC).strftime("%Y-%m-%d"), value, title))
-    every = max(1, len(points) // 5)
-    x_ticks = [Tick(p.x, p.label) for p in points[::every]]
-    return Chart(points=points, y_ticks=_y_ticks(top), x_ticks=x_ticks, summary=summary)
+    every = max(1, -(-len(points) // 5))
+    x_ticks = _x_ticks([Tick(p.x, p.label) for p in points[::every]])
+    return Chart(points=points, y_ticks=_y_ticks(top), x_ticks=x_ticks, summary=summary, width=width)

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
+from pydantic import BeforeValidator, Field
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -23,6 +24,10 @@ STATE_TIMEOUT_SECONDS = 2.0
 ClientIdPath = Annotated[str, Path(pattern=CLIENT_ID_PATTERN, max_length=128)]
 Sort = Literal["score", "-score", "last_order", "-last_order", "name", "-name", "orders", "-orders"]
 TierFilter = Literal["", "active", "cooling", "at_risk", "lapsed"]
+# A plain GET form (and htmx) sends empty fields as "": they mean "no filter", not bad input.
+Blank = BeforeValidator(lambda v: None if v == "" else v)
+Score = Annotated[Annotated[float, Field(ge=0, le=100)] | None, Blank, Query()]
+Day = Annotated[date | None, Blank, Query()]
 
 
 @router.get("", response_class=HTMLResponse)
@@ -51,10 +56,10 @@ async def clients(
     q: Annotated[str, Query(max_length=100)] = "",
     tier: TierFilter = "",
     segment: Annotated[str, Query(max_length=32)] = "",
-    score_min: Annotated[float | None, Query(ge=0, le=100)] = None,
-    score_max: Annotated[float | None, Query(ge=0, le=100)] = None,
-    last_order_after: date | None = None,
-    last_order_before: date | None = None,
+    score_min: Score = None,
+    score_max: Score = None,
+    last_order_after: Day = None,
+    last_order_before: Day = None,
     sort: Sort = "score",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
@@ -111,7 +116,11 @@ async def client_page(request: Request, ui: UiDep, client_id: ClientIdPath) -> H
         for s in detail.scores
     ]
     chart = charts.line_chart(
-        [(s.scored_at, s.score) for s in detail.scores], "Score over time", y_max=100, titles=titles
+        [(s.scored_at, s.score) for s in detail.scores],
+        "Score over time (hover a point for its reasons)",
+        y_max=100,
+        titles=titles,
+        width=900,
     )
     temporal = ui.state.settings.temporal
     context = {

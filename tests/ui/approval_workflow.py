@@ -15,10 +15,11 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from core.contracts import ApproveEmail, EmailDecision, RejectEmail
+    from core.contracts import ApproveEmail, ClientStateView, EmailDecision, RejectEmail
 
 
 class PendingDraft(BaseModel):
+    client_id: str
     email_id: str
 
 
@@ -29,10 +30,11 @@ class Decisions(BaseModel):
 
 @workflow.defn
 class ApprovalOnlyWorkflow:
-    """Holds one pending draft until someone approves or rejects it, then finishes."""
+    """Holds one pending draft until someone approves or rejects it, then finishes; answers ``state``."""
 
     @workflow.init
     def __init__(self, draft: PendingDraft) -> None:
+        self._client_id = draft.client_id
         self._pending: str | None = draft.email_id
         self._decisions = Decisions()
 
@@ -41,6 +43,10 @@ class ApprovalOnlyWorkflow:
         await workflow.wait_condition(lambda: self._pending is None)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._decisions
+
+    @workflow.query(name="state")
+    def state(self) -> ClientStateView:
+        return ClientStateView(client_id=self._client_id, order_count=6, last_order_at=None, pending_orders=0)
 
     def _check_pending(self, email_id: str) -> None:
         if email_id != self._pending:

@@ -38,7 +38,7 @@ async def draft(temporal_dashboard: Dashboard, dev_client: Client, worker: Worke
     await f.add(temporal_dashboard.sessions, *f.at_risk_story(cid, eid))
     handle = await dev_client.start_workflow(
         ApprovalOnlyWorkflow.run,
-        PendingDraft(email_id=eid),
+        PendingDraft(client_id=cid, email_id=eid),
         id=client_workflow_id(cid),
         task_queue=worker.task_queue,
     )
@@ -141,3 +141,9 @@ async def test_ui_client_state_shows_the_live_workflow(
     await f.add(temporal_dashboard.sessions, f.client_row(cid))
     missing = await temporal_dashboard.http.get(f"/ui/clients/{cid}/state", headers={"HX-Request": "true"})
     assert "No workflow for this client yet" in missing.text
+
+
+async def test_ui_client_state_shows_live_fields(temporal_dashboard: Dashboard, draft: Draft) -> None:
+    html = (await temporal_dashboard.http.get(f"/ui/clients/{draft.client_id}/state")).text
+    assert "order count</dt><dd>6</dd>" in html
+    assert "Live workflow state" in html  # a full page without htmx

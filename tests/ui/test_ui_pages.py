@@ -58,6 +58,8 @@ async def test_ui_clients_filter_search_sort_paginate(dashboard: Dashboard) -> N
     assert _rows(at_risk.text) == [f"c-{i:03d}" for i in range(9, -1, -1)]
     search = await dashboard.http.get("/ui/clients", params={"q": "ZED", "score_min": 50})
     assert set(_rows(search.text)) == {f"c-{i:03d}" for i in range(51, 60, 2)}
+    blanks = {"q": "", "tier": "", "segment": "", "score_min": "", "score_max": "", "last_order_after": ""}
+    assert "60 clients" in (await dashboard.http.get("/ui/clients", params=blanks)).text
     by_email = await dashboard.http.get("/ui/clients", params={"q": "c-007@example"})
     assert _rows(by_email.text) == ["c-007"]
     fragment = await dashboard.http.get("/ui/clients", params={"q": "c-007"}, headers={"HX-Request": "true"})

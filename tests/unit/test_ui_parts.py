@@ -60,7 +60,7 @@ def test_charts_bars_fit_the_viewbox() -> None:
     for bar in chart.bars:
         assert charts.TOP <= bar.y <= chart.bottom
         assert bar.y + bar.height == pytest.approx(chart.bottom)
-    assert chart.y_ticks[-1].label == "10"  # 7 rounds up to a 1-2-5 ceiling
+    assert [t.label for t in chart.y_ticks] == ["0", "2", "4", "6", "8"]  # whole-number steps
 
 
 def test_charts_line_over_time() -> None:
@@ -109,3 +109,10 @@ def test_ui_workflow_url_is_quoted() -> None:
         workflow_url("http://ui:8233/", "default", "c:1@x")
         == "http://ui:8233/namespaces/default/workflows/client-c%3A1%40x"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "top"), [(0, 4), (3, 4), (5, 8), (9, 20), (41, 80), (50_000, 80_000), (7.5, 8)]
+)
+def test_charts_ceiling_has_whole_steps(value: float, top: float) -> None:
+    assert charts._nice_max(value) == top
