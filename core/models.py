@@ -65,6 +65,12 @@ class Client(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    __table_args__ = (
+        # The dashboard lists clients of one tier by score or by last order.
+        Index("ix_clients_tier_score", "tier", "score"),
+        Index("ix_clients_tier_last_order_at", "tier", "last_order_at"),
+    )
+
 
 class Order(Base):
     """One order; ``order_id`` is the retailer's id and makes recording idempotent."""
@@ -101,7 +107,12 @@ class EngagementScore(Base):
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     model_version: Mapped[int | None] = mapped_column(Integer)
 
-    __table_args__ = (UniqueConstraint("client_id", "scored_at"),)
+    __table_args__ = (
+        UniqueConstraint("client_id", "scored_at"),
+        # The dashboard's at-risk-over-time chart reads only clients ever at risk, index-only.
+        Index("ix_engagement_scores_tier_client_id", "tier", "client_id"),
+        Index("ix_engagement_scores_client_id_scored_at_tier", "client_id", "scored_at", "tier"),
+    )
 
 
 class Email(Base):

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 Arm = Literal["emailed", "holdout"]
+# (arm, window days) -> (reordered within the window, clients whose window has closed)
+Counts = dict[tuple[Arm, int], tuple[int, int]]
 Z_95 = 1.959963984540054
 WINDOWS = (30, 60, 90)
 MIN_PER_ARM = 30
@@ -108,14 +110,29 @@ def _count(episodes: Iterable[Episode], arm: Arm, days: int, now: datetime) -> t
     return k, n
 
 
-def window_result(episodes: Sequence[Episode], days: int, now: datetime, min_per_arm: int) -> WindowResult:
+def count_episodes(episodes: Sequence[Episode], now: datetime, windows: Sequence[int] = WINDOWS) -> Counts:
+    """The counts the report is made of (the database computes the same in SQL)."""
+    return {
+        (arm, days): _count(episodes, arm, days, now) for arm in ("emailed", "holdout") for days in windows
+    }
+
+
+def window_result(counts: Counts, days: int, min_per_arm: int) -> WindowResult:
     """Rates, intervals and the uplift for one window; no uplift without enough data in both arms."""
-    ke, ne = _count(episodes, "emailed", days, now)
-    kh, nh = _count(episodes, "holdout", days, now)
+    ke, ne = counts.get(("emailed", days), (0, 0))
+    kh, nh = counts.get(("holdout", days), (0, 0))
     enough = ne >= min_per_arm and nh >= min_per_arm
     uplift = ke / ne - kh / nh if enough else None
     ci = newcombe_difference(ke, ne, kh, nh) if enough else None
     return WindowResult(days, arm_rate(ke, ne), arm_rate(kh, nh), uplift, ci, enough)
+
+
+def report_from_counts(
+    counts: Counts, episodes: int, windows: Sequence[int] = WINDOWS, min_per_arm: int = MIN_PER_ARM
+) -> UpliftReport:
+    """The report for every window; ``enough_data`` is honest about small samples."""
+    results = [window_result(counts, days, min_per_arm) for days in windows]
+    return UpliftReport(results, episodes, min_per_arm)
 
 
 def uplift_report(
@@ -124,6 +141,5 @@ def uplift_report(
     windows: Sequence[int] = WINDOWS,
     min_per_arm: int = MIN_PER_ARM,
 ) -> UpliftReport:
-    """The report for every window; ``enough_data`` is honest about small samples."""
-    results = [window_result(episodes, days, now, min_per_arm) for days in windows]
-    return UpliftReport(results, len(episodes), min_per_arm)
+    """The report from individual episodes."""
+    return report_from_counts(count_episodes(episodes, now, windows), len(episodes), windows, min_per_arm)

@@ -17,7 +17,7 @@ from api.ui import charts, queries
 from api.ui.common import UiDep, render, start_timer
 from core.contracts import CLIENT_ID_PATTERN, ClientStateView, client_workflow_id
 from core.db import utcnow
-from core.uplift import uplift_report
+from core.uplift import report_from_counts
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(start_timer)])
 STATE_TIMEOUT_SECONDS = 2.0
@@ -169,6 +169,6 @@ async def uplift(request: Request, ui: UiDep) -> HTMLResponse:
     """Reorder rates within 30/60/90 days, emailed vs holdout, with 95% intervals."""
     now = utcnow()
     async with ui.state.sessions() as session:
-        episodes = await queries.uplift_episodes(session)
-    report = uplift_report(episodes, now)
+        counts, episodes = await queries.uplift_counts(session, now)
+    report = report_from_counts(counts, episodes)
     return render(request, "uplift.html", {"report": report}, ui.session)

@@ -6,18 +6,33 @@ nothing loads a whole table into Python.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import UTCDateTime
 from core.models import Client, Email, EmailEvent, EngagementScore, Order
-from core.uplift import Arm, Episode
+from core.uplift import WINDOWS, Arm, Counts
 
 TIERS = ("active", "cooling", "at_risk", "lapsed")
 PAGE_SIZE = 50
+MAX_TERMS = 5
 QUEUE_PAGE_SIZE = 20
 HISTOGRAM_BINS = 10
 WEEKS = 26
@@ -54,7 +69,7 @@ async def overview(session: AsyncSession, now: datetime) -> Overview:
 
 async def score_histogram(session: AsyncSession) -> list[int]:
     """Clients per 10-point score band, 0-9 ... 90-100."""
-    band = func.cast(func.floor(Client.score / 10), Client.order_count.type)
+    band = _floor(Client.score / 10, session.get_bind().dialect.name)
     counts = [0] * HISTOGRAM_BINS
     rows = await session.execute(select(band, func.count()).where(Client.score.is_not(None)).group_by(band))
     for index, count in rows:
@@ -63,30 +78,43 @@ async def score_histogram(session: AsyncSession) -> list[int]:
     return counts
 
 
-def _week_index(column: Any, since: datetime, dialect: str) -> ColumnElement[Any]:
+def days_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[Any]:
+    """``later - earlier`` in (fractional) days, on either backend."""
     if dialect == "sqlite":
-        # Stored as naive UTC text; julianday reads it directly.
-        start = since.replace(tzinfo=None).isoformat(sep=" ")
-        return func.cast((func.julianday(column) - func.julianday(start)) / 7, Client.order_count.type)
-    return func.floor(func.extract("epoch", column - since) / (7 * 86400))
+        return func.julianday(later) - func.julianday(earlier)
+    return func.extract("epoch", later - earlier) / 86400.0
+
+
+def sql_time(value: datetime, dialect: str) -> Any:
+    """A timestamp as a bound value that compares with stored ones (SQLite keeps naive UTC text)."""
+    if dialect == "sqlite":
+        return literal(value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" "), String())
+    return literal(value, UTCDateTime())
+
+
+def _floor(value: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    """floor() for non-negative values (SQLite may lack its math functions; CAST truncates)."""
+    return func.cast(value, Integer) if dialect == "sqlite" else func.floor(value)
 
 
 async def at_risk_over_time(session: AsyncSession, now: datetime) -> list[tuple[datetime, int]]:
     """Clients at risk at the end of each of the last 26 weeks, from the score history.
 
     A client counts from the score that moved them into ``at_risk`` until the score that
-    moved them out: each score row contributes +1 on entry, -1 on exit (found with LAG
-    over the client's own history, which the unique (client_id, scored_at) index orders).
+    moved them out: each score row contributes +1 on entry, -1 on exit (LAG over the
+    client's own history). Clients never at risk contribute nothing, so only their
+    histories are read: two indexes make this an index-only scan.
     """
+    dialect = session.get_bind().dialect.name
     since = now - timedelta(weeks=WEEKS)
-    previous = func.lag(EngagementScore.tier).over(
-        partition_by=EngagementScore.client_id, order_by=EngagementScore.scored_at
-    )
-    entered = case((EngagementScore.tier == "at_risk", 1), else_=0)
-    was = case((previous == "at_risk", 1), else_=0)
-    changes = select(EngagementScore.scored_at.label("at"), (entered - was).label("delta")).subquery()
-    week = _week_index(changes.c.at, since, session.get_bind().dialect.name)
-    bucket = case((changes.c.at < since, -1), else_=week)
+    es = EngagementScore
+    ever = select(es.client_id).where(es.tier == "at_risk")
+    previous = func.lag(es.tier).over(partition_by=es.client_id, order_by=es.scored_at)
+    delta = case((es.tier == "at_risk", 1), else_=0) - case((previous == "at_risk", 1), else_=0)
+    changes = select(es.scored_at.label("at"), delta.label("delta")).where(es.client_id.in_(ever)).subquery()
+    start = sql_time(since, dialect)
+    week = _floor(days_between(changes.c.at, start, dialect) / 7, dialect)
+    bucket = case((changes.c.at < start, -1), else_=week)
     rows = await session.execute(
         select(bucket, func.sum(changes.c.delta)).where(changes.c.delta != 0).group_by(bucket)
     )
@@ -112,35 +140,55 @@ class ClientFilter:
     page: int = 1
 
 
-SORTS: dict[str, Any] = {
-    "score": Client.score.asc().nulls_last(),
-    "-score": Client.score.desc().nulls_last(),
-    "last_order": Client.last_order_at.asc().nulls_last(),
-    "-last_order": Client.last_order_at.desc().nulls_last(),
-    "name": Client.last_name.asc().nulls_last(),
-    "-name": Client.last_name.desc().nulls_last(),
-    "orders": Client.order_count.asc(),
-    "-orders": Client.order_count.desc(),
+SORT_COLUMNS: dict[str, Any] = {
+    "score": Client.score,
+    "last_order": Client.last_order_at,
+    "name": Client.last_name,
+    "orders": Client.order_count,
 }
 
 
+def _order(sort: str, dialect: str) -> list[Any]:
+    """Sort with clients lacking the value last, then by id so pages never overlap.
+
+    NULLS LAST is only spelled out where it is not the backend's own order (SQLite puts
+    NULL first ascending, PostgreSQL first descending): spelled out, no index can serve it.
+    """
+    descending = sort.startswith("-")
+    column = SORT_COLUMNS.get(sort.lstrip("-"), Client.score)
+    key = column.desc() if descending else column.asc()
+    nulls_first_natively = descending if dialect != "sqlite" else not descending
+    if nulls_first_natively:
+        key = key.nulls_last()
+    return [key, Client.id.desc() if descending else Client.id]
+
+
 def _like(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
-def _conditions(f: ClientFilter) -> list[ColumnElement[bool]]:
+def _search(q: str, dialect: str) -> ColumnElement[bool]:
+    """Every word must appear in the first name, last name or email; or the exact client id.
+
+    SQLite's LIKE ignores ASCII case already (and lower() on every row would cost a
+    full-table function call); PostgreSQL needs ILIKE.
+    """
+    terms = []
+    for word in q.split()[:MAX_TERMS]:
+        pattern = _like(word)
+        fields = (Client.first_name, Client.last_name, Client.email)
+        if dialect == "sqlite":
+            terms.append(or_(*(c.like(pattern, escape="\\") for c in fields)))
+        else:
+            terms.append(or_(*(c.ilike(pattern, escape="\\") for c in fields)))
+    return or_(and_(*terms), Client.id == q)
+
+
+def _conditions(f: ClientFilter, dialect: str) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if f.q:
-        pattern = _like(f.q)
-        name = func.lower(func.coalesce(Client.first_name, "") + " " + func.coalesce(Client.last_name, ""))
-        where.append(
-            or_(
-                name.like(pattern, escape="\\"),
-                func.lower(Client.email).like(pattern, escape="\\"),
-                Client.id == f.q,
-            )
-        )
+        where.append(_search(f.q, dialect))
     if f.tier:
         where.append(Client.tier == f.tier)
     if f.segment:
@@ -158,12 +206,14 @@ def _conditions(f: ClientFilter) -> list[ColumnElement[bool]]:
 
 async def list_clients(session: AsyncSession, f: ClientFilter) -> tuple[list[Client], int]:
     """One page of clients matching the filter, and how many match in all."""
-    where = and_(*_conditions(f)) if _conditions(f) else literal_column("1") == 1
+    dialect = session.get_bind().dialect.name
+    conditions = _conditions(f, dialect)
+    where = and_(*conditions) if conditions else literal_column("1") == 1
     total = await session.scalar(select(func.count()).select_from(Client).where(where)) or 0
     query: Select[Client] = (
         select(Client)
         .where(where)
-        .order_by(SORTS.get(f.sort, SORTS["score"]), Client.id)
+        .order_by(*_order(f.sort, dialect))
         .limit(PAGE_SIZE)
         .offset((f.page - 1) * PAGE_SIZE)
     )
@@ -241,32 +291,42 @@ async def email_with_client(session: AsyncSession, email_id: str) -> tuple[Email
     return (found[0], found[1]) if found else None
 
 
-async def uplift_episodes(session: AsyncSession) -> list[Episode]:
-    """Each client's first re-engagement email that was sent or held out, with the first
-    order placed after the draft."""
+async def uplift_counts(
+    session: AsyncSession, now: datetime, windows: Sequence[int] = WINDOWS
+) -> tuple[Counts, int]:
+    """Per arm and window: (reordered within it, clients whose window has closed); and episodes.
+
+    One episode per client: their first re-engagement email that was sent (emailed) or
+    held out (holdout), anchored at the draft; the same rules as ``core.uplift.Episode``.
+    """
+    dialect = session.get_bind().dialect.name
+    first = (
+        select(Email.client_id, Email.status, func.min(Email.created_at).label("anchor"))
+        .where(Email.status.in_(("sent", "holdout")))
+        .group_by(Email.client_id, Email.status)
+        .subquery()
+    )
     reorder = (
         select(func.min(Order.placed_at))
-        .where(Order.client_id == Email.client_id, Order.placed_at > Email.created_at)
+        .where(Order.client_id == first.c.client_id, Order.placed_at > first.c.anchor)
         .scalar_subquery()
     )
-    rows = await session.execute(
-        select(Email.client_id, Email.status, Email.created_at, reorder)
-        .where(Email.status.in_(("sent", "holdout")))
-        .order_by(Email.client_id, Email.created_at)
-    )
-    episodes: dict[str, Episode] = {}
-    for client_id, status, anchor, reordered in rows:
-        if client_id not in episodes:
-            arm: Arm = "emailed" if status == "sent" else "holdout"
-            episodes[client_id] = Episode(arm, anchor, _aware(reordered))
-    return list(episodes.values())
-
-
-def _aware(value: Any) -> datetime | None:
-    """A scalar subquery loses the column type: parse SQLite's text and attach UTC."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    timed = select(
+        first.c.status,
+        days_between(sql_time(now, dialect), first.c.anchor, dialect).label("age"),
+        days_between(reorder, first.c.anchor, dialect).label("gap"),
+    ).subquery()
+    columns: list[Any] = [timed.c.status, func.count()]
+    for days in windows:
+        closed = timed.c.age >= days
+        columns.append(func.sum(case((closed, 1), else_=0)))
+        columns.append(func.sum(case((and_(closed, timed.c.gap <= days), 1), else_=0)))
+    rows = await session.execute(select(*columns).group_by(timed.c.status))
+    counts: Counts = {}
+    episodes = 0
+    for status, total, *sums in rows:
+        arm: Arm = "emailed" if status == "sent" else "holdout"
+        episodes += total
+        for i, days in enumerate(windows):
+            counts[(arm, days)] = (int(sums[2 * i + 1] or 0), int(sums[2 * i] or 0))
+    return counts, episodes

@@ -198,3 +198,16 @@ async def test_ui_uplift_reports_rates(dashboard: Dashboard) -> None:
     assert "50.0%" in html
     assert "25.0%" in html
     assert "+25.0 pts" in html
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"), [("score", ["c-lo", "c-hi", "c-none"]), ("-score", ["c-hi", "c-lo", "c-none"])]
+)
+async def test_ui_clients_unscored_sort_last(dashboard: Dashboard, sort: str, expected: list[str]) -> None:
+    await f.add(
+        dashboard.sessions,
+        f.client_row("c-none", score=None, tier=None),
+        f.client_row("c-lo", score=10.0),
+        f.client_row("c-hi", score=90.0),
+    )
+    assert _rows((await dashboard.http.get("/ui/clients", params={"sort": sort})).text) == expected
