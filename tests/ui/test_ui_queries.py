@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,7 +39,9 @@ async def test_ui_queries_uplift_counts_match_episodes(sessions: async_sessionma
 async def test_ui_queries_at_risk_over_time_follows_transitions(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    weeks_ago = lambda w: f.NOW - timedelta(weeks=w, hours=1)  # noqa: E731
+    def weeks_ago(weeks: int) -> datetime:
+        return f.NOW - timedelta(weeks=weeks, hours=1)
+
     rows: list[object] = [f.client_row(c) for c in ("a", "b", "c", "d")]
     reasons = ["test"]
     rows += [
