@@ -81,12 +81,13 @@ def _client(i: int, rng: random.Random) -> tuple[dict[str, Any], list[dict[str, 
     n_orders = rng.randint(1, 7)
     idle = {"active": 20, "cooling": 50, "at_risk": 100, "lapsed": 250}[tier] + rng.randint(0, 30)
     last = NOW - timedelta(days=idle)
-    orders = [
+    amounts = [rng.randint(1500, 25000) for _ in range(n_orders)]
+    orders: list[dict[str, Any]] = [
         {
             "order_id": f"{cid}-o{k}",
             "client_id": cid,
             "placed_at": last - timedelta(days=35 * k),
-            "amount_minor": rng.randint(1500, 25000),
+            "amount_minor": amounts[k],
             "currency": "USD",
             "items": [],
             "recorded_at": last,
@@ -106,7 +107,6 @@ def _client(i: int, rng: random.Random) -> tuple[dict[str, Any], list[dict[str, 
         }
         for k in range(4)
     ]
-    amounts = [int(o["amount_minor"]) for o in orders]
     client = {
         "id": cid,
         "email": f"client{i}@example.com",
