@@ -18,7 +18,7 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.ui import queries
-from api.ui.common import PostDep, Ui, UiDep, render, start_timer
+from api.ui.common import PostDep, Ui, UiDep, is_htmx, render, start_timer
 from core.contracts import ApproveEmail, EmailDecision, RejectEmail, client_workflow_id
 from core.models import Client, Email
 
@@ -135,7 +135,7 @@ async def _respond(request: Request, ui: Ui, email_id: str, outcome: Outcome | N
     if found is None:
         return render(request, "not_found.html", {"what": "email"}, ui.session, status=404)
     status = 200 if outcome is None or outcome.ok else (422 if outcome.fields else 409)
-    if request.headers.get("hx-request"):
+    if is_htmx(request):
         email, client = found
         card = {"e": email, "c": client, "verdicts": guardrail_verdicts(email.guardrails), "outcome": outcome}
         # htmx swaps only 2xx answers by default: a refusal must still show in place.

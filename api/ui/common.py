@@ -85,10 +85,16 @@ def _secret(state: AppState) -> str:
     return state.settings.security.session_secret.get_secret_value()
 
 
+def is_htmx(request: Request) -> bool:
+    """An htmx request for a fragment (a history restore after Back wants the whole page)."""
+    headers = request.headers
+    return bool(headers.get("hx-request")) and not headers.get("hx-history-restore-request")
+
+
 def login_redirect(request: Request) -> HTTPException:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     location = f"/ui/login?next={quote(target, safe='')}"
-    if request.headers.get("hx-request"):
+    if is_htmx(request):
         # htmx follows 3xx inside XHR and would swap the login page into a fragment.
         return HTTPException(401, "sign in first", headers={"HX-Redirect": location})
     return HTTPException(303, "sign in first", headers={"Location": location})
@@ -134,6 +140,7 @@ def render(
         **context,
     )
     response = HTMLResponse(html, status_code=status)
+    response.headers["Vary"] = "HX-Request"
     started = getattr(request.state, "ui_started", None)
     if started is not None:
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"

@@ -14,7 +14,7 @@ from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.ui import charts, queries
-from api.ui.common import UiDep, render, start_timer
+from api.ui.common import UiDep, is_htmx, render, start_timer
 from core.contracts import CLIENT_ID_PATTERN, ClientStateView, client_workflow_id
 from core.db import utcnow
 from core.uplift import report_from_counts
@@ -94,7 +94,7 @@ async def clients(
         "pages": pages,
         "raw": {"last_order_after": last_order_after, "last_order_before": last_order_before},
     }
-    template = "clients_rows.html" if request.headers.get("hx-request") else "clients.html"
+    template = "clients_rows.html" if is_htmx(request) else "clients.html"
     return render(request, template, context, ui.session)
 
 
@@ -160,7 +160,7 @@ async def client_state(request: Request, ui: UiDep, client_id: ClientIdPath) -> 
     """The workflow's own view (query ``state``), loaded after the page so it never slows it."""
     state, problem = await _query_state(ui, client_id)
     fields = state.model_dump(mode="json") if state else {}
-    template = "client_state.html" if request.headers.get("hx-request") else "client_state_page.html"
+    template = "client_state.html" if is_htmx(request) else "client_state_page.html"
     return render(request, template, {"fields": fields, "problem": problem}, ui.session)
 
 

@@ -211,3 +211,9 @@ async def test_ui_clients_unscored_sort_last(dashboard: Dashboard, sort: str, ex
         f.client_row("c-hi", score=90.0),
     )
     assert _rows((await dashboard.http.get("/ui/clients", params={"sort": sort})).text) == expected
+
+
+async def test_ui_clients_history_restore_gets_the_whole_page(dashboard: Dashboard) -> None:
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    page = await dashboard.http.get("/ui/clients", params={"q": "x"}, headers=headers)
+    assert "<html" in page.text
