@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
@@ -20,9 +20,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.ui import queries
 from api.ui.common import PostDep, Ui, UiDep, is_htmx, render, start_timer
 from core.contracts import ApproveEmail, EmailDecision, RejectEmail, client_workflow_id
+from core.logging import get_logger
 from core.models import Client, Email
 
 router = APIRouter(prefix="/ui/approvals", include_in_schema=False, dependencies=[Depends(start_timer)])
+log = get_logger(__name__)
 UPDATE_TIMEOUT_SECONDS = 10.0
 EmailIdPath = Annotated[str, Path(min_length=1, max_length=128)]
 FormText = Annotated[str | None, Form(max_length=20_000)]
@@ -106,6 +108,7 @@ async def _update(ui: Ui, email: Email, name: str, arg: BaseModel) -> Outcome:
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         reason = getattr(cause, "message", None) or str(cause or exc)
+        log.info("email decision refused", update=name, email_id=email.id, by=ui.user)
         return Outcome(False, f"The workflow refused: {reason}")
     except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
         return Outcome(
@@ -118,7 +121,9 @@ async def _update(ui: Ui, email: Email, name: str, arg: BaseModel) -> Outcome:
     except RuntimeError:
         return Outcome(False, "Temporal is unreachable; nothing was changed. Try again shortly.")
     verb = "Approved" if name == "approve_email" else "Rejected"
-    when = f", scheduled for {decision.scheduled_for:%Y-%m-%d %H:%M UTC}" if decision.scheduled_for else ""
+    scheduled = decision.scheduled_for
+    when = f", scheduled for {scheduled.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if scheduled else ""
+    log.info("email decided", update=name, email_id=email.id, status=decision.status, by=ui.user)
     return Outcome(True, f"{verb}: the email is now {decision.status}{when}.", decision)
 
 
