@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-WIDTH, HEIGHT = 600, 220
+WIDTH, HEIGHT = 440, 220
 LEFT, RIGHT, TOP, BOTTOM = 40, 10, 10, 30
+X_TICKS = 4
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Bar:
     height: float
     label: str
     value: int
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,14 @@ def _nice_max(value: float) -> float:
     return float(40 * magnitude)  # pragma: no cover - the loop always returns
 
 
+def _spread(points: Sequence[Point], count: int) -> list[Point]:
+    """Up to ``count`` points evenly spread, always the first and the last."""
+    if len(points) <= count:
+        return list(points)
+    step = (len(points) - 1) / (count - 1)
+    return [points[round(i * step)] for i in range(count)]
+
+
 def _x_ticks(ticks: list[Tick]) -> list[Tick]:
     """Edge labels anchored inwards so the first and last dates are not cut off."""
     if len(ticks) < 2:
@@ -92,14 +102,19 @@ def _y_ticks(top: float, fmt: str = "{:g}") -> list[Tick]:
     return [Tick(_y(top * i / 4, top), fmt.format(top * i / 4)) for i in range(5)]
 
 
-def bar_chart(labels: Sequence[str], values: Sequence[int], summary: str) -> Chart:
+def bar_chart(
+    labels: Sequence[str], values: Sequence[int], summary: str, titles: Sequence[str] | None = None
+) -> Chart:
     """Vertical bars, one per label (the score distribution)."""
     top = _nice_max(max(values, default=0))
     slot = (WIDTH - LEFT - RIGHT) / max(len(values), 1)
     bars = []
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = _y(value, top)
-        bars.append(Bar(LEFT + i * slot + slot * 0.1, y, slot * 0.8, HEIGHT - BOTTOM - y, label, value))
+        title = titles[i] if titles else f"{label}: {value}"
+        bars.append(
+            Bar(LEFT + i * slot + slot * 0.1, y, slot * 0.8, HEIGHT - BOTTOM - y, label, value, title)
+        )
     x_ticks = [Tick(b.x + b.width / 2, b.label) for b in bars]
     return Chart(bars=bars, y_ticks=_y_ticks(top), x_ticks=x_ticks, summary=summary)
 
@@ -117,12 +132,14 @@ def line_chart(
     top = y_max if y_max is not None else _nice_max(max(v for _, v in series))
     start, end = series[0][0], series[-1][0]
     span = (end - start).total_seconds() or 1.0
+    # Short labels keep four ticks apart on a phone; the year matters over long spans.
+    fmt = "%b %Y" if span > 300 * 86400 else "%d %b"
     plot_w = width - LEFT - RIGHT
     points = []
     for i, (at, value) in enumerate(series):
         x = LEFT + plot_w * ((at - start).total_seconds() / span if len(series) > 1 else 0.5)
         title = titles[i] if titles else ""
-        points.append(Point(x, _y(value, top), at.astimezone(UTC).strftime("%Y-%m-%d"), value, title))
-    every = max(1, -(-len(points) // 5))
-    x_ticks = _x_ticks([Tick(p.x, p.label) for p in points[::every]])
+        label = at.astimezone(UTC).strftime(fmt)
+        points.append(Point(x, _y(value, top), label, value, title or f"{at:%Y-%m-%d}: {value:g}"))
+    x_ticks = _x_ticks([Tick(p.x, p.label) for p in _spread(points, X_TICKS)])
     return Chart(points=points, y_ticks=_y_ticks(top), x_ticks=x_ticks, summary=summary, width=width)

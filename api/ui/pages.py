@@ -35,8 +35,14 @@ async def overview(request: Request, ui: UiDep) -> HTMLResponse:
     """Counts by tier, segment and email status; score distribution; at risk over time."""
     async with ui.state.sessions() as session:
         data = await queries.overview(session, utcnow())
-    labels = [f"{i * 10}-{i * 10 + 9}" if i < 9 else "90-100" for i in range(queries.HISTOGRAM_BINS)]
-    histogram = charts.bar_chart(labels, data.histogram, "Clients by score band (0 = gone, 100 = thriving)")
+    labels = [str(i * 10) for i in range(queries.HISTOGRAM_BINS)]
+    titles = [
+        f"score {i * 10}-{i * 10 + (10 if i == 9 else 9)}: {n:,} clients"
+        for i, n in enumerate(data.histogram)
+    ]
+    histogram = charts.bar_chart(
+        labels, data.histogram, "Clients by score, in bands of 10 (0 = gone, 100 = thriving)", titles
+    )
     at_risk = charts.line_chart(
         [(at, float(n)) for at, n in data.at_risk_weeks],
         "Clients at risk at the end of each week (last 26 weeks)",
@@ -120,7 +126,6 @@ async def client_page(request: Request, ui: UiDep, client_id: ClientIdPath) -> H
         "Score over time (hover a point for its reasons)",
         y_max=100,
         titles=titles,
-        width=900,
     )
     temporal = ui.state.settings.temporal
     context = {

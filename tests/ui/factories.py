@@ -131,3 +131,18 @@ def at_risk_story(client_id: str, email_id: str, **client_fields: Any) -> list[A
     email = email_row(client_id, email_id)
     drafted = event_row(email, "drafted", email.created_at, actor="template")
     return [client, *orders, *scores, email, drafted]
+
+
+def uplift_rows(prefix: str, per_arm: int = 40) -> list[Any]:
+    """Clients emailed (half reorder within 20 days) and held out (a quarter reorder), long ago."""
+    rows: list[Any] = []
+    start = NOW - timedelta(days=400)
+    for i in range(2 * per_arm):
+        arm = "sent" if i < per_arm else "holdout"
+        cid = f"{prefix}-{i}"
+        drafted = start + timedelta(days=i)
+        rows.append(client_row(cid, holdout=arm == "holdout", first_name="Uplift", last_name=f"Sample {i}"))
+        rows.append(email_row(cid, f"{prefix}-e{i}", status=arm, created_at=drafted))
+        if (arm == "sent" and i % 2 == 0) or (arm == "holdout" and i % 4 == 0):
+            rows.append(order_row(cid, drafted + timedelta(days=20)))
+    return rows

@@ -179,18 +179,7 @@ async def test_ui_uplift_not_enough_data(dashboard: Dashboard) -> None:
 
 
 async def test_ui_uplift_reports_rates(dashboard: Dashboard) -> None:
-    rows: list[object] = []
-    start = f.NOW - timedelta(days=400)
-    for i in range(80):
-        arm = "sent" if i < 40 else "holdout"
-        cid = f"c-{i}"
-        drafted = start + timedelta(days=i)
-        rows.append(f.client_row(cid, holdout=arm == "holdout"))
-        rows.append(f.email_row(cid, f"e-{i}", status=arm, created_at=drafted))
-        # emailed: every other client reorders after 20 days; holdout: every fourth
-        if (arm == "sent" and i % 2 == 0) or (arm == "holdout" and i % 4 == 0):
-            rows.append(f.order_row(cid, drafted + timedelta(days=20)))
-    await f.add(dashboard.sessions, *rows)
+    await f.add(dashboard.sessions, *f.uplift_rows("c"))
     html = (await dashboard.http.get("/ui/uplift")).text
     assert "Not enough data yet" not in html
     assert "20 / 40" in html
