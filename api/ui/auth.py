@@ -53,13 +53,17 @@ async def login(
     secret = state.settings.security.session_secret.get_secret_value()
     anonymous = cookies.read(request, secret)
     if anonymous is None or not cookies.csrf_ok(anonymous, csrf_token):
-        raise HTTPException(403, "the sign-in form expired; reload the page")
+        fresh = cookies.new_session()
+        context = {"next": _safe_next(next), "error": "The sign-in form expired; please sign in again."}
+        page = render(request, "login.html", context, fresh, status=403)
+        cookies.write(page, fresh, secret, _secure(state))
+        return page
     if not await authenticate(state.sessions, username.strip().lower(), password):
         context = {"next": _safe_next(next), "error": "Wrong username or password."}
         return render(request, "login.html", context, anonymous, status=401)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    cookies.write(response, cookies.new_session(username.strip().lower()), secret, _secure(state))
-    return response
+    redirect = RedirectResponse(_safe_next(next), status_code=303)
+    cookies.write(redirect, cookies.new_session(username.strip().lower()), secret, _secure(state))
+    return redirect
 
 
 @router.post("/logout")
