@@ -9,7 +9,9 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cli.opsuser import ensure_dev_user
 from core.opsusers import authenticate
+from core.settings import Settings
 
 REKINDLE = str(Path(sys.executable).parent / "rekindle")
 
@@ -39,3 +41,16 @@ async def test_opsuser_cli_create(db_url: str, sessions: async_sessionmaker[Asyn
     assert weak.returncode == 1
     assert "at least 12 characters" in weak.stderr
     assert "short" not in weak.stderr.replace("at least", "")
+
+
+async def test_opsuser_dev_user_is_created_once(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    user, password = await ensure_dev_user(settings, tmp_path)
+    assert user == "ops"
+    assert password is not None
+    kept = tmp_path / "ops-password.txt"
+    assert kept.read_text().strip() == password
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert await authenticate(sessions, "ops", password)
+    assert await ensure_dev_user(settings, tmp_path) == ("ops", password)  # a restart keeps it
