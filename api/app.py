@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import codec, errors
+from api import codec, errors, ui
 from api.access_log import AccessLog
 from api.deps import AppState
 from api.middleware import BodySizeLimit
@@ -45,4 +45,5 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     for module in (health, orders, clients, metrics, codec):
         app.include_router(module.router)
     instrument_app(app, settings)
+    app.include_router(ui.router)
     return app

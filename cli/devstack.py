@@ -24,6 +24,7 @@ from rich.console import Console
 
 from api.app import create_app
 from cli.mailsink import start_sink
+from cli.opsuser import ensure_dev_user
 from core import migrate
 from core.codec import new_key
 from core.db import async_url, create_engine, session_factory
@@ -182,6 +183,7 @@ async def run_stack(settings: Settings) -> None:
         await wait_for_temporal(settings, process)
         console.print("Applying migrations …")
         await asyncio.to_thread(migrate.upgrade, async_url(settings.database.url))
+        ops_login = await ensure_dev_user(settings, data_dir)
         sink = start_sink(data_dir / "mail", "127.0.0.1", dev.smtp_sink_port)
         engine = create_engine(settings.database)
         client = await connect(settings)
@@ -207,7 +209,7 @@ async def run_stack(settings: Settings) -> None:
             await worker_task
             api_task.result()
             raise RuntimeError("the API did not start")
-        print_urls(settings, data_dir)
+        print_urls(settings, data_dir, ops_login)
         await stop.wait()
         console.print("Stopping …")
         server.should_exit = True
@@ -233,16 +235,27 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
                 process.wait(timeout=5)
 
 
-def print_urls(settings: Settings, data_dir: Path) -> None:
+def print_urls(settings: Settings, data_dir: Path, ops_login: tuple[str, str | None] | None = None) -> None:
     dev = settings.devstack
     api = f"http://{settings.api.host}:{settings.api.port}"
     console.print(
         "\n[bold green]Rekindle is up.[/]\n"
         f"  API            {api}\n"
         f"  API docs       {api}/docs\n"
+        f"  Dashboard      {api}/ui{_login_hint(ops_login, data_dir)}\n"
         f"  Temporal UI    http://127.0.0.1:{dev.temporal_ui_port}\n"
         f"  Temporal gRPC  127.0.0.1:{dev.temporal_port}\n"
         f"  SMTP sink      127.0.0.1:{dev.smtp_sink_port} (messages kept in {data_dir / 'mail'})\n"
         f"  Database       {settings.database.url}\n"
         "Press Ctrl-C to stop.\n"
     )
+
+
+def _login_hint(ops_login: tuple[str, str | None] | None, data_dir: Path) -> str:
+    if ops_login is None:
+        return ""
+    user, password = ops_login
+    if password is None:
+        return f"  (sign in as {user}; its password was set with `rekindle opsuser create`)"
+    # A dev-only, generated password for a local stack; kept in the data dir for next time.
+    return f"  (sign in as {user} / {password}; kept in {data_dir / 'ops-password.txt'})"

@@ -7,11 +7,13 @@ import asyncio
 import typer
 
 from cli.model import app as model_app
+from cli.opsuser import app as opsuser_app
 from core.process import run_and_exit
 from core.settings import Settings
 
 app = typer.Typer(help="Rekindle: durable client re-engagement.", no_args_is_help=True)
 app.add_typer(model_app, name="model", help="Fit and apply the engagement model to an order export.")
+app.add_typer(opsuser_app, name="opsuser")
 
 
 @app.command()

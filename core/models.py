@@ -65,6 +65,12 @@ class Client(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    __table_args__ = (
+        # The dashboard lists clients of one tier by score or by last order.
+        Index("ix_clients_tier_score", "tier", "score"),
+        Index("ix_clients_tier_last_order_at", "tier", "last_order_at"),
+    )
+
 
 class Order(Base):
     """One order; ``order_id`` is the retailer's id and makes recording idempotent."""
@@ -101,7 +107,12 @@ class EngagementScore(Base):
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     model_version: Mapped[int | None] = mapped_column(Integer)
 
-    __table_args__ = (UniqueConstraint("client_id", "scored_at"),)
+    __table_args__ = (
+        UniqueConstraint("client_id", "scored_at"),
+        # The dashboard's at-risk-over-time chart reads only clients ever at risk, index-only.
+        Index("ix_engagement_scores_tier_client_id", "tier", "client_id"),
+        Index("ix_engagement_scores_client_id_scored_at_tier", "client_id", "scored_at", "tier"),
+    )
 
 
 class Email(Base):
@@ -194,3 +205,14 @@ class ApiKey(Base):
     scopes: Mapped[list[Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class OpsUser(Base):
+    """A person who signs in to the dashboard; only a salted scrypt hash of the password is kept."""
+
+    __tablename__ = "ops_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]

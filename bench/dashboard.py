@@ -1,0 +1,291 @@
+"""Dashboard page times with 50,000 clients in a SQLite database.
+
+Seeds a temporary, migrated SQLite database with bulk inserts (clients, orders,
+score history, emails and their events), serves the app on loopback, signs in,
+and requests each page several times. The server time of a page is what the app
+reports in its ``Server-Timing`` header (routing, queries and template rendering);
+the round trip seen by the client is printed beside it.
+
+    .venv/bin/python bench/dashboard.py [--clients 50000] [--runs 15]
+
+Last line: {"pages": {"<page>": <median server ms>, ...}, "max_median_ms": ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from api.app import create_app
+from core import migrate
+from core.db import create_engine as create_async_engine
+from core.db import session_factory
+from core.models import Client, Email, EmailEvent, EngagementScore, Order
+from core.opsusers import create_user
+from core.settings import DatabaseSettings, Settings
+from tests.helpers import free_port, serve_app
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+TIERS = [
+    ("active", 0.45, (60, 100)),
+    ("cooling", 0.25, (40, 60)),
+    ("at_risk", 0.20, (15, 40)),
+    ("lapsed", 0.10, (0, 15)),
+]
+SEGMENTS = ["champions", "loyal", "potential", "new", "at_risk", "cant_lose", "hibernating"]
+NAMES = [
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Ken",
+    "Linus",
+    "Margaret",
+    "Donald",
+    "Frances",
+    "Smith",
+    "Jones",
+]
+PASSWORD = "bench-password-123"
+BATCH = 5000
+
+
+def _tier(rng: random.Random) -> tuple[str, float]:
+    roll, acc = rng.random(), 0.0
+    for name, weight, (low, high) in TIERS:
+        acc += weight
+        if roll <= acc:
+            return name, rng.uniform(low, high)
+    return "lapsed", rng.uniform(0, 15)
+
+
+def _client(i: int, rng: random.Random) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    cid = f"c-{i:06d}"
+    tier, score = _tier(rng)
+    n_orders = rng.randint(1, 7)
+    idle = {"active": 20, "cooling": 50, "at_risk": 100, "lapsed": 250}[tier] + rng.randint(0, 30)
+    last = NOW - timedelta(days=idle)
+    amounts = [rng.randint(1500, 25000) for _ in range(n_orders)]
+    orders: list[dict[str, Any]] = [
+        {
+            "order_id": f"{cid}-o{k}",
+            "client_id": cid,
+            "placed_at": last - timedelta(days=35 * k),
+            "amount_minor": amounts[k],
+            "currency": "USD",
+            "items": [],
+            "recorded_at": last,
+        }
+        for k in range(n_orders)
+    ]
+    path = ["active", "active", "cooling", tier]
+    scores = [
+        {
+            "client_id": cid,
+            "scored_at": NOW - timedelta(weeks=24 - 7 * k, days=rng.randint(0, 6)),
+            "score": max(0.0, min(100.0, score + (3 - k) * 10)),
+            "tier": path[k],
+            "segment": None,
+            "reasons": [f"no order for {idle} days"],
+            "model_version": 1,
+        }
+        for k in range(4)
+    ]
+    client = {
+        "id": cid,
+        "email": f"client{i}@example.com",
+        "first_name": rng.choice(NAMES),
+        "last_name": rng.choice(NAMES),
+        "time_zone": "UTC",
+        "order_count": n_orders,
+        "total_spend_minor": sum(amounts),
+        "currency": "USD",
+        "first_order_at": orders[-1]["placed_at"],
+        "last_order_at": last,
+        "score": score,
+        "tier": tier,
+        "segment": rng.choice(SEGMENTS),
+        "holdout": rng.random() < 0.1,
+        "created_at": orders[-1]["placed_at"],
+        "updated_at": NOW,
+    }
+    return client, orders, scores
+
+
+def _emails(client: dict[str, Any], rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    if client["tier"] not in ("at_risk", "lapsed") or rng.random() > 0.6:
+        return [], []
+    status = (
+        "holdout"
+        if client["holdout"]
+        else rng.choices(["sent", "pending_approval", "rejected", "expired"], [0.85, 0.04, 0.06, 0.05])[0]
+    )
+    created = NOW - timedelta(days=rng.randint(1, 200))
+    eid = f"e-{client['id']}"
+    email = {
+        "id": eid,
+        "client_id": client["id"],
+        "status": status,
+        "subject": "We miss you",
+        "preheader": "New in",
+        "body_text": "Hello,\n\nIt has been a while.\n",
+        "body_html": "<p>Hello</p>",
+        "generator": "template",
+        "prompt_version": "t1",
+        "guardrails": [{"name": "length", "passed": True}],
+        "holdout": status == "holdout",
+        "sent_at": created + timedelta(hours=20) if status == "sent" else None,
+        "created_at": created,
+        "updated_at": created,
+    }
+    events = [
+        {"email_id": eid, "client_id": client["id"], "kind": "drafted", "at": created, "actor": "template"}
+    ]
+    if status == "sent":
+        events.append(
+            {
+                "email_id": eid,
+                "client_id": client["id"],
+                "kind": "sent",
+                "at": email["sent_at"],
+                "actor": None,
+            }
+        )
+    return [email], events
+
+
+def seed(url: str, n_clients: int) -> dict[str, int]:
+    """Bulk-insert the data set; returns row counts."""
+    rng = random.Random(7)
+    engine = create_engine(url)
+    counts = dict.fromkeys(["clients", "orders", "engagement_scores", "emails", "email_events"], 0)
+    tables = {
+        "clients": Client,
+        "orders": Order,
+        "engagement_scores": EngagementScore,
+        "emails": Email,
+        "email_events": EmailEvent,
+    }
+    with engine.begin() as conn:
+        for start in range(0, n_clients, BATCH):
+            rows: dict[str, list[dict[str, Any]]] = {name: [] for name in tables}
+            for i in range(start, min(start + BATCH, n_clients)):
+                client, orders, scores = _client(i, rng)
+                emails, events = _emails(client, rng)
+                if emails and rng.random() < 0.35:  # a reorder after the draft, for the uplift report
+                    orders.append(
+                        {
+                            **orders[0],
+                            "order_id": f"{client['id']}-re",
+                            "placed_at": emails[0]["created_at"] + timedelta(days=rng.randint(5, 80)),
+                        }
+                    )
+                rows["clients"].append(client)
+                rows["orders"] += orders
+                rows["engagement_scores"] += scores
+                rows["emails"] += emails
+                rows["email_events"] += events
+            for name, model in tables.items():
+                if rows[name]:
+                    conn.execute(insert(model), rows[name])
+                    counts[name] += len(rows[name])
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    return counts
+
+
+async def _sign_in(http: httpx.AsyncClient) -> None:
+    page = await http.get("/ui/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    response = await http.post(
+        "/ui/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token.group(1)}
+    )
+    assert response.status_code == 303, response.text
+
+
+async def measure(url: str, runs: int) -> dict[str, tuple[float, float]]:
+    """Per page: (median server ms, median round-trip ms)."""
+    settings = Settings(_env_file=None)
+    settings = settings.model_copy(
+        update={
+            "database": DatabaseSettings(url=url),
+            "temporal": settings.temporal.model_copy(update={"address": f"127.0.0.1:{free_port()}"}),
+        }
+    )
+    engine = create_async_engine(settings.database)
+    await create_user(session_factory(engine), "bench", PASSWORD)
+    await engine.dispose()
+    pages = {
+        "overview": "/ui",
+        "clients": "/ui/clients",
+        "clients_at_risk_by_last_order": "/ui/clients?tier=at_risk&sort=-last_order",
+        "clients_search": "/ui/clients?q=grace+smith&sort=-score",
+        "clients_page_500": "/ui/clients?page=500",
+        "client": "/ui/clients/c-000123",
+        "approvals": "/ui/approvals",
+        "uplift": "/ui/uplift",
+    }
+    results: dict[str, tuple[float, float]] = {}
+    async with serve_app(create_app(settings)) as base, httpx.AsyncClient(base_url=base, timeout=60) as http:
+        await _sign_in(http)
+        for path in pages.values():  # warm the page cache and the template cache once
+            (await http.get(path)).raise_for_status()
+        server: dict[str, list[float]] = {name: [] for name in pages}
+        wall: dict[str, list[float]] = {name: [] for name in pages}
+        for _ in range(runs):  # pages interleaved, so all see the same machine load
+            for name, path in pages.items():
+                started = time.perf_counter()
+                response = await http.get(path)
+                wall[name].append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+                timing = re.search(r"dur=([0-9.]+)", response.headers["server-timing"])
+                assert timing
+                server[name].append(float(timing.group(1)))
+        for name in pages:
+            results[name] = (statistics.median(server[name]), statistics.median(wall[name]))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        migrate.upgrade(f"sqlite:///{path}")
+        started = time.perf_counter()
+        counts = seed(f"sqlite:///{path}", args.clients)
+        print(
+            f"seeded in {time.perf_counter() - started:.1f} s: "
+            + ", ".join(f"{v:,} {k}" for k, v in counts.items())
+        )
+        results = asyncio.run(measure(f"sqlite+aiosqlite:///{path}", args.runs))
+    print(f"\n{'page':34} {'server ms (median)':>20} {'round trip ms':>15}   ({args.runs} runs, interleaved)")
+    for name, (server, wall) in results.items():
+        print(f"{name:34} {server:20.1f} {wall:15.1f}")
+    pages = {name: round(server, 1) for name, (server, _) in results.items()}
+    worst = max(pages.values())
+    print(f"\nslowest page median {worst:.1f} ms; target < 200 ms: {'met' if worst < 200 else 'NOT met'}")
+    print(json.dumps({"pages": pages, "max_median_ms": worst, "clients": args.clients, "target_ms": 200}))
+
+
+if __name__ == "__main__":
+    main()

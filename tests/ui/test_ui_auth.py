@@ -1,0 +1,100 @@
+"""Sign-in, sessions and CSRF of the dashboard, over real HTTP."""
+
+from __future__ import annotations
+
+import httpx
+
+from api.ui import session as cookies
+from tests.ui.conftest import OPS_USER, Dashboard, sign_in
+
+
+async def test_ui_auth_pages_redirect_to_login(anonymous: Dashboard) -> None:
+    for path in ["/ui", "/ui/clients", "/ui/clients/c-1", "/ui/approvals", "/ui/uplift"]:
+        response = await anonymous.http.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/ui/login?next=")
+
+
+async def test_ui_auth_htmx_request_gets_hx_redirect(anonymous: Dashboard) -> None:
+    response = await anonymous.http.get("/ui/clients", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["hx-redirect"].startswith("/ui/login")
+
+
+async def test_ui_auth_sign_in_and_out(anonymous: Dashboard) -> None:
+    http = anonymous.http
+    response = await sign_in(http)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/ui"
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "path=/ui" in cookie
+    overview = await http.get("/ui")
+    assert overview.status_code == 200
+    assert OPS_USER in overview.text
+    csrf = await anonymous.csrf()
+    out = await http.post("/ui/logout", data={"csrf_token": csrf})
+    assert out.status_code == 303
+    assert out.headers["location"] == "/ui/login"
+    assert (await http.get("/ui")).status_code == 303
+
+
+async def test_ui_auth_wrong_password_is_refused(anonymous: Dashboard) -> None:
+    for user, password in [(OPS_USER, "not the password"), ("nobody", "correct horse battery")]:
+        response = await sign_in(anonymous.http, user, password)
+        assert response.status_code == 401
+        assert "Wrong username or password" in response.text
+    assert (await anonymous.http.get("/ui")).status_code == 303
+
+
+async def test_ui_auth_login_without_csrf_is_forbidden(anonymous: Dashboard) -> None:
+    response = await anonymous.http.post(
+        "/ui/login", data={"username": OPS_USER, "password": "correct horse battery", "csrf_token": "x"}
+    )
+    assert response.status_code == 403
+    assert "form expired" in response.text
+    # the page it answers carries a fresh token: signing in from it works
+    retry = await sign_in(anonymous.http)
+    assert retry.status_code == 303
+
+
+async def test_ui_auth_post_needs_the_session_csrf_token(dashboard: Dashboard) -> None:
+    for data in [{}, {"csrf_token": "forged"}]:
+        response = await dashboard.http.post("/ui/logout", data=data)
+        assert response.status_code == 403
+    # the session is still signed in
+    assert (await dashboard.http.get("/ui")).status_code == 200
+
+
+async def test_ui_auth_forged_cookie_is_ignored(anonymous: Dashboard) -> None:
+    forged = cookies.encode(cookies.new_session(OPS_USER), "not-the-secret")
+    async with httpx.AsyncClient(base_url=anonymous.base_url, cookies={cookies.COOKIE: forged}) as http:
+        assert (await http.get("/ui")).status_code == 303
+
+
+async def test_ui_auth_next_is_kept_but_never_offsite(anonymous: Dashboard) -> None:
+    page = await anonymous.http.get("/ui/login", params={"next": "/ui/uplift"})
+    assert 'name="next" value="/ui/uplift"' in page.text
+    evil = await anonymous.http.get("/ui/login", params={"next": "//evil.example/ui"})
+    assert 'name="next" value="/ui"' in evil.text
+
+
+async def test_ui_auth_security_headers(dashboard: Dashboard) -> None:
+    response = await dashboard.http.get("/ui")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["server-timing"].startswith("app;dur=")
+
+
+async def test_ui_auth_static_files_are_served_and_contained(anonymous: Dashboard) -> None:
+    css = await anonymous.http.get("/ui/static/app.css")
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
+    htmx = await anonymous.http.get("/ui/static/htmx-2.0.11.min.js")
+    assert htmx.status_code == 200
+    assert "htmx" in htmx.text[:200]
+    for name in ["../app.py", "..%2Fapp.py", "nope.css"]:
+        assert (await anonymous.http.get(f"/ui/static/{name}")).status_code == 404
