@@ -10,8 +10,9 @@ from temporalio.client import Client
 
 from api import errors
 from api.deps import AppState
+from api.metrics import Metrics, MetricsMiddleware
 from api.middleware import BodySizeLimit
-from api.routes import clients, health, orders
+from api.routes import clients, emails, health, orders, unsubscribe
 from core.db import create_engine, session_factory
 from core.settings import Settings
 from core.temporal import connect
@@ -19,12 +20,13 @@ from core.temporal import connect
 
 def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     """The app; the lifespan opens the database engine and the Temporal client once."""
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database)
         client = temporal or await connect(settings.temporal, lazy=True)
-        app.state.rekindle = AppState(settings, engine, session_factory(engine), client)
+        app.state.rekindle = AppState(settings, engine, session_factory(engine), client, metrics=metrics)
         try:
             yield
         finally:
@@ -38,6 +40,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
-    for module in (health, orders, clients):
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    for module in (health, orders, clients, emails, unsubscribe):
         app.include_router(module.router)
     return app

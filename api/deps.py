@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.metrics import Metrics
+from core.apikeys import KeyCache
 from core.settings import Settings
 
 
@@ -21,6 +23,8 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     temporal: Client
+    metrics: Metrics = field(default_factory=Metrics)
+    keys: KeyCache = field(default_factory=KeyCache)
 
 
 def get_state(request: Request) -> AppState:

@@ -142,6 +142,13 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "No API key, or not a valid one"},
+    403: {"model": ErrorResponse, "description": "The API key lacks the scope this route needs"},
+}
+NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such resource"},
+}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "Invalid input, with field-level reasons"},
     503: {"model": ErrorResponse, "description": "Temporal unreachable; retry after the header's delay"},

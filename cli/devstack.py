@@ -22,6 +22,7 @@ import uvicorn
 from rich.console import Console
 
 from api.app import create_app
+from cli.apikey import dev_admin_key
 from cli.mailsink import start_sink
 from core import migrate
 from core.db import async_url, create_engine, session_factory
@@ -151,8 +152,10 @@ async def run_stack(settings: Settings) -> None:
         await asyncio.to_thread(migrate.upgrade, async_url(settings.database.url))
         sink = start_sink(data_dir / "mail", "127.0.0.1", dev.smtp_sink_port)
         engine = create_engine(settings.database)
+        sessions = session_factory(engine)
+        api_key = await dev_admin_key(sessions, data_dir / "admin-api-key")
         client = await connect(settings.temporal)
-        deps = registry.Dependencies(settings=settings, sessions=session_factory(engine))
+        deps = registry.Dependencies(settings=settings, sessions=sessions)
         workers = build_workers(client, deps)
         app = create_app(settings, temporal=client)
         server = EmbeddedServer(
@@ -173,7 +176,7 @@ async def run_stack(settings: Settings) -> None:
             await worker_task
             api_task.result()
             raise RuntimeError("the API did not start")
-        print_urls(settings, data_dir)
+        print_urls(settings, data_dir, api_key)
         await stop.wait()
         console.print("Stopping …")
         server.should_exit = True
@@ -199,7 +202,7 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
                 process.wait(timeout=5)
 
 
-def print_urls(settings: Settings, data_dir: Path) -> None:
+def print_urls(settings: Settings, data_dir: Path, api_key: str) -> None:
     dev = settings.devstack
     api = f"http://{settings.api.host}:{settings.api.port}"
     console.print(
@@ -210,5 +213,6 @@ def print_urls(settings: Settings, data_dir: Path) -> None:
         f"  Temporal gRPC  127.0.0.1:{dev.temporal_port}\n"
         f"  SMTP sink      127.0.0.1:{dev.smtp_sink_port} (messages kept in {data_dir / 'mail'})\n"
         f"  Database       {settings.database.url}\n"
+        f"  API key        {api_key} (admin; kept in {data_dir / 'admin-api-key'})\n"
         "Press Ctrl-C to stop.\n"
     )

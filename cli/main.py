@@ -6,10 +6,12 @@ import asyncio
 
 import typer
 
+from cli import apikey
 from core.process import run_and_exit
 from core.settings import Settings
 
 app = typer.Typer(help="Rekindle: durable client re-engagement.", no_args_is_help=True)
+app.add_typer(apikey.app, name="apikey")
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from api.deps import StateDep
@@ -14,12 +14,30 @@ router = APIRouter(tags=["ops"])
 CHECK_TIMEOUT_SECONDS = 3.0
 
 
-@router.get("/healthz", summary="The process is up")
+@router.get(
+    "/healthz",
+    summary="The process is up",
+    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Temporal and the database are reachable")
+READY_EXAMPLE = {"status": "ready", "checks": {"database": "ok", "temporal": "ok"}}
+NOT_READY_EXAMPLE = {
+    "status": "not_ready",
+    "checks": {"database": "ok", "temporal": "unavailable: RPCError"},
+}
+
+
+@router.get(
+    "/readyz",
+    summary="Temporal and the database are reachable",
+    responses={
+        200: {"content": {"application/json": {"example": READY_EXAMPLE}}},
+        503: {"description": "Not ready", "content": {"application/json": {"example": NOT_READY_EXAMPLE}}},
+    },
+)
 async def readyz(state: StateDep) -> JSONResponse:
     checks: dict[str, str] = {}
 
@@ -40,3 +58,21 @@ async def readyz(state: StateDep) -> JSONResponse:
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
     )
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "text/plain": {"example": 'rekindle_orders_ingested_total{outcome="accepted"} 3.0\n'}
+            },
+            "description": "Prometheus text exposition format",
+        }
+    },
+)
+async def metrics(state: StateDep) -> Response:
+    """Request counts by route and status, latency histograms, orders ingested."""
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
