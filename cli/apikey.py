@@ -90,14 +90,26 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key id (the part afte
 
 async def dev_admin_key(sessions: async_sessionmaker[AsyncSession], path: Path) -> str:
     """The dev stack's admin token, kept in ``path`` so it is stable across restarts."""
-    if path.exists():
-        token = path.read_text().strip()
+    token = _read_token(path)
+    if token is not None:
         stored = await verify_token(sessions, token)
         if stored is not None and stored.allows("admin"):
             return token
     key = await create_key(sessions, DEV_KEY_NAME, ("admin",))
+    _write_token(path, key.token)
+    return key.token
+
+
+def _read_token(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def _write_token(path: Path, token: str) -> None:
+    """Readable by its owner only: it is a credential."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(key.token + "\n")
-    return key.token
+        handle.write(token + "\n")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -56,6 +58,22 @@ def migrate(
         typer.echo(f"database at {revision}{' (downgraded)' if down else ''}")
 
     run_and_exit(run)
+
+
+@app.command("import")
+def import_orders(
+    path: Annotated[Path, typer.Argument(help="CSV with client_id,ordered_at,amount[,order_id,currency]")],
+    currency: Annotated[str, typer.Option(help="Currency of rows without one")] = "USD",
+    concurrency: Annotated[int, typer.Option(min=1, max=512, help="Orders in flight")] = 64,
+    restart: Annotated[bool, typer.Option(help="Ignore the checkpoint and send every row")] = False,
+) -> None:
+    """Backfill an order export into the client workflows (resumable; idempotent by order id)."""
+    from cli.importer import import_command
+
+    if not path.is_file():
+        typer.echo(f"error: no such file: {path}", err=True)
+        raise typer.Exit(1)
+    run_and_exit(lambda: import_command(Settings(), path, currency, concurrency, restart))
 
 
 def main() -> None:
