@@ -110,6 +110,9 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI could not parse the body (not UTF-8, not a form)
+        fields = [FieldError(field="body", reason=str(exc.detail))]
+        return error_response(422, "validation_error", "the request is not valid", fields)
     code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
     return error_response(
         exc.status_code,

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 
 from api.deps import StateDep
-from api.errors import TEMPORAL_RETRY_AFTER_SECONDS, TemporalUnavailable
+from api.errors import TEMPORAL_RETRY_AFTER_SECONDS, ErrorResponse, TemporalUnavailable
 from api.store import record_opt_out
 from api.temporal_calls import signal_with_start
 from core.contracts import Unsubscribed
@@ -26,15 +26,13 @@ router = APIRouter(tags=["unsubscribe"])
 
 TokenPath = Annotated[
     str,
-    Path(
-        max_length=400, description="The signed token from the email's unsubscribe link", examples=["YzEw.x"]
-    ),
+    Path(description="The signed token from the email's unsubscribe link", examples=["YzEw.x"]),
 ]
 HTML = {"text/html": {"example": "<!doctype html><html>…</html>"}}
 PAGE_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "An HTML page", "content": HTML},
     404: {"description": "The link is not valid (HTML page)", "content": HTML},
-    422: {"description": "The link is malformed (HTML page)", "content": HTML},
+    422: {"model": ErrorResponse, "description": "The request body is too large"},
     503: {"description": "Could not finish; retry (HTML page)", "content": HTML},
 }
 ONE_CLICK_BODY = {
