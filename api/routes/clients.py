@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
+from api import examples
 from api.auth import IngestKey, OpsKey
 from api.deps import SessionDep, StateDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE, ApiError
@@ -36,7 +37,7 @@ Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` 
 @router.put(
     "/clients/{client_id}",
     status_code=202,
-    responses={**AUTH_RESPONSES, **ERROR_RESPONSES},
+    responses={**examples.ok(examples.PROFILE_ACCEPTED, 202), **AUTH_RESPONSES, **ERROR_RESPONSES},
     summary="Create or update a client's profile",
 )
 async def put_client(
@@ -61,7 +62,7 @@ async def put_client(
 
 @router.get(
     "/clients",
-    responses={**AUTH_RESPONSES, **ERROR_RESPONSES},
+    responses={**examples.ok(examples.CLIENT_PAGE), **AUTH_RESPONSES, **ERROR_RESPONSES},
     summary="List clients by tier, score, segment, holdout, last order",
 )
 async def get_clients(
@@ -93,7 +94,12 @@ async def get_clients(
 
 @router.get(
     "/clients/{client_id}",
-    responses={**AUTH_RESPONSES, **NOT_FOUND_RESPONSE, **ERROR_RESPONSES},
+    responses={
+        **examples.ok(examples.CLIENT_DETAIL),
+        **AUTH_RESPONSES,
+        **NOT_FOUND_RESPONSE,
+        **ERROR_RESPONSES,
+    },
     summary="One client: profile, score history, emails, live workflow state",
 )
 async def get_client(

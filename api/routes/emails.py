@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from api import examples
 from api.auth import OpsKey
 from api.deps import SessionDep, StateDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE, ApiError, ErrorResponse
@@ -25,14 +26,33 @@ EmailIdPath = Annotated[
     str, Path(min_length=1, max_length=64, description="The email's id", examples=["e-3f2a9c"])
 ]
 DECISION_RESPONSES: dict[int | str, dict[str, object]] = {
+    **examples.ok(examples.DECISION),
     **AUTH_RESPONSES,
     **NOT_FOUND_RESPONSE,
     **ERROR_RESPONSES,
-    409: {"model": ErrorResponse, "description": "The email is not awaiting a decision"},
+    409: {
+        "model": ErrorResponse,
+        "description": "The email is not awaiting a decision",
+        "content": {
+            "application/json": {
+                "example": {
+                    "error": {
+                        "code": "not_pending",
+                        "message": "the email is not awaiting a decision (already decided or stale)",
+                        "fields": [],
+                    }
+                }
+            }
+        },
+    },
 }
 
 
-@router.get("/emails", responses={**AUTH_RESPONSES, **ERROR_RESPONSES}, summary="List emails by status")
+@router.get(
+    "/emails",
+    responses={**examples.ok(examples.EMAIL_PAGE), **AUTH_RESPONSES, **ERROR_RESPONSES},
+    summary="List emails by status",
+)
 async def get_emails(
     session: SessionDep,
     _key: OpsKey,
@@ -48,7 +68,12 @@ async def get_emails(
 
 @router.get(
     "/emails/{email_id}",
-    responses={**AUTH_RESPONSES, **NOT_FOUND_RESPONSE, **ERROR_RESPONSES},
+    responses={
+        **examples.ok(examples.EMAIL_DETAIL),
+        **AUTH_RESPONSES,
+        **NOT_FOUND_RESPONSE,
+        **ERROR_RESPONSES,
+    },
     summary="One email: draft, guardrail verdicts, approvals, delivery",
 )
 async def get_email(email_id: EmailIdPath, session: SessionDep, _key: OpsKey) -> EmailDetail:

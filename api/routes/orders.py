@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 from temporalio.service import RPCError
 
+from api import examples
 from api.auth import IngestKey
 from api.deps import SettingsDep, StateDep, TemporalDep
 from api.errors import (
@@ -115,7 +116,7 @@ class BatchResult(BaseModel):
 @router.post(
     "/clients/{client_id}/orders",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={**AUTH_RESPONSES, **ERROR_RESPONSES},
+    responses={**examples.ok(examples.ACCEPTED, 202), **AUTH_RESPONSES, **ERROR_RESPONSES},
     summary="Ingest one order",
     openapi_extra={"requestBody": {"content": {"application/json": {"example": ORDER_EXAMPLE}}}},
 )
@@ -144,7 +145,7 @@ async def ingest_order(
 @router.post(
     "/orders:batch",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={**AUTH_RESPONSES, **ERROR_RESPONSES},
+    responses={**examples.ok(examples.BATCH, 202), **AUTH_RESPONSES, **ERROR_RESPONSES},
     summary="Ingest up to 1,000 orders",
     openapi_extra={"requestBody": {"content": {"application/json": {"example": BATCH_EXAMPLE}}}},
 )

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 
 from api.deps import StateDep
-from api.errors import TEMPORAL_RETRY_AFTER_SECONDS, ErrorResponse, TemporalUnavailable
+from api.errors import ERROR_RESPONSES, TEMPORAL_RETRY_AFTER_SECONDS, TemporalUnavailable
 from api.store import record_opt_out
 from api.temporal_calls import signal_with_start
 from core.contracts import Unsubscribed
@@ -32,7 +32,7 @@ HTML = {"text/html": {"example": "<!doctype html><html>…</html>"}}
 PAGE_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "An HTML page", "content": HTML},
     404: {"description": "The link is not valid (HTML page)", "content": HTML},
-    422: {"model": ErrorResponse, "description": "The request body is too large"},
+    422: ERROR_RESPONSES[422],
     503: {"description": "Could not finish; retry (HTML page)", "content": HTML},
 }
 ONE_CLICK_BODY = {

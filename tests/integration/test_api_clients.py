@@ -90,7 +90,7 @@ async def _seed(stack: Stack, prefix: str) -> list[str]:
 async def test_list_clients_filters(stack: Stack) -> None:
     await _seed(stack, unique_id("f"))
 
-    async def ids(**params: object) -> list[str]:
+    async def ids(**params: str | float) -> list[str]:
         response = await stack.http.get("/v1/clients", params=params)
         assert response.status_code == 200, response.text
         return [item["client_id"][-1] for item in response.json()["items"]]
@@ -109,7 +109,7 @@ async def test_list_clients_cursor_walks_every_client_once(stack: Stack) -> None
     seen: list[str] = []
     cursor = None
     while True:
-        params: dict[str, object] = {"limit": 3}
+        params: dict[str, str | int | float | bool] = {"limit": 3}
         if cursor:
             params["cursor"] = cursor
         page = (await stack.http.get("/v1/clients", params=params)).json()
@@ -131,7 +131,9 @@ async def test_list_clients_cursor_walks_every_client_once(stack: Stack) -> None
     ],
     ids=["cursor", "cursor-type", "naive", "tier", "limit"],
 )
-async def test_list_clients_bad_query_is_422(stack: Stack, params: dict[str, object], field: str) -> None:
+async def test_list_clients_bad_query_is_422(
+    stack: Stack, params: dict[str, str | int | float | bool], field: str
+) -> None:
     response = await stack.http.get("/v1/clients", params=params)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["fields"][0]["field"] == field
@@ -145,8 +147,8 @@ async def test_client_detail_has_history_emails_and_live_state(stack: Stack) -> 
     await add_score(stack.sessions, cid, utc(2026, 3, 1), 30, "at_risk")
     await add_email(stack.sessions, unique_id("e"), cid)
 
-    async def recorded() -> dict[str, object] | None:
-        body: dict[str, object] = (await stack.http.get(f"/v1/clients/{cid}")).json()
+    async def recorded() -> dict[str, str | int | float | bool] | None:
+        body: dict[str, str | int | float | bool] = (await stack.http.get(f"/v1/clients/{cid}")).json()
         live = body["live_state"]
         return body if isinstance(live, dict) and live.get("order_count") == 1 else None
 

@@ -50,7 +50,11 @@ async def test_list_emails_by_status_paginates(stack: Stack) -> None:
         await add_email(stack.sessions, f"{cid}-e{i}", cid, status, created_at=utc(2026, 1, 1, i))
     seen, cursor = [], None
     while True:
-        params: dict[str, object] = {"status": "pending_approval", "limit": 2, "client_id": cid}
+        params: dict[str, str | int | float | bool] = {
+            "status": "pending_approval",
+            "limit": 2,
+            "client_id": cid,
+        }
         if cursor:
             params["cursor"] = cursor
         response = await stack.http.get("/v1/emails", params=params)
