@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import uvicorn
 
 from api.app import create_app
@@ -17,5 +20,15 @@ async def serve(settings: Settings) -> None:
         port=settings.api.port,
         log_config=None,
         proxy_headers=True,
+        loop="none",
     )
     await uvicorn.Server(config).serve()
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (it is, with uvicorn[standard]): the API's I/O costs less CPU."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        return None
+    return uvloop.new_event_loop

@@ -35,9 +35,9 @@ def worker() -> None:
 @app.command()
 def api() -> None:
     """Run the HTTP API (production)."""
-    from api.main import serve
+    from api.main import loop_factory, serve
 
-    run_and_exit(lambda: serve(Settings()))
+    run_and_exit(lambda: serve(Settings()), loop_factory=loop_factory())
 
 
 @app.command()

@@ -11,7 +11,7 @@ from temporalio.service import RPCError
 
 from api import examples
 from api.auth import IngestKey
-from api.deps import SettingsDep, StateDep, TemporalDep
+from api.deps import StateDep
 from api.errors import (
     AUTH_RESPONSES,
     ERROR_RESPONSES,
@@ -121,12 +121,7 @@ class BatchResult(BaseModel):
     openapi_extra={"requestBody": {"content": {"application/json": {"example": ORDER_EXAMPLE}}}},
 )
 async def ingest_order(
-    client_id: ClientIdPath,
-    order: OrderPlaced,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-    state: StateDep,
-    _key: IngestKey,
+    client_id: ClientIdPath, order: OrderPlaced, state: StateDep, _key: IngestKey
 ) -> OrderAccepted:
     """Forward the order to the client's workflow (starting it if needed).
 
@@ -134,7 +129,7 @@ async def ingest_order(
     ``order_id``: sending the same order again changes nothing.
     """
     try:
-        workflow_id = await send_order(temporal, settings, client_id, order)
+        workflow_id = await send_order(state.temporal, state.settings, client_id, order)
     except TemporalUnavailable:
         state.metrics.orders.labels("unavailable").inc()
         raise
