@@ -91,7 +91,13 @@ async def drive(work: list[tuple[str, dict[str, Any]]], send: Send) -> tuple[flo
 
 def via_api(https: list[httpx.AsyncClient]) -> Send:
     async def send(index: int, client_id: str, body: dict[str, Any]) -> None:
-        response = await https[index].post(f"/v1/clients/{client_id}/orders", json=body)
+        url = f"/v1/clients/{client_id}/orders"
+        try:
+            response = await https[index].post(url, json=body)
+        except httpx.RemoteProtocolError:
+            # The server closed an idle keep-alive connection as we reused it (uvicorn's 5 s
+            # keep-alive between phases): resend once; orders are idempotent by id.
+            response = await https[index].post(url, json=body)
         if response.status_code != 202:
             raise RuntimeError(f"API answered {response.status_code}: {response.text[:200]}")
 
