@@ -110,6 +110,9 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI could not parse the body (not UTF-8, not a form)
+        fields = [FieldError(field="body", reason=str(exc.detail))]
+        return error_response(422, "validation_error", "the request is not valid", fields)
     code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
     return error_response(
         exc.status_code,
@@ -142,7 +145,34 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
+def _documented(description: str, code: str, message: str, **extra: Any) -> dict[str, Any]:
+    example = {"error": {"code": code, "message": message, "fields": [], **extra}}
+    return {
+        "model": ErrorResponse,
+        "description": description,
+        "content": {"application/json": {"example": example}},
+    }
+
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _documented("No API key, or not a valid one", "unauthorized", "the API key is not valid"),
+    403: _documented(
+        "The API key lacks the scope this route needs", "forbidden", "this API key lacks the 'ops' scope"
+    ),
+}
+NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
+    404: _documented("No such resource", "not_found", "no such client"),
+}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    422: {"model": ErrorResponse, "description": "Invalid input, with field-level reasons"},
-    503: {"model": ErrorResponse, "description": "Temporal unreachable; retry after the header's delay"},
+    422: _documented(
+        "Invalid input, with field-level reasons",
+        "validation_error",
+        "the request is not valid",
+        fields=[{"field": "body.currency", "reason": "unknown ISO 4217 currency code 'XYZ'"}],
+    ),
+    503: _documented(
+        "Temporal unreachable; retry after the header's delay",
+        "temporal_unavailable",
+        "the workflow service is unreachable; nothing was accepted, retry later",
+    ),
 }

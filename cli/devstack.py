@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from api.app import create_app
+from cli.apikey import dev_admin_key
 from cli.mailsink import start_sink
 from cli.opsuser import ensure_dev_user
 from core import migrate
@@ -186,9 +187,11 @@ async def run_stack(settings: Settings) -> None:
         ops_login = await ensure_dev_user(settings, data_dir)
         sink = start_sink(data_dir / "mail", "127.0.0.1", dev.smtp_sink_port)
         engine = create_engine(settings.database)
+        sessions = session_factory(engine)
+        api_key = await dev_admin_key(sessions, data_dir / "admin-api-key")
         client = await connect(settings)
         await ensure_refit_schedule(client, settings)
-        deps = registry.Dependencies(settings=settings, sessions=session_factory(engine))
+        deps = registry.Dependencies(settings=settings, sessions=sessions)
         workers = build_workers(client, deps)
         app = create_app(settings, temporal=client)
         server = EmbeddedServer(
@@ -209,7 +212,7 @@ async def run_stack(settings: Settings) -> None:
             await worker_task
             api_task.result()
             raise RuntimeError("the API did not start")
-        print_urls(settings, data_dir, ops_login)
+        print_urls(settings, data_dir, api_key, ops_login)
         await stop.wait()
         console.print("Stopping …")
         server.should_exit = True
@@ -235,7 +238,9 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
                 process.wait(timeout=5)
 
 
-def print_urls(settings: Settings, data_dir: Path, ops_login: tuple[str, str | None] | None = None) -> None:
+def print_urls(
+    settings: Settings, data_dir: Path, api_key: str, ops_login: tuple[str, str | None] | None = None
+) -> None:
     dev = settings.devstack
     api = f"http://{settings.api.host}:{settings.api.port}"
     console.print(
@@ -247,6 +252,7 @@ def print_urls(settings: Settings, data_dir: Path, ops_login: tuple[str, str | N
         f"  Temporal gRPC  127.0.0.1:{dev.temporal_port}\n"
         f"  SMTP sink      127.0.0.1:{dev.smtp_sink_port} (messages kept in {data_dir / 'mail'})\n"
         f"  Database       {settings.database.url}\n"
+        f"  API key        {api_key} (admin; kept in {data_dir / 'admin-api-key'})\n"
         "Press Ctrl-C to stop.\n"
     )
 

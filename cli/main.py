@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from cli import apikey
 from cli.model import app as model_app
 from cli.opsuser import app as opsuser_app
 from core.process import run_and_exit
@@ -14,6 +17,7 @@ from core.settings import Settings
 app = typer.Typer(help="Rekindle: durable client re-engagement.", no_args_is_help=True)
 app.add_typer(model_app, name="model", help="Fit and apply the engagement model to an order export.")
 app.add_typer(opsuser_app, name="opsuser")
+app.add_typer(apikey.app, name="apikey")
 
 
 @app.command()
@@ -35,9 +39,9 @@ def worker() -> None:
 @app.command()
 def api() -> None:
     """Run the HTTP API (production)."""
-    from api.main import serve
+    from api.main import loop_factory, serve
 
-    run_and_exit(lambda: serve(Settings()))
+    run_and_exit(lambda: serve(Settings()), loop_factory=loop_factory())
 
 
 @app.command()
@@ -58,6 +62,22 @@ def migrate(
         typer.echo(f"database at {revision}{' (downgraded)' if down else ''}")
 
     run_and_exit(run)
+
+
+@app.command("import")
+def import_orders(
+    path: Annotated[Path, typer.Argument(help="CSV with client_id,ordered_at,amount[,order_id,currency]")],
+    currency: Annotated[str, typer.Option(help="Currency of rows without one")] = "USD",
+    concurrency: Annotated[int, typer.Option(min=1, max=512, help="Orders in flight")] = 64,
+    restart: Annotated[bool, typer.Option(help="Ignore the checkpoint and send every row")] = False,
+) -> None:
+    """Backfill an order export into the client workflows (resumable; idempotent by order id)."""
+    from cli.importer import import_command
+
+    if not path.is_file():
+        typer.echo(f"error: no such file: {path}", err=True)
+        raise typer.Exit(1)
+    run_and_exit(lambda: import_command(Settings(), path, currency, concurrency, restart))
 
 
 def main() -> None:

@@ -153,6 +153,14 @@ class RejectEmail(Frozen):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
 
+# The ``type`` of the ApplicationError an approval validator raises, which the API maps:
+# the email is not the pending draft (already decided, expired, cancelled, unknown) -> 409;
+# the edited subject/body fails the guardrails -> 422 (details[0]: the failing verdicts,
+# a list of GuardrailVerdict dicts). Any other rejection is answered as 409.
+UPDATE_ERROR_NOT_PENDING = "EmailNotPending"
+UPDATE_ERROR_GUARDRAILS = "EditRejected"
+
+
 class EmailDecision(Frozen):
     """What an approval Update answers: the email's status after the decision."""
 

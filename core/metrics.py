@@ -68,3 +68,8 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 def generate_latest(registry: CollectorRegistry = REGISTRY) -> bytes:
     """The registry in Prometheus text format."""
     return _generate_latest(registry)
+
+
+ORDERS_UNAVAILABLE = Counter(
+    "rekindle_orders_unavailable", "Orders the API could not hand to Temporal (answered 503)"
+)

@@ -21,11 +21,16 @@ def finish(status: int) -> NoReturn:
     os._exit(status)
 
 
-def run_and_exit(main: Callable[[], Coroutine[Any, Any, None]]) -> NoReturn:
+def run_and_exit(
+    main: Callable[[], Coroutine[Any, Any, None]],
+    *,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> NoReturn:
     """Run a coroutine, report an error in one line (no traceback), then exit."""
     status = 0
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main())
     except KeyboardInterrupt:
         status = 130
     except Exception as exc:  # a command reports; it does not dump a traceback

@@ -5,21 +5,40 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from api.deps import StateDep
+from core.metrics import CONTENT_TYPE, generate_latest
 
 router = APIRouter(tags=["ops"])
 CHECK_TIMEOUT_SECONDS = 3.0
 
 
-@router.get("/healthz", summary="The process is up")
+@router.get(
+    "/healthz",
+    summary="The process is up",
+    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Temporal and the database are reachable")
+READY_EXAMPLE = {"status": "ready", "checks": {"database": "ok", "temporal": "ok"}}
+NOT_READY_EXAMPLE = {
+    "status": "not_ready",
+    "checks": {"database": "ok", "temporal": "unavailable: RPCError"},
+}
+
+
+@router.get(
+    "/readyz",
+    summary="Temporal and the database are reachable",
+    responses={
+        200: {"content": {"application/json": {"example": READY_EXAMPLE}}},
+        503: {"description": "Not ready", "content": {"application/json": {"example": NOT_READY_EXAMPLE}}},
+    },
+)
 async def readyz(state: StateDep) -> JSONResponse:
     checks: dict[str, str] = {}
 
@@ -40,3 +59,19 @@ async def readyz(state: StateDep) -> JSONResponse:
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
     )
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/plain": {"example": "rekindle_orders_accepted_total 3.0\n"}},
+            "description": "Prometheus text exposition format",
+        }
+    },
+)
+async def metrics() -> Response:
+    """The process's application metrics (core/metrics.py): requests, orders, and more."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE)

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Response, status
+from pydantic import BaseModel, Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from temporalio.service import RPCError
 
-from api.deps import SettingsDep, TemporalDep
-from api.errors import ERROR_RESPONSES
+from api import examples
+from api.auth import IngestKey
+from api.deps import StateDep
+from api.errors import (
+    AUTH_RESPONSES,
+    ERROR_RESPONSES,
+    TEMPORAL_RETRY_AFTER_SECONDS,
+    FieldError,
+    TemporalUnavailable,
+)
 from api.temporal_calls import send_order
-from core.contracts import CLIENT_ID_PATTERN, OrderPlaced
-from core.metrics import ORDERS_ACCEPTED
+from core.contracts import CLIENT_ID_PATTERN, ClientId, OrderPlaced
+from core.metrics import ORDERS_ACCEPTED, ORDERS_UNAVAILABLE
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
 ClientIdPath = Annotated[
     str, Path(pattern=CLIENT_ID_PATTERN, description="The retailer's client id", examples=["c-1001"])
 ]
+BATCH_MAX = 1000
+# Signal-with-starts in flight per batch: enough to hide round trips, few enough that
+# one batch cannot monopolise the server.
+BATCH_CONCURRENCY = 32
 
 ORDER_EXAMPLE = {
     "order_id": "o-123",
@@ -25,6 +39,18 @@ ORDER_EXAMPLE = {
     "amount": "79.00",
     "currency": "USD",
     "items": [{"sku": "SKU-42", "category": "knitwear", "kept": True}],
+}
+BATCH_EXAMPLE = {
+    "orders": [
+        {"client_id": "c-1001", **ORDER_EXAMPLE},
+        {
+            "client_id": "c-1002",
+            "order_id": "o-124",
+            "placed_at": "2026-01-06T08:00:00+01:00",
+            "amount": "20.50",
+            "currency": "EUR",
+        },
+    ]
 }
 
 
@@ -35,21 +61,120 @@ class OrderAccepted(BaseModel):
     status: str = "accepted"
 
 
+class BatchOrder(OrderPlaced):
+    """One order of a batch: the order's fields plus its client."""
+
+    client_id: ClientId
+
+    def order(self) -> OrderPlaced:
+        return OrderPlaced.model_validate(self.model_dump(exclude={"client_id"}))
+
+
+class InvalidItem(BaseModel):
+    """An item that failed validation; kept so the rest of the batch goes on."""
+
+    fields: list[FieldError]
+
+
+def _keep_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        fields = [
+            FieldError(field=".".join(str(p) for p in e["loc"]) or "item", reason=_reason(e["msg"]))
+            for e in exc.errors()
+        ]
+        return InvalidItem(fields=fields)
+
+
+def _reason(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
+# Each item validates on its own: a bad item becomes an InvalidItem, not a 422 for the batch.
+LenientOrder = Annotated[BatchOrder, WrapValidator(_keep_invalid)]
+
+
+class OrderBatch(BaseModel):
+    orders: list[LenientOrder] = Field(min_length=1, max_length=BATCH_MAX)
+
+
+class ItemResult(BaseModel):
+    index: int
+    client_id: str | None = None
+    order_id: str | None = None
+    status: Literal["accepted", "invalid", "unavailable"]
+    errors: list[FieldError] = []
+
+
+class BatchResult(BaseModel):
+    accepted: int
+    invalid: int
+    unavailable: int
+    results: list[ItemResult]
+
+
 @router.post(
     "/clients/{client_id}/orders",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=ERROR_RESPONSES,
+    responses={**examples.ok(examples.ACCEPTED, 202), **AUTH_RESPONSES, **ERROR_RESPONSES},
     summary="Ingest one order",
     openapi_extra={"requestBody": {"content": {"application/json": {"example": ORDER_EXAMPLE}}}},
 )
 async def ingest_order(
-    client_id: ClientIdPath, order: OrderPlaced, temporal: TemporalDep, settings: SettingsDep
+    client_id: ClientIdPath, order: OrderPlaced, state: StateDep, _key: IngestKey
 ) -> OrderAccepted:
     """Forward the order to the client's workflow (starting it if needed).
 
     Answers 202 once Temporal has durably accepted the signal. Idempotent by
     ``order_id``: sending the same order again changes nothing.
     """
-    workflow_id = await send_order(temporal, settings, client_id, order)
+    try:
+        workflow_id = await send_order(state.temporal, state.settings, client_id, order)
+    except TemporalUnavailable:
+        ORDERS_UNAVAILABLE.inc()
+        raise
     ORDERS_ACCEPTED.inc()
     return OrderAccepted(client_id=client_id, order_id=order.order_id, workflow_id=workflow_id)
+
+
+@router.post(
+    "/orders:batch",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**examples.ok(examples.BATCH, 202), **AUTH_RESPONSES, **ERROR_RESPONSES},
+    summary="Ingest up to 1,000 orders",
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": BATCH_EXAMPLE}}}},
+)
+async def ingest_batch(
+    batch: OrderBatch, state: StateDep, response: Response, _key: IngestKey
+) -> BatchResult:
+    """Forward each valid order to its client's workflow; report per item.
+
+    A bad item is reported (``invalid``, with field reasons) and does not sink the
+    batch. Items Temporal could not accept are ``unavailable``: resend them (or the
+    whole batch: orders are idempotent by ``order_id``). If Temporal is unreachable
+    for every valid item the answer is 503 with Retry-After.
+    """
+    gate = asyncio.Semaphore(BATCH_CONCURRENCY)
+    results = await asyncio.gather(*(_one(state, gate, i, item) for i, item in enumerate(batch.orders)))
+    counts = {s: sum(r.status == s for r in results) for s in ("accepted", "invalid", "unavailable")}
+    ORDERS_ACCEPTED.inc(counts["accepted"])
+    ORDERS_UNAVAILABLE.inc(counts["unavailable"])
+    if counts["unavailable"]:
+        if not counts["accepted"]:
+            raise TemporalUnavailable()
+        response.headers["Retry-After"] = str(TEMPORAL_RETRY_AFTER_SECONDS)
+    return BatchResult(**counts, results=results)
+
+
+async def _one(state: StateDep, gate: asyncio.Semaphore, index: int, item: Any) -> ItemResult:
+    if isinstance(item, InvalidItem):
+        return ItemResult(index=index, status="invalid", errors=item.fields)
+    assert isinstance(item, BatchOrder)
+    result = ItemResult(index=index, client_id=item.client_id, order_id=item.order_id, status="accepted")
+    async with gate:
+        try:
+            await send_order(state.temporal, state.settings, item.client_id, item.order())
+        except (TemporalUnavailable, RPCError):
+            result.status = "unavailable"
+    return result

@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from core.apikeys import Scope, create_key
 from core.settings import Settings
 from tests.helpers import serve_app
 from worker import registry
@@ -21,15 +22,40 @@ from worker.main import build_workers, run_workers
 
 @dataclass
 class Stack:
+    """``http`` carries an admin API key; ``anon`` carries none; ``key()`` makes more."""
+
     http: httpx.AsyncClient
+    anon: httpx.AsyncClient
     temporal: Client
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
+    base_url: str
+    api_key: str
+
+    async def key(self, *scopes: Scope, name: str = "test") -> str:
+        return (await create_key(self.sessions, name, scopes)).token
+
+    def client(self, token: str) -> httpx.AsyncClient:
+        """A client with ``token`` as its bearer key (close it, or use ``async with``)."""
+        return httpx.AsyncClient(base_url=self.base_url, timeout=30, headers=auth(token))
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def api_key(sessions: async_sessionmaker[AsyncSession]) -> str:
+    """An admin API key stored in this test's database."""
+    return (await create_key(sessions, "test admin", ("admin",))).token
 
 
 @pytest.fixture
 async def stack(
-    dev_env: WorkflowEnvironment, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    api_key: str,
 ) -> AsyncIterator[Stack]:
     """Worker + API (served over HTTP on loopback) on this test's database and queues."""
     client = dev_env.client
@@ -38,8 +64,12 @@ async def stack(
     worker_task = asyncio.create_task(run_workers(build_workers(client, deps), stop))
     app = create_app(settings, temporal=client)
     try:
-        async with serve_app(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-            yield Stack(http=http, temporal=client, settings=settings, sessions=sessions)
+        async with (
+            serve_app(app) as base_url,
+            httpx.AsyncClient(base_url=base_url, timeout=30, headers=auth(api_key)) as http,
+            httpx.AsyncClient(base_url=base_url, timeout=30) as anon,
+        ):
+            yield Stack(http, anon, client, settings, sessions, base_url, api_key)
     finally:
         stop.set()
         await worker_task

@@ -66,6 +66,11 @@ def _wait_up(process: subprocess.Popen[str], api: str, timeout: float = 90) -> N
     raise AssertionError("the stack did not become ready")
 
 
+def _headers(tmp_path: Path) -> dict[str, str]:
+    token = (tmp_path / "data" / "admin-api-key").read_text().strip()
+    return {"authorization": f"Bearer {token}"}
+
+
 def _stop(process: subprocess.Popen[str]) -> str:
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=60)
@@ -87,10 +92,13 @@ def test_devstack_serves_restarts_and_stops(
 ) -> None:
     api = f"http://127.0.0.1:{ports['api']}"
     _wait_up(stack_process, api)
-    accepted = httpx.post(f"{api}/v1/clients/dev-1/orders", json=order_body("o-1"), timeout=10)
+    headers = _headers(tmp_path)
+    accepted = httpx.post(
+        f"{api}/v1/clients/dev-1/orders", json=order_body("o-1"), headers=headers, timeout=10
+    )
     assert accepted.status_code == 202
     deadline = time.monotonic() + 20
-    while httpx.get(f"{api}/v1/clients/dev-1", timeout=5).status_code != 200:
+    while httpx.get(f"{api}/v1/clients/dev-1", headers=headers, timeout=5).status_code != 200:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     ui = httpx.get(f"http://127.0.0.1:{ports['ui']}/", timeout=10)
@@ -105,17 +113,22 @@ def test_devstack_serves_restarts_and_stops(
     out = _stop(stack_process)
     assert "Rekindle is up" in out
     assert f"http://127.0.0.1:{ports['api']}/docs" in out
+    assert headers["authorization"].removeprefix("Bearer ") in out
 
     # Second run on the same data folder: the workflow and the database survived.
     again = _start(tmp_path, ports)
     try:
         _wait_up(again, api)
+        assert _headers(tmp_path) == headers  # the dev key is stable across restarts
         accepted = httpx.post(
-            f"{api}/v1/clients/dev-1/orders", json=order_body("o-2", "2026-03-01T10:00:00Z"), timeout=10
+            f"{api}/v1/clients/dev-1/orders",
+            json=order_body("o-2", "2026-03-01T10:00:00Z"),
+            headers=headers,
+            timeout=10,
         )
         assert accepted.status_code == 202
         deadline = time.monotonic() + 20
-        while httpx.get(f"{api}/v1/clients/dev-1", timeout=5).json()["order_count"] != 2:
+        while httpx.get(f"{api}/v1/clients/dev-1", headers=headers, timeout=5).json()["order_count"] != 2:
             assert time.monotonic() < deadline
             time.sleep(0.2)
     finally:

@@ -1,0 +1,231 @@
+"""Response models of the client and email routes (what the OpenAPI schema promises)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.temporal_calls import LiveStateReason
+from core.contracts import ProfileUpdated, ShortText
+from core.models import Client, Email, EmailEvent, EngagementScore
+from core.money import from_minor
+
+
+class ClientProfileIn(ProfileUpdated):
+    """``PUT /v1/clients/{id}``: fields left out (or null) keep their current value."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "anna@example.com",
+                    "first_name": "Anna",
+                    "last_name": "Berg",
+                    "time_zone": "Europe/Stockholm",
+                    "locale": "sv-SE",
+                    "style_notes": "Prefers merino; no hard sell.",
+                }
+            ]
+        },
+    )
+
+
+class Profile(BaseModel):
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    time_zone: str | None
+    locale: str | None
+    style_notes: str | None
+
+    @classmethod
+    def of(cls, client: Client) -> Profile:
+        return cls(**{name: getattr(client, name) for name in cls.model_fields})
+
+
+class ClientSummary(BaseModel):
+    client_id: str
+    order_count: int
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+    total_spend: Decimal | None
+    currency: str | None
+    score: float | None
+    tier: str | None
+    segment: str | None
+    holdout: bool
+    unsubscribed_at: datetime | None
+
+    @classmethod
+    def of(cls, client: Client) -> ClientSummary:
+        spend = from_minor(client.total_spend_minor, client.currency) if client.currency else None
+        return cls(
+            client_id=client.id,
+            order_count=client.order_count,
+            first_order_at=client.first_order_at,
+            last_order_at=client.last_order_at,
+            total_spend=spend,
+            currency=client.currency,
+            score=client.score,
+            tier=client.tier,
+            segment=client.segment,
+            holdout=client.holdout,
+            unsubscribed_at=client.unsubscribed_at,
+        )
+
+
+class ClientPage(BaseModel):
+    items: list[ClientSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end")
+
+
+class ProfileAccepted(BaseModel):
+    client_id: str
+    workflow_id: str
+    changed: bool = Field(description="Whether the stored profile changed")
+    status: str = "accepted"
+
+
+class ScorePoint(BaseModel):
+    scored_at: datetime
+    score: float
+    tier: str
+    segment: str | None
+    p_alive: float | None
+    p_order_again: float | None
+    expected_orders: float | None
+    expected_value: float | None
+    reasons: list[Any]
+    model_version: int | None
+
+    @classmethod
+    def of(cls, row: EngagementScore) -> ScorePoint:
+        return cls(**{name: getattr(row, name) for name in cls.model_fields})
+
+
+class EmailSummary(BaseModel):
+    email_id: str
+    client_id: str
+    status: str
+    subject: str | None
+    holdout: bool
+    created_at: datetime
+    scheduled_for: datetime | None
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Email) -> EmailSummary:
+        return cls(
+            email_id=row.id,
+            client_id=row.client_id,
+            status=row.status,
+            subject=row.subject,
+            holdout=row.holdout,
+            created_at=row.created_at,
+            scheduled_for=row.scheduled_for,
+            sent_at=row.sent_at,
+        )
+
+
+class ClientDetail(ClientSummary):
+    profile: Profile
+    scores: list[ScorePoint] = Field(description="Score history, newest first (at most 100)")
+    emails: list[EmailSummary] = Field(description="Emails, newest first (at most 50)")
+    live_state: dict[str, Any] | None = Field(
+        description="The workflow's `state` query, or null when it could not be read"
+    )
+    live_state_reason: LiveStateReason | None = Field(default=None, description="Why `live_state` is null")
+
+
+class EmailPage(BaseModel):
+    items: list[EmailSummary]
+    next_cursor: str | None
+
+
+class Draft(BaseModel):
+    subject: str | None
+    preheader: str | None
+    body_text: str | None
+    body_html: str | None
+    generator: str | None
+    model: str | None
+    prompt_version: str | None
+
+
+class Delivery(BaseModel):
+    to_address: str | None
+    scheduled_for: datetime | None
+    sending_at: datetime | None
+    sent_at: datetime | None
+    message_id: str | None
+    failure_reason: str | None
+
+
+class EmailEventOut(BaseModel):
+    kind: str
+    at: datetime
+    actor: str | None
+    detail: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, row: EmailEvent) -> EmailEventOut:
+        return cls(kind=row.kind, at=row.at, actor=row.actor, detail=row.detail)
+
+
+class EmailDetail(EmailSummary):
+    draft: Draft
+    guardrails: Any = Field(description="The guardrail verdicts recorded with the draft")
+    approved_by: str | None
+    approved_at: datetime | None
+    rejected_reason: str | None
+    delivery: Delivery
+    events: list[EmailEventOut] = Field(description="The email's timeline, oldest first")
+
+    @classmethod
+    def build(cls, row: Email, events: list[EmailEvent]) -> EmailDetail:
+        summary = EmailSummary.of(row).model_dump()
+        return cls(
+            **summary,
+            draft=Draft(**{name: getattr(row, name) for name in Draft.model_fields}),
+            guardrails=row.guardrails,
+            approved_by=row.approved_by,
+            approved_at=row.approved_at,
+            rejected_reason=row.rejected_reason,
+            delivery=Delivery(**{name: getattr(row, name) for name in Delivery.model_fields}),
+            events=[EmailEventOut.of(e) for e in events],
+        )
+
+
+class ApproveIn(BaseModel):
+    """Approve the pending draft, optionally with edits (re-checked by the guardrails)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"approved_by": "maria", "subject": "We saved your size"}]},
+    )
+
+    approved_by: ShortText | None = Field(default=None, description="Defaults to the API key's name")
+    subject: str | None = Field(default=None, min_length=1, max_length=200)
+    preheader: str | None = Field(default=None, max_length=200)
+    body_text: str | None = Field(default=None, min_length=1, max_length=10_000)
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "Tone is off for this client", "rejected_by": "maria"}]},
+    )
+
+    reason: str = Field(min_length=1, max_length=1000)
+    rejected_by: ShortText | None = Field(default=None, description="Defaults to the API key's name")
+
+
+class DecisionOut(BaseModel):
+    email_id: str
+    status: str
+    scheduled_for: datetime | None = None

@@ -1,0 +1,170 @@
+"""Backfill at full size: 20,000 orders for 5,000 clients through ``rekindle import``.
+
+Starts a Temporal dev server (in memory), a migrated SQLite database and a worker
+(``python -m worker``) in their own processes; writes an export (half the rows with
+an ``order_id``, half relying on the derived id); runs ``rekindle import``, kills it
+with SIGKILL part-way, runs it again to completion, then waits until the workers
+have recorded everything and checks that every order is in the database exactly
+once. Loopback only; stops by itself (bounded by --timeout).
+
+    .venv/bin/python bench/backfill.py [--orders 20000] [--clients 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from asyncio.subprocess import DEVNULL, PIPE
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from temporalio.testing import WorkflowEnvironment
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core import migrate  # noqa: E402
+from core.db import create_engine, session_factory  # noqa: E402
+from core.models import Order  # noqa: E402
+from core.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
+from core.settings import DatabaseSettings  # noqa: E402
+from core.temporal import data_converter  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def write_export(path: Path, orders: int, clients: int) -> None:
+    rng = random.Random(20_000)
+    lines = ["client_id,ordered_at,amount,order_id,currency"]
+    for i in range(orders):
+        day = date(2024, 1, 1) + timedelta(days=rng.randrange(700))
+        order_id = f"o{i}" if i % 2 else ""
+        lines.append(f"c{i % clients},{day.isoformat()},{rng.randrange(100, 20000) / 100:.2f},{order_id},EUR")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def env_for(address: str, db_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REKINDLE_")}
+    env.update(
+        {
+            "REKINDLE_TEMPORAL__ADDRESS": address,
+            "REKINDLE_TEMPORAL__TASK_QUEUE": "bench-backfill",
+            "REKINDLE_DATABASE__URL": db_url,
+            "REKINDLE_LOGGING__LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+async def counts(db_url: str) -> tuple[int, int, int]:
+    """(rows, distinct order ids, distinct clients) in the orders table."""
+    engine = create_engine(DatabaseSettings(url=db_url))
+    try:
+        async with session_factory(engine)() as session:
+            query = select(
+                func.count(),
+                func.count(func.distinct(Order.order_id)),
+                func.count(func.distinct(Order.client_id)),
+            )
+            rows, ids, clients = (await session.execute(query)).one()
+    finally:
+        await engine.dispose()
+    return int(rows), int(ids), int(clients)
+
+
+async def interrupted_import(csv: Path, env: dict[str, str], kill_after_line: int) -> int:
+    """Run the import, SIGKILL it once the checkpoint passes ``kill_after_line``; the line reached."""
+    checkpoint = csv.with_name(csv.name + ".import-state")
+    process = await asyncio.create_subprocess_exec(
+        str(BIN / "rekindle"), "import", str(csv), env=env, stdout=DEVNULL, stderr=DEVNULL
+    )
+    try:
+        while process.returncode is None:
+            try:
+                if json.loads(checkpoint.read_text())["line"] > kill_after_line:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            await asyncio.sleep(0.05)
+        if process.returncode is None:
+            process.send_signal(signal.SIGKILL)
+    finally:
+        await process.wait()
+    return int(json.loads(checkpoint.read_text())["line"])
+
+
+async def run(orders: int, clients: int, limit_seconds: float) -> dict[str, float | int]:
+    server = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        data_converter=data_converter(),
+        search_attributes=SEARCH_ATTRIBUTES,
+        ui=False,
+    )
+    folder = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
+    db_url = f"sqlite+aiosqlite:///{folder / 'backfill.db'}"
+    await asyncio.to_thread(migrate.upgrade, db_url)
+    csv = folder / "orders.csv"
+    write_export(csv, orders, clients)
+    env = env_for(server.client.service_client.config.target_host, db_url)
+    worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "worker", cwd=ROOT, env=env)
+    try:
+        started = time.monotonic()
+        stopped_at = await interrupted_import(csv, env, orders // 3)
+        print(f"import killed (SIGKILL) with the checkpoint at line {stopped_at} of {orders + 1}")
+        resumed = await asyncio.create_subprocess_exec(
+            str(BIN / "rekindle"), "import", str(csv), env=env, stdout=DEVNULL, stderr=PIPE
+        )
+        _, err = await asyncio.wait_for(resumed.communicate(), limit_seconds)
+        import_seconds = time.monotonic() - started
+        print(f"re-run exit {resumed.returncode}: {err.decode().strip().splitlines()[-1]}")
+        while (await counts(db_url))[0] < orders and time.monotonic() - started < limit_seconds:
+            await asyncio.sleep(1)
+        await asyncio.sleep(3)  # anything still in flight would show up as a duplicate now
+        rows, ids, seen_clients = await counts(db_url)
+        return {
+            "orders": orders,
+            "clients": clients,
+            "rows_in_db": rows,
+            "distinct_order_ids": ids,
+            "clients_in_db": seen_clients,
+            "duplicates": rows - ids,
+            "resumed_from_line": stopped_at,
+            "import_seconds": round(import_seconds, 1),
+            "recorded_seconds": round(time.monotonic() - started, 1),
+        }
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(worker.wait(), 60)
+        await server.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--clients", type=int, default=5_000)
+    parser.add_argument("--timeout", type=float, default=1500, help="seconds before giving up")
+    args = parser.parse_args()
+    figures = asyncio.run(run(args.orders, args.clients, args.timeout))
+    print(
+        f"{figures['rows_in_db']} of {figures['orders']} orders recorded "
+        f"({figures['distinct_order_ids']} distinct ids, {figures['clients_in_db']} clients), "
+        f"duplicates {figures['duplicates']}; import {figures['import_seconds']} s, "
+        f"all recorded after {figures['recorded_seconds']} s"
+    )
+    print(json.dumps(figures))
+    sys.stdout.flush()
+    os._exit(0 if figures["rows_in_db"] == figures["orders"] == figures["distinct_order_ids"] else 1)
+
+
+if __name__ == "__main__":
+    main()

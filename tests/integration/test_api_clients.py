@@ -1,0 +1,187 @@
+"""Clients over HTTP: profile upsert, filtered and paginated lists, detail with live state."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from temporalio.client import Client as TemporalClient
+from temporalio.common import WorkflowIDConflictPolicy
+
+from core.contracts import CLIENT_WORKFLOW, ClientWorkflowInput, client_workflow_id
+from core.models import Client
+from tests.helpers import eventually, order_body, unique_id, utc
+from tests.integration.api_factories import add_client, add_email, add_score
+from tests.integration.conftest import Stack
+
+pytestmark = pytest.mark.temporal
+
+PROFILE = {
+    "email": "anna@example.com",
+    "first_name": "Anna",
+    "last_name": "Berg",
+    "time_zone": "Europe/Stockholm",
+    "locale": "sv-SE",
+    "style_notes": "Prefers merino.",
+}
+
+
+async def test_put_client_creates_then_is_idempotent(stack: Stack) -> None:
+    cid = unique_id("p")
+    first = await stack.http.put(f"/v1/clients/{cid}", json=PROFILE)
+    assert first.status_code == 202, first.text
+    assert first.json() == {
+        "client_id": cid,
+        "workflow_id": f"client-{cid}",
+        "changed": True,
+        "status": "accepted",
+    }
+    again = await stack.http.put(f"/v1/clients/{cid}", json=PROFILE)
+    assert again.json()["changed"] is False
+    partial = await stack.http.put(f"/v1/clients/{cid}", json={"first_name": "Annie"})
+    assert partial.json()["changed"] is True
+    async with stack.sessions() as session:
+        row = await session.get(Client, cid)
+    assert row is not None
+    assert (row.email, row.first_name, row.time_zone) == ("anna@example.com", "Annie", "Europe/Stockholm")
+    description = await stack.temporal.get_workflow_handle(client_workflow_id(cid)).describe()
+    assert description.workflow_type == CLIENT_WORKFLOW
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({"time_zone": "Mars/Olympus"}, "body.time_zone", "unknown IANA time zone"),
+        ({"email": "not-an-email"}, "body.email", "pattern"),
+        ({"first_name": "x" * 101}, "body.first_name", "at most 100"),
+        ({"nickname": "x"}, "body.nickname", "Extra inputs"),
+    ],
+    ids=["zone", "email", "long", "extra"],
+)
+async def test_put_client_bad_profile_is_422(
+    stack: Stack, body: dict[str, str], field: str, reason: str
+) -> None:
+    cid = unique_id("bad")
+    response = await stack.http.put(f"/v1/clients/{cid}", json=body)
+    assert response.status_code == 422, response.text
+    fields = {f["field"]: f["reason"] for f in response.json()["error"]["fields"]}
+    assert reason.lower() in fields[field].lower()
+    async with stack.sessions() as session:
+        assert await session.get(Client, cid) is None
+
+
+async def _seed(stack: Stack, prefix: str) -> list[str]:
+    ids = []
+    for i in range(7):
+        cid = f"{prefix}-{i}"
+        ids.append(cid)
+        await add_client(
+            stack.sessions,
+            cid,
+            tier="at_risk" if i % 2 else "active",
+            segment="hibernating" if i < 3 else "loyal",
+            score=10.0 * i,
+            holdout=i == 6,
+            last_order_at=utc(2026, 1, 1 + i),
+        )
+    return ids
+
+
+async def test_list_clients_filters(stack: Stack) -> None:
+    await _seed(stack, unique_id("f"))
+
+    async def ids(**params: str | float) -> list[str]:
+        response = await stack.http.get("/v1/clients", params=params)
+        assert response.status_code == 200, response.text
+        return [item["client_id"][-1] for item in response.json()["items"]]
+
+    assert await ids(tier="at_risk") == ["1", "3", "5"]
+    assert await ids(segment="hibernating") == ["0", "1", "2"]
+    assert await ids(score_min=20, score_max=40) == ["2", "3", "4"]
+    assert await ids(holdout="true") == ["6"]
+    assert await ids(last_order_before="2026-01-03T00:00:00Z") == ["0", "1"]
+    assert await ids(last_order_after="2026-01-06T00:00:00+00:00") == ["5", "6"]
+    assert await ids(tier="active", score_min=30) == ["4", "6"]
+
+
+async def test_list_clients_cursor_walks_every_client_once(stack: Stack) -> None:
+    seeded = await _seed(stack, unique_id("w"))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, str | int | float | bool] = {"limit": 3}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await stack.http.get("/v1/clients", params=params)).json()
+        seen += [item["client_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(seeded)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"cursor": "garbage!"}, "query.cursor"),
+        ({"cursor": "WzFd"}, "query.cursor"),  # [1]: decodes, but is not ours
+        ({"last_order_before": "2026-01-01T00:00:00"}, "query.last_order_before"),
+        ({"tier": "gold"}, "query.tier"),
+        ({"limit": 0}, "query.limit"),
+    ],
+    ids=["cursor", "cursor-type", "naive", "tier", "limit"],
+)
+async def test_list_clients_bad_query_is_422(
+    stack: Stack, params: dict[str, str | int | float | bool], field: str
+) -> None:
+    response = await stack.http.get("/v1/clients", params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["fields"][0]["field"] == field
+
+
+async def test_client_detail_has_history_emails_and_live_state(stack: Stack) -> None:
+    cid = unique_id("d")
+    assert (await stack.http.put(f"/v1/clients/{cid}", json=PROFILE)).status_code == 202
+    assert (await stack.http.post(f"/v1/clients/{cid}/orders", json=order_body("o-1"))).status_code == 202
+    await add_score(stack.sessions, cid, utc(2026, 1, 1), 80, "active")
+    await add_score(stack.sessions, cid, utc(2026, 3, 1), 30, "at_risk")
+    await add_email(stack.sessions, unique_id("e"), cid)
+
+    async def recorded() -> dict[str, str | int | float | bool] | None:
+        body: dict[str, str | int | float | bool] = (await stack.http.get(f"/v1/clients/{cid}")).json()
+        live = body["live_state"]
+        return body if isinstance(live, dict) and live.get("order_count") == 1 else None
+
+    body = await eventually(recorded)
+    assert body["profile"]["first_name"] == "Anna"
+    assert [s["score"] for s in body["scores"]] == [30, 80]
+    assert body["emails"][0]["status"] == "pending_approval"
+    assert body["live_state"]["client_id"] == cid
+    assert body["live_state_reason"] is None
+    assert body["order_count"] == 1
+
+
+async def test_client_detail_without_workflow_has_null_live_state(stack: Stack) -> None:
+    cid = unique_id("db-only")
+    await add_client(stack.sessions, cid)
+    body = (await stack.http.get(f"/v1/clients/{cid}")).json()
+    assert body["live_state"] is None
+    assert body["live_state_reason"] == "no_workflow"
+
+
+async def test_client_detail_with_no_worker_answers_in_bounded_time(stack: Stack) -> None:
+    cid = unique_id("idle")
+    await add_client(stack.sessions, cid)
+    temporal: TemporalClient = stack.temporal
+    await temporal.start_workflow(
+        CLIENT_WORKFLOW,
+        ClientWorkflowInput(client_id=cid),
+        id=client_workflow_id(cid),
+        task_queue=unique_id("nobody-polls"),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        execution_timeout=timedelta(minutes=5),
+    )
+    response = await stack.http.get(f"/v1/clients/{cid}")
+    assert response.status_code == 200
+    assert response.json()["live_state"] is None
+    assert response.json()["live_state_reason"] in {"workflow_unavailable", "query_failed"}

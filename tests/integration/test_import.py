@@ -1,0 +1,126 @@
+"""``rekindle import``: every order lands once; an interrupted import resumes and duplicates nothing.
+
+The regular tests use 1,200 orders for 300 clients; ``bench/backfill.py`` runs the full
+20,000 orders for 5,000 clients through the same command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import sys
+from asyncio.subprocess import PIPE
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from cli.importer import run_import
+from core.models import Order
+from tests.helpers import eventually, unique_id
+from tests.integration.conftest import Stack
+
+pytestmark = [pytest.mark.temporal, pytest.mark.slow]
+REKINDLE = str(Path(sys.executable).parent / "rekindle")
+
+
+def write_orders(path: Path, orders: int, clients: int, prefix: str, seed: int = 7) -> None:
+    """An export: half the rows carry an order id, half rely on the derived one."""
+    rng = random.Random(seed)
+    lines = ["client_id,ordered_at,amount,order_id,currency"]
+    for i in range(orders):
+        day = date(2024, 1, 1) + timedelta(days=rng.randrange(700))
+        order_id = f"{prefix}-o{i}" if i % 2 else ""
+        lines.append(
+            f"{prefix}-{i % clients},{day.isoformat()},{rng.randrange(100, 20000) / 100:.2f},{order_id},EUR"
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+async def count_orders(sessions: async_sessionmaker[AsyncSession], prefix: str) -> int:
+    async with sessions() as session:
+        query = select(func.count()).select_from(Order).where(Order.client_id.like(f"{prefix}-%"))
+        return int((await session.execute(query)).scalar_one())
+
+
+async def test_import_lands_every_order_once_and_reports_bad_rows(stack: Stack, tmp_path: Path) -> None:
+    prefix = unique_id("imp")
+    path = tmp_path / "orders.csv"
+    write_orders(path, 400, 100, prefix)
+    with path.open("a") as handle:
+        handle.write(f"{prefix}-1,yesterday,10.00,,EUR\n")
+        handle.write(f"{prefix}-1,2025-01-01,ten,,EUR\n")
+        handle.write("bad id!,2025-01-01,10.00,,EUR\n")
+        handle.write(f"{prefix}-1,2025-01-01,10.001,,EUR\n")
+    console = Console(stderr=True, record=True, width=200)
+    report = await run_import(path, stack.temporal, stack.settings, console=console)
+    assert report.sent == 400
+    assert [(b.line, b.reason.split(":")[0]) for b in report.bad] == [
+        (402, "ordered_at"),
+        (403, "amount"),
+        (404, "client_id"),
+        (405, "amount"),
+    ]
+    assert "line 403: amount: not a number" in console.export_text()
+    await eventually(lambda: _has(stack.sessions, prefix, 400), timeout=90)
+
+    again = await run_import(path, stack.temporal, stack.settings, console=console)
+    assert again.already_done
+    resent = await run_import(path, stack.temporal, stack.settings, restart=True, console=console)
+    assert resent.sent == 400
+    await asyncio.sleep(2)
+    assert await count_orders(stack.sessions, prefix) == 400
+
+
+async def _has(sessions: async_sessionmaker[AsyncSession], prefix: str, count: int) -> bool:
+    return await count_orders(sessions, prefix) == count
+
+
+async def test_import_killed_and_rerun_duplicates_nothing(
+    stack: Stack, dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    prefix = unique_id("kill")
+    path = tmp_path / "orders.csv"
+    write_orders(path, 1200, 300, prefix)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REKINDLE_")}
+    env.update(
+        {
+            "REKINDLE_TEMPORAL__ADDRESS": dev_env.client.service_client.config.target_host,
+            "REKINDLE_TEMPORAL__TASK_QUEUE": stack.settings.temporal.task_queue,
+            "REKINDLE_DATABASE__URL": stack.settings.database.url,
+        }
+    )
+    checkpoint = tmp_path / "orders.csv.import-state"
+    first = await asyncio.create_subprocess_exec(
+        REKINDLE, "import", str(path), "--concurrency", "8", env=env, cwd=tmp_path, stdout=PIPE, stderr=PIPE
+    )
+
+    def progressed() -> bool:
+        try:
+            return bool(json.loads(checkpoint.read_text())["line"] > 100)
+        except (OSError, ValueError, KeyError):
+            return False
+
+    await eventually(progressed, timeout=60)
+    first.send_signal(signal.SIGKILL)
+    await first.wait()
+    stopped_at = json.loads(checkpoint.read_text())["line"]
+    assert 100 < stopped_at < 1201
+
+    second = await asyncio.create_subprocess_exec(
+        REKINDLE, "import", str(path), env=env, cwd=tmp_path, stdout=PIPE, stderr=PIPE
+    )
+    _out, err = await asyncio.wait_for(second.communicate(), 120)
+    assert second.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode()
+    assert f"{stopped_at - 1} rows done before" in err.decode()
+    await eventually(lambda: _has(stack.sessions, prefix, 1200), timeout=120)
+    await asyncio.sleep(2)
+    assert await count_orders(stack.sessions, prefix) == 1200
