@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.orders import OrderActivities
+from activities.scoring import ScoringActivities
 from core.settings import Settings
 from workflows.client import ClientEngagementWorkflow
 
@@ -28,7 +29,8 @@ def workflows() -> Sequence[type]:
 def main_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
     """Database activities on the main task queue."""
     orders = OrderActivities(deps.sessions)
-    return [orders.record_order]
+    scoring = ScoringActivities(deps.sessions)
+    return [orders.record_order, scoring.rescore_client]
 
 
 def llm_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
