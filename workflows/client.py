@@ -206,7 +206,8 @@ class ClientEngagementWorkflow:
     # ---- orders and scores ------------------------------------------------------------------
 
     async def _record_orders(self) -> None:
-        while self._ledger.pending:
+        # A long storm must not outgrow the run: unrecorded orders are carried to the next one.
+        while self._ledger.pending and not self._history_is_long():
             order = self._ledger.pending[0]
             result = await calls.record_order(RecordOrderInput(client_id=self._client_id, order=order))
             self._ledger.recorded(order, result.order_count)
