@@ -44,7 +44,7 @@ async def test_client_continue_as_new_keeps_state_and_loses_no_signal(dev_life: 
     now = await life.now()
 
     def order(i: int) -> OrderPlaced:
-        return OrderPlaced(order_id=f"{cid}-o{i}", placed_at=now, currency="USD", amount="10.00")  # type: ignore[arg-type]
+        return OrderPlaced(order_id=f"{cid}-o{i}", placed_at=now, currency="USD", amount="10.00")
 
     for wave in range(4):  # signals keep arriving while runs hand over to each other
         await asyncio.gather(*(handle.signal("order_placed", order(wave * 10 + i)) for i in range(10)))
@@ -109,7 +109,7 @@ async def test_client_approval_validators_refuse_before_history(life: Life) -> N
         with pytest.raises(WorkflowUpdateFailedError) as info:
             await life.handle(cid).execute_update(
                 "approve_email",
-                ApproveEmail(approved_by="ops", **fields),  # type: ignore[arg-type]
+                ApproveEmail(approved_by="ops", **fields),
                 result_type=EmailDecision,
             )
         assert isinstance(info.value.cause, ApplicationError)
