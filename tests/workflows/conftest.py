@@ -8,6 +8,7 @@ order and scoring activities on a real database, doubles for drafting and sendin
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -186,7 +187,8 @@ async def _record(life: Life, name: str) -> None:
             runs.append(history)
             run_id = _continued_as(history)
         for i, history in enumerate(runs):
-            (HISTORIES / f"{name}-{n}-run{i}.json").write_text(history.to_json())
+            compact = json.dumps(history.to_json_dict(), separators=(",", ":"))
+            (HISTORIES / f"{name}-{n}-run{i}.json").write_text(compact + "\n")
 
 
 def _continued_as(history: object) -> str | None:
