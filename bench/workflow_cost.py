@@ -19,6 +19,7 @@ import gc
 import json
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -37,7 +38,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.orders import OrderActivities
 from activities.scoring import ScoringActivities
@@ -65,7 +67,8 @@ from core.temporal import data_converter, register_search_attributes
 from workflows.client import ClientEngagementWorkflow
 
 YEAR_DAYS = 365
-CACHED_WORKFLOWS = 300
+CACHED_WORKFLOWS = 600
+BATCHES = 3
 CONFIG = WorkflowConfig(auto_approve=True)
 # (name, days between orders or None for a single order, orders before going silent, count)
 POPULATION: list[tuple[str, float | None, int, int]] = [
@@ -201,21 +204,29 @@ def rss_kb() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-async def memory_per_cached_workflow(env: WorkflowEnvironment, activities: Sequence[Any]) -> float:
+async def memory_per_cached_workflow(
+    env: WorkflowEnvironment, activities: Sequence[Any], runner: WorkflowRunner | None = None
+) -> float:
     """RSS growth of one worker holding N client workflows in its cache, per workflow."""
     queue = f"bench-mem-{uuid.uuid4().hex[:8]}"
     worker = Worker(
-        env.client, task_queue=queue, workflows=[ClientEngagementWorkflow], activities=activities,
+        env.client,
+        task_queue=queue,
+        workflows=[ClientEngagementWorkflow],
+        activities=activities,
         max_cached_workflows=CACHED_WORKFLOWS * 2,
-    )  # fmt: skip
+        workflow_runner=runner or SandboxedWorkflowRunner(),
+    )
     async with worker:
-        await _warm(env.client, queue, "warm", 20)
-        gc.collect()
-        before = rss_kb()
-        await _warm(env.client, queue, "mem", CACHED_WORKFLOWS)
-        gc.collect()
-        after = rss_kb()
-    return (after - before) / CACHED_WORKFLOWS
+        await _warm(env.client, queue, "warm", 50)
+        deltas = []
+        for batch in range(BATCHES):  # the median of three batches: RSS moves in allocator steps
+            gc.collect()
+            before = rss_kb()
+            await _warm(env.client, queue, f"mem{batch}", CACHED_WORKFLOWS // BATCHES)
+            gc.collect()
+            deltas.append((rss_kb() - before) / (CACHED_WORKFLOWS // BATCHES))
+    return statistics.median(deltas)
 
 
 async def _warm(client: Client, queue: str, prefix: str, n: int) -> None:
@@ -251,7 +262,9 @@ def report(ours: Cost, naive: Cost, clients: int, kinds: dict[str, str], kb: flo
         mine, theirs = ours.per_kind[kind], naive.per_kind[kind]
         print(f"  {kind:<10} {sum(mine) / len(mine):7.1f}  [{sum(theirs) / len(theirs):7.1f}]")
     print(f"ratio (daily / adaptive workflow tasks): {daily / tasks:.1f}x")
-    print(f"worker memory per cached client workflow: {kb:.1f} KB (RSS, {CACHED_WORKFLOWS} workflows)")
+    batch = CACHED_WORKFLOWS // BATCHES
+    print(f"worker memory per cached client workflow: {kb:.1f} KB")
+    print(f"  (RSS growth per workflow, median of {BATCHES} batches of {batch}, sandbox on as in production)")
 
 
 async def main() -> None:
@@ -279,11 +292,13 @@ async def main() -> None:
             ours = await cost_of(env.client, {f"client-{c}": k for c, k in kinds.items()})
             naive = await cost_of(env.client, {f"daily-{c}": k for c, k in kinds.items()})
             kb = await memory_per_cached_workflow(env, activities)
+            kb_bare = await memory_per_cached_workflow(env, activities, UnsandboxedWorkflowRunner())
         finally:
             await env.shutdown()
             await engine.dispose()
     clients = len(kinds)
     report(ours, naive, clients, kinds, kb, time.monotonic() - started)
+    print(f"  (the same without the workflow sandbox, for comparison: {kb_bare:.1f} KB)")
     figures = {
         "tasks_per_client_year": round(ours.tasks / clients, 1),
         "daily_design_tasks_per_client_year": round(naive.tasks / clients, 1),

@@ -54,12 +54,19 @@ async def test_client_continue_as_new_keeps_state_and_loses_no_signal(dev_life: 
     assert done.profile is not None
     assert done.profile.time_zone == "Europe/Paris"
     assert await count(life, Order.client_id, cid) == 40
+    # Ops can filter on the upserted search attributes (visibility lags about a second).
+    query = f"WorkflowId = 'client-{cid}' AND RiskTier = 'active' AND ExecutionStatus = 'Running'"
+    assert await eventually(lambda: _visible(life, query), timeout=15) == 1
 
     await asyncio.gather(*(handle.signal("order_placed", order(i)) for i in range(10)))  # replays
     state = await eventually(lambda: _duplicates(life, cid, 10), timeout=30)
     assert state.order_count == 40
     assert state.counters.orders_recorded == 40
     assert state.score is not None
+
+
+async def _visible(life: Life, query: str) -> int:
+    return (await life.client.count_workflows(query)).count
 
 
 async def _settled(life: Life, cid: str, orders: int) -> ClientStateView | None:
