@@ -50,6 +50,7 @@ from core.contracts import (
     ACTIVITY_SEND_EMAIL,
     ACTIVITY_UPDATE_EMAIL,
     CLIENT_WORKFLOW,
+    ClientStateView,
     ClientWorkflowInput,
     DraftEmailInput,
     DraftEmailResult,
@@ -233,8 +234,18 @@ async def _warm(client: Client, queue: str, prefix: str, n: int) -> None:
     ids = [f"bench-{prefix}-{i}-{uuid.uuid4().hex[:6]}" for i in range(n)]
     for chunk in range(0, n, 50):
         await asyncio.gather(*(_start_idle(client, queue, cid) for cid in ids[chunk : chunk + 50]))
-    for cid in ids:  # answered from the worker's cache once the first tasks are done
-        await client.get_workflow_handle(f"client-{cid}").query("state")
+    for cid in ids:  # settled (scored, asleep) and answered from the worker's cache
+        await _scored(client, f"client-{cid}")
+
+
+async def _scored(client: Client, workflow_id: str) -> None:
+    handle = client.get_workflow_handle(workflow_id)
+    for _ in range(200):
+        state = await handle.query("state", result_type=ClientStateView)
+        if state.score is not None:
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{workflow_id} was never scored")
 
 
 async def _start_idle(client: Client, queue: str, cid: str) -> None:
