@@ -33,6 +33,7 @@ from core.contracts import (
     client_workflow_id,
 )
 from core.settings import Settings
+from core.workflow_config import initial_search_attributes, workflow_config
 
 LiveStateReason = Literal["no_workflow", "workflow_unavailable", "query_failed", "temporal_unavailable"]
 SIGNAL_TIMEOUT = timedelta(seconds=10)
@@ -49,12 +50,14 @@ async def signal_with_start(
     ``TemporalUnavailable`` (503): nothing was accepted, the caller retries.
     """
     workflow_id = client_workflow_id(client_id)
+    config = workflow_config(settings.policy, settings.temporal, settings.api.public_base_url)
     try:
         await temporal.start_workflow(
             CLIENT_WORKFLOW,
-            ClientWorkflowInput(client_id=client_id),
+            ClientWorkflowInput(client_id=client_id, config=config),
             id=workflow_id,
             task_queue=settings.temporal.task_queue,
+            search_attributes=initial_search_attributes(client_id, config),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             start_signal=signal,
             start_signal_args=[arg],

@@ -231,6 +231,7 @@ class DraftEmailInput(Frozen):
     segment: str | None = None
     reasons: list[str] = Field(default_factory=list)
     created_at: datetime
+    holdout: bool = False
 
 
 class DraftEmailResult(Frozen):
@@ -302,6 +303,78 @@ class WorkflowConfig(Frozen):
     cool_down_days: int = 30
     horizon_days: int = 90
     default_time_zone: str = "UTC"
+    # Where drafting and sending activities run; ``None``: the workflow's own task queue.
+    llm_task_queue: str | None = None
+    send_task_queue: str | None = None
+    # Continue-as-new after this many history events (the SDK's own hint comes at ~4,096).
+    events_per_run: int = Field(default=1500, ge=50, le=10_000)
+    # What ops' edits are checked against (the guardrails): the approved offer and our links.
+    offer: str | None = None
+    public_base_url: str | None = None
+
+
+class ClientProfile(ProfileUpdated):
+    """The client's profile as the workflow knows it: every ``profile_updated`` merged."""
+
+
+PendingEmailStatus = Literal["pending_approval", "approved"]
+
+
+class PendingEmail(Frozen):
+    """The one email in flight: drafted and awaiting a decision, or approved and scheduled."""
+
+    email_id: str
+    status: PendingEmailStatus
+    created_at: datetime
+    expires_at: datetime
+    holdout: bool = False
+    subject: str | None = None
+    preheader: str | None = None
+    body_text: str | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    scheduled_for: datetime | None = None
+    # The newest order known when drafting: only a newer order means the client came back.
+    basis_last_order_at: datetime | None = None
+
+
+class EmailOutcome(Frozen):
+    """How the last email ended (sent, holdout, rejected, expired, cancelled, failed, unknown)."""
+
+    email_id: str
+    status: EmailStatus
+    at: datetime
+    reason: str | None = None
+
+
+class WorkflowCounters(Frozen):
+    """Running totals over the client's life (carried across continue-as-new)."""
+
+    orders_recorded: int = 0
+    duplicate_orders: int = 0
+    rescores: int = 0
+    drafts: int = 0
+    sent: int = 0
+    would_have_sent: int = 0
+    rejected: int = 0
+    expired: int = 0
+    cancelled: int = 0
+    failed: int = 0
+    reschedules: int = 0
+    runs: int = 1
+
+
+class ScoreView(Frozen):
+    """The latest score with its explanation and the model that produced it."""
+
+    scored_at: datetime
+    score: float
+    tier: Tier
+    segment: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    p_order_again: float | None = None
+    model_version: int | None = None
+    model_is_default: bool = True
 
 
 class CarriedState(Frozen):
@@ -311,6 +384,19 @@ class CarriedState(Frozen):
     pending_orders: list[OrderPlaced] = Field(default_factory=list)
     order_count: int = 0
     last_order_at: datetime | None = None
+    first_order_at: datetime | None = None
+    duplicate_orders: int = 0
+    profile: ClientProfile | None = None
+    score: ScoreView | None = None
+    next_check_at: datetime | None = None
+    email: PendingEmail | None = None
+    last_email: EmailOutcome | None = None
+    last_sent_at: datetime | None = None
+    draft_not_before: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    bounced: bool = False
+    paused: bool = False
+    counters: WorkflowCounters | None = None
 
 
 class ClientWorkflowInput(Frozen):
@@ -326,3 +412,20 @@ class ClientStateView(Frozen):
     order_count: int
     last_order_at: datetime | None
     pending_orders: int
+    first_order_at: datetime | None = None
+    profile: ClientProfile | None = None
+    score: ScoreView | None = None
+    tier: Tier | None = None
+    pending_email: PendingEmail | None = None
+    last_email: EmailOutcome | None = None
+    next_wake_at: datetime | None = None
+    next_check_at: datetime | None = None
+    last_sent_at: datetime | None = None
+    draft_not_before: datetime | None = None
+    blocked_reason: str | None = None
+    paused: bool = False
+    unsubscribed: bool = False
+    bounced: bool = False
+    holdout: bool = False
+    counters: WorkflowCounters = Field(default_factory=WorkflowCounters)
+    history_length: int = 0

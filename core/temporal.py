@@ -92,3 +92,20 @@ def _tracing_interceptors(settings: Settings) -> list[Interceptor]:
 
     tracer = configured_tracer(settings.tracing)
     return [temporal_interceptor(tracer)] if tracer else []
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Register Rekindle's search attributes on a server that lacks them (test server, new namespace)."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    from core.search_attributes import ALL
+
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type.value) for key in ALL
+            },
+        )
+    )

@@ -29,7 +29,7 @@ from core.db import create_engine, session_factory
 from core.models import Base
 from core.search_attributes import ALL as SEARCH_ATTRIBUTES
 from core.settings import DatabaseSettings, Settings
-from core.temporal import data_converter
+from core.temporal import data_converter, register_search_attributes
 from tests.helpers import TEST_SECURITY, session_codec
 
 POSTGRES_URL = os.environ.get("REKINDLE_TEST_POSTGRES_URL")
@@ -178,6 +178,8 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=_binary("temporal-test-server"),
         data_converter=data_converter(session_codec()),
     )
+    # The test server knows no custom search attributes until told (upserts would fail).
+    await register_search_attributes(env.client)
     yield env
     await env.shutdown()
 

@@ -12,6 +12,7 @@ from activities.drafting import DraftingActivities
 from activities.emails import EmailActivities
 from activities.orders import OrderActivities
 from activities.refit import RefitActivities
+from activities.scoring import ScoringActivities
 from activities.sending import SendingActivities
 from core.settings import Settings
 from workflows.client import ClientEngagementWorkflow
@@ -35,7 +36,14 @@ def main_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
     orders = OrderActivities(deps.sessions)
     emails = EmailActivities(deps.sessions, deps.settings)
     refit = RefitActivities(deps.sessions)
-    return [orders.record_order, emails.update_email, refit.fit_model, refit.store_model_parameters]
+    scoring = ScoringActivities(deps.sessions, deps.settings.scoring.unit)
+    return [
+        orders.record_order,
+        scoring.rescore_client,
+        emails.update_email,
+        refit.fit_model,
+        refit.store_model_parameters,
+    ]
 
 
 def llm_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:

@@ -1,0 +1,39 @@
+"""The policy snapshot each client workflow starts with, built from settings."""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from core.contracts import WorkflowConfig
+from core.policy import in_holdout
+from core.search_attributes import HOLDOUT_GROUP
+from core.settings import PolicySettings, TemporalSettings
+
+
+def workflow_config(
+    policy: PolicySettings, temporal: TemporalSettings | None = None, public_base_url: str | None = None
+) -> WorkflowConfig:
+    """``WorkflowConfig`` from the policy settings; task queues for drafting and sending from
+    the Temporal settings (``None``: those activities run on the workflow's own queue)."""
+    return WorkflowConfig(
+        auto_approve=policy.auto_approve,
+        approval_expiry_hours=policy.approval_expiry_hours,
+        frequency_cap_days=policy.frequency_cap_days,
+        quiet_hours_start=policy.quiet_hours_start,
+        quiet_hours_end=policy.quiet_hours_end,
+        holdout_fraction=policy.holdout_fraction,
+        cool_down_days=policy.cool_down_days,
+        horizon_days=policy.horizon_days,
+        default_time_zone=policy.default_time_zone,
+        llm_task_queue=temporal.llm_task_queue if temporal else None,
+        send_task_queue=temporal.send_task_queue if temporal else None,
+        offer=policy.offer,
+        public_base_url=public_base_url,
+    )
+
+
+def initial_search_attributes(client_id: str, config: WorkflowConfig) -> TypedSearchAttributes:
+    """Set at start so ops can filter the control group before the first workflow task."""
+    return TypedSearchAttributes(
+        [SearchAttributePair(HOLDOUT_GROUP, in_holdout(client_id, config.holdout_fraction))]
+    )

@@ -1,0 +1,60 @@
+"""The rescore_client activity against a real database (SQLite, and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import ActivityEnvironment
+
+from activities.orders import OrderActivities
+from activities.scoring import ScoringActivities
+from core.contracts import OrderPlaced, RecordOrderInput, RescoreInput
+from core.models import Client, EngagementScore
+
+T0 = datetime(2026, 1, 1, 10, tzinfo=UTC)
+
+
+async def record(sessions: async_sessionmaker[AsyncSession], client_id: str, days: list[int]) -> None:
+    orders = OrderActivities(sessions)
+    for d in days:
+        order = OrderPlaced(
+            order_id=f"{client_id}-{d}", placed_at=T0 + timedelta(days=d), currency="USD", amount=Decimal(20)
+        )
+        await ActivityEnvironment().run(
+            orders.record_order, RecordOrderInput(client_id=client_id, order=order)
+        )
+
+
+async def test_rescore_records_score_once_and_updates_client(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await record(sessions, "c-1", [0, 30, 60])
+    scoring = ScoringActivities(sessions)
+    now = T0 + timedelta(days=140)
+    request = RescoreInput(client_id="c-1", now=now)
+    first = await ActivityEnvironment().run(scoring.rescore_client, request)
+    again = await ActivityEnvironment().run(scoring.rescore_client, request)  # a retry
+    assert first == again
+    assert first.tier == "at_risk"
+    assert first.next_check_at == T0 + timedelta(days=60 + 150)
+    assert first.reasons == ["no order for 80 days, usually orders every 30"]
+    async with sessions() as session:
+        rows = (
+            await session.scalars(select(EngagementScore).where(EngagementScore.client_id == "c-1"))
+        ).all()
+        client = await session.get(Client, "c-1")
+    assert [(r.scored_at, r.tier) for r in rows] == [(now, "at_risk")]
+    assert client is not None
+    assert (client.tier, client.score, client.segment) == ("at_risk", first.score, "repeat")
+
+
+async def test_rescore_unknown_client_is_created_active(sessions: async_sessionmaker[AsyncSession]) -> None:
+    result = await ActivityEnvironment().run(
+        ScoringActivities(sessions).rescore_client, RescoreInput(client_id="c-new", now=T0)
+    )
+    assert (result.tier, result.next_check_at) == ("active", None)
+    async with sessions() as session:
+        assert (await session.get(Client, "c-new")) is not None

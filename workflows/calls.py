@@ -1,0 +1,103 @@
+"""The client workflow's activity calls, each with its timeouts and retry policy.
+
+Database activities retry until the database is back (they are idempotent);
+drafting and sending are bounded, because a stuck LLM or SMTP provider must not
+hold a client's pipeline forever: the workflow reschedules or records instead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from core.contracts import (
+        ACTIVITY_DRAFT_EMAIL,
+        ACTIVITY_RECORD_ORDER,
+        ACTIVITY_RESCORE,
+        ACTIVITY_SEND_EMAIL,
+        ACTIVITY_UPDATE_EMAIL,
+        DraftEmailInput,
+        DraftEmailResult,
+        EmailStatus,
+        RecordOrderInput,
+        RecordOrderResult,
+        RescoreInput,
+        RescoreResult,
+        SendEmailInput,
+        SendEmailResult,
+        UpdateEmailInput,
+    )
+
+DB_TIMEOUT = timedelta(seconds=30)
+DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+DRAFT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2), maximum_attempts=6
+)
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5), maximum_attempts=10
+)
+
+
+async def record_order(input: RecordOrderInput) -> RecordOrderResult:
+    result: RecordOrderResult = await workflow.execute_activity(
+        ACTIVITY_RECORD_ORDER,
+        input,
+        result_type=RecordOrderResult,
+        start_to_close_timeout=DB_TIMEOUT,
+        retry_policy=DB_RETRY,
+    )
+    return result
+
+
+async def rescore(input: RescoreInput) -> RescoreResult:
+    result: RescoreResult = await workflow.execute_activity(
+        ACTIVITY_RESCORE,
+        input,
+        result_type=RescoreResult,
+        start_to_close_timeout=DB_TIMEOUT,
+        retry_policy=DB_RETRY,
+    )
+    return result
+
+
+async def draft_email(input: DraftEmailInput, task_queue: str | None) -> DraftEmailResult:
+    result: DraftEmailResult = await workflow.execute_activity(
+        ACTIVITY_DRAFT_EMAIL,
+        input,
+        result_type=DraftEmailResult,
+        task_queue=task_queue,
+        start_to_close_timeout=timedelta(minutes=2),
+        schedule_to_close_timeout=timedelta(minutes=30),
+        retry_policy=DRAFT_RETRY,
+    )
+    return result
+
+
+async def update_email(
+    email_id: str, client_id: str, status: EmailStatus, at: datetime, **fields: object
+) -> None:
+    """Move the email to ``status`` in the database timeline (every change goes through here)."""
+    await workflow.execute_activity(
+        ACTIVITY_UPDATE_EMAIL,
+        UpdateEmailInput.model_validate(
+            {"email_id": email_id, "client_id": client_id, "status": status, "at": at, **fields}
+        ),
+        start_to_close_timeout=DB_TIMEOUT,
+        retry_policy=DB_RETRY,
+    )
+
+
+async def send_email(input: SendEmailInput, task_queue: str | None) -> SendEmailResult:
+    result: SendEmailResult = await workflow.execute_activity(
+        ACTIVITY_SEND_EMAIL,
+        input,
+        result_type=SendEmailResult,
+        task_queue=task_queue,
+        start_to_close_timeout=timedelta(minutes=1),
+        schedule_to_close_timeout=timedelta(hours=2),
+        retry_policy=SEND_RETRY,
+    )
+    return result
