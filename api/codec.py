@@ -21,16 +21,19 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field, field_validator
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
-from api.deps import SettingsDep
-from api.errors import ApiError, ErrorResponse
+from api.auth import authenticate
+from api.deps import SettingsDep, StateDep
+from api.errors import ApiError, documented
+from core.apikeys import parse_token
 from core.codec import CodecError, CodecNotConfigured, EncryptionCodec, codec_from_settings, is_encrypted
 
 PREFIX = "/codec"
@@ -88,20 +91,27 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require_codec_access(request: Request, settings: SettingsDep) -> None:
-    """Only authorized ops may decode: a configured bearer token, compared in constant time."""
+async def require_codec_access(request: Request, settings: SettingsDep, state: StateDep) -> None:
+    """Only authorized ops may decode: an API key with the ``ops`` scope, or a configured
+    codec token (for a Web UI behind a proxy that injects one), compared in constant time."""
     security = settings.security
     if security.codec_allow_anonymous:
         return
     token = _bearer(request)
     allowed = security.codec_tokens.get_secret_value().split(",") if security.codec_tokens else []
-    if token is None or not any(hmac.compare_digest(token, t.strip()) for t in allowed if t.strip()):
-        raise ApiError(
-            401,
-            "unauthorized",
-            "the codec endpoints need an authorized bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    if token is not None and any(hmac.compare_digest(token, t.strip()) for t in allowed if t.strip()):
+        return
+    if token is not None and parse_token(token) is not None:
+        key = await authenticate(state, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token))
+        if key.allows("ops"):
+            return
+        raise ApiError(403, "forbidden", "this API key lacks the 'ops' scope")
+    raise ApiError(
+        401,
+        "unauthorized",
+        "the codec endpoints need an ops API key or a codec token",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 def get_codec(request: Request, settings: SettingsDep) -> EncryptionCodec | None:
@@ -117,10 +127,30 @@ def get_codec(request: Request, settings: SettingsDep) -> EncryptionCodec | None
 
 
 CodecDep = Annotated[EncryptionCodec | None, Depends(get_codec)]
-RESPONSES: dict[int | str, dict[str, object]] = {
-    400: {"model": ErrorResponse, "description": "A payload cannot be decoded (unknown key, tampered)"},
-    401: {"model": ErrorResponse, "description": "Missing or wrong bearer token"},
-    422: {"model": ErrorResponse, "description": "Malformed payloads"},
+CODEC_EXAMPLE = {
+    "payloads": [
+        {
+            "metadata": {"encoding": "YmluYXJ5L2VuY3J5cHRlZA==", "encryption-key-id": "a2V5LTE="},
+            "data": "3q2+7w8AAAAAAAAAAAAAAAAAAAB4c2VjcmV0",
+        }
+    ]
+}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"example": CODEC_EXAMPLE}}},
+    400: documented(
+        "A payload cannot be decoded (unknown key, tampered)",
+        "undecodable_payload",
+        "payload 0 cannot be decrypted",
+    ),
+    401: documented(
+        "Missing or wrong bearer token", "unauthorized", "the codec endpoints need an ops API key"
+    ),
+    422: documented(
+        "Malformed payloads",
+        "validation_error",
+        "the request is not valid",
+        fields=[{"field": "body.payloads.0.data", "reason": "not base64"}],
+    ),
 }
 
 

@@ -145,7 +145,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-def _documented(description: str, code: str, message: str, **extra: Any) -> dict[str, Any]:
+def documented(description: str, code: str, message: str, **extra: Any) -> dict[str, Any]:
     example = {"error": {"code": code, "message": message, "fields": [], **extra}}
     return {
         "model": ErrorResponse,
@@ -155,22 +155,22 @@ def _documented(description: str, code: str, message: str, **extra: Any) -> dict
 
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _documented("No API key, or not a valid one", "unauthorized", "the API key is not valid"),
-    403: _documented(
+    401: documented("No API key, or not a valid one", "unauthorized", "the API key is not valid"),
+    403: documented(
         "The API key lacks the scope this route needs", "forbidden", "this API key lacks the 'ops' scope"
     ),
 }
 NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
-    404: _documented("No such resource", "not_found", "no such client"),
+    404: documented("No such resource", "not_found", "no such client"),
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    422: _documented(
+    422: documented(
         "Invalid input, with field-level reasons",
         "validation_error",
         "the request is not valid",
         fields=[{"field": "body.currency", "reason": "unknown ISO 4217 currency code 'XYZ'"}],
     ),
-    503: _documented(
+    503: documented(
         "Temporal unreachable; retry after the header's delay",
         "temporal_unavailable",
         "the workflow service is unreachable; nothing was accepted, retry later",

@@ -52,9 +52,10 @@ def captured_logs() -> Iterator[io.StringIO]:
 
 async def test_logs_of_a_scenario_hold_no_email_or_api_key(stack: Stack, captured_logs: io.StringIO) -> None:
     cid = unique_id("logs")
-    auth = {"Authorization": f"Bearer {API_KEY}", "X-API-Key": API_KEY}
+    key = stack.api_key  # a real admin key: it authenticates the API and the codec endpoints
+    auth = {"Authorization": f"Bearer {key}", "X-API-Key": key}
     accepted = await stack.http.post(
-        f"/v1/clients/{cid}/orders", params={"api_key": API_KEY}, json=order_body("o-1"), headers=auth
+        f"/v1/clients/{cid}/orders", params={"api_key": key}, json=order_body("o-1"), headers=auth
     )
     assert accepted.status_code == 202, accepted.text
     profile = ProfileUpdated(email=EMAIL, first_name="Grace", style_notes=f"write to {EMAIL}")
@@ -64,7 +65,7 @@ async def test_logs_of_a_scenario_hold_no_email_or_api_key(stack: Stack, capture
         f"/v1/clients/{cid}/orders", content=f'{{"email": "{EMAIL}"'.encode(), headers=auth
     )
     assert bad.status_code == 422
-    detail = await stack.http.get(f"/v1/clients/{cid}", params={"token": API_KEY}, headers=auth)
+    detail = await stack.http.get(f"/v1/clients/{cid}", params={"token": key}, headers=auth)
     assert detail.status_code == 200
     sealed = session_codec().encrypt(
         stack.temporal.data_converter.payload_converter.to_payloads([profile])[0]
@@ -91,6 +92,7 @@ async def test_logs_of_a_scenario_hold_no_email_or_api_key(stack: Stack, capture
     text = captured_logs.getvalue()
     assert EMAIL not in text
     assert API_KEY not in text
+    assert key not in text
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     requests = [line for line in lines if line.get("event") == "request"]
     routes = {(r["method"], r["route"], r["status"]) for r in requests}

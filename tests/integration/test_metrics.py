@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from core.apikeys import create_key
 from core.settings import Settings, WorkerSettings
 from core.temporal import data_converter
 from tests.helpers import (
@@ -81,7 +82,7 @@ async def test_metrics_api_and_worker_count_the_scenario(
         async with serve_app(create_app(settings, temporal=client)) as api:
             _, before = await _scrape(f"{api}/metrics")
             cid = unique_id("metrics")
-            async with httpx.AsyncClient(base_url=api) as http:
+            async with httpx.AsyncClient(base_url=api, headers=await _admin(sessions)) as http:
                 for order_id in ("o-1", "o-2", "o-1"):  # the repeat is accepted, then deduplicated
                     response = await http.post(f"/v1/clients/{cid}/orders", json=order_body(order_id))
                     assert response.status_code == 202
@@ -115,3 +116,9 @@ async def test_metrics_api_and_worker_count_the_scenario(
         sorted(sdk)
     )
     assert not {name for name in api_families if name.startswith("temporal_")}
+
+
+async def _admin(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    """Headers with a fresh admin API key."""
+    key = await create_key(sessions, "test", ("admin",))
+    return {"authorization": f"Bearer {key.token}"}

@@ -41,12 +41,13 @@ SKU, CATEGORY = "SKU-CONFIDENTIAL-7731", "secret-cashmere-line"
 
 
 def _payloads(message: Message) -> Iterator[Payload]:
-    """Every Payload anywhere inside a protobuf message."""
+    """Every Payload inside a protobuf message, but search attributes: those are indexed by the
+    server, never encrypted, and hold no personal data (the raw-bytes check above covers them)."""
     if isinstance(message, Payload):
         yield message
         return
     for field, value in message.ListFields():
-        if field.message_type is None:
+        if field.message_type is None or field.name == "search_attributes":
             continue
         if field.is_repeated:
             items = value.values() if field.message_type.GetOptions().map_entry else value

@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.tracing import instrument_app
+from core.apikeys import create_key
 from core.settings import Settings, TracingSettings
 from core.temporal import data_converter
 from core.tracing import configured_tracer, temporal_interceptor
@@ -58,7 +59,10 @@ async def test_tracing_one_trace_from_http_request_to_activity(
     worker = asyncio.create_task(run_workers(build_workers(client, deps), stop))
     cid = unique_id("trace")
     try:
-        async with serve_app(app) as api, httpx.AsyncClient(base_url=api) as http:
+        async with (
+            serve_app(app) as api,
+            httpx.AsyncClient(base_url=api, headers=await _admin(sessions)) as http,
+        ):
             response = await http.post(f"/v1/clients/{cid}/orders", json=order_body("o-1"))
             assert response.status_code == 202
             await eventually(lambda: orders_recorded(client, cid, 1))
@@ -90,3 +94,9 @@ async def test_tracing_one_trace_from_http_request_to_activity(
 def test_tracing_is_off_unless_an_endpoint_is_set() -> None:
     assert configured_tracer(TracingSettings()) is None
     assert configured_tracer(TracingSettings(otlp_endpoint="http://127.0.0.1:4318/v1/traces")) is not None
+
+
+async def _admin(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    """Headers with a fresh admin API key."""
+    key = await create_key(sessions, "test", ("admin",))
+    return {"authorization": f"Bearer {key.token}"}

@@ -187,6 +187,8 @@ async def _record(life: Life, name: str) -> None:
             runs.append(history)
             run_id = _continued_as(history)
         for i, history in enumerate(runs):
+            if not any(e.HasField("workflow_task_completed_event_attributes") for e in history.events):
+                continue  # a run that has only just started: nothing to replay yet
             compact = json.dumps(history.to_json_dict(), separators=(",", ":"))
             (HISTORIES / f"{name}-{n}-run{i}.json").write_text(compact + "\n")
 

@@ -7,7 +7,6 @@ behaviour change that fails here needs ``workflow.patched`` (or a new history on
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,13 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from core.contracts import CLIENT_WORKFLOW, ClientWorkflowInput
 from core.temporal import data_converter
+from tests.helpers import session_codec
+from tests.workflows.incompatible import ReorderedClientWorkflow
 from workflows.client import ClientEngagementWorkflow
 
+# The production converter: payloads in the committed histories are encrypted with the test key.
+CONVERTER = data_converter(session_codec())
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
@@ -32,22 +34,12 @@ def test_replay_histories_are_committed() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_replay_history_is_deterministic(path: Path) -> None:
-    replayer = Replayer(workflows=[ClientEngagementWorkflow], data_converter=data_converter())
+    replayer = Replayer(workflows=[ClientEngagementWorkflow], data_converter=CONVERTER)
     await replayer.replay_workflow(load(path))
-
-
-@workflow.defn(name=CLIENT_WORKFLOW)
-class ReorderedClientWorkflow(ClientEngagementWorkflow):
-    """A careless change: a short pause before the loop starts (a new timer command)."""
-
-    @workflow.run
-    async def run(self, input: ClientWorkflowInput) -> None:
-        await workflow.sleep(timedelta(seconds=1))
-        await super().run(input)
 
 
 async def test_replay_catches_an_incompatible_change() -> None:
     history = load(next(p for p in HISTORIES if "monthly" in p.name))
-    replayer = Replayer(workflows=[ReorderedClientWorkflow], data_converter=data_converter())
+    replayer = Replayer(workflows=[ReorderedClientWorkflow], data_converter=CONVERTER)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert isinstance(result.replay_failure, workflow.NondeterminismError)

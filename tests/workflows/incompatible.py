@@ -1,0 +1,24 @@
+"""A deliberately incompatible version of the client workflow, for the replay test.
+
+Kept in its own module: the workflow sandbox re-imports the module a workflow class is
+defined in, so it must import nothing but workflow-safe code.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+from core.contracts import CLIENT_WORKFLOW, ClientWorkflowInput
+from workflows.client import ClientEngagementWorkflow
+
+
+@workflow.defn(name=CLIENT_WORKFLOW)
+class ReorderedClientWorkflow(ClientEngagementWorkflow):
+    """A careless change: a short pause before the loop starts (a new timer command)."""
+
+    @workflow.run
+    async def run(self, input: ClientWorkflowInput) -> None:
+        await workflow.sleep(timedelta(seconds=1))
+        await super().run(input)
