@@ -14,8 +14,7 @@ class MaildirHandler:
     """Stores each received message, envelope recipients included, in ``folder``."""
 
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.maildir = mailbox.Maildir(folder, create=True)
+        self.maildir = open_maildir(folder)
 
     async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or envelope.content or b""
@@ -23,6 +22,14 @@ class MaildirHandler:
         header = f"X-Rekindle-Rcpt-To: {', '.join(envelope.rcpt_tos)}\r\n".encode()
         self.maildir.add(header + raw)
         return "250 OK: kept in the local mail sink"
+
+
+def open_maildir(folder: Path) -> mailbox.Maildir:
+    """The Maildir at ``folder`` with its tmp/new/cur folders (``Maildir(create=True)`` makes
+    them only when ``folder`` itself is missing)."""
+    for sub in ("tmp", "new", "cur"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return mailbox.Maildir(folder, create=False)
 
 
 def start_sink(folder: Path, host: str, port: int) -> Controller:
@@ -34,6 +41,6 @@ def start_sink(folder: Path, host: str, port: int) -> Controller:
 
 def read_sink(folder: Path) -> list[mailbox.MaildirMessage]:
     """Every message the sink has kept, oldest first."""
-    box = mailbox.Maildir(folder, create=True)
+    box = open_maildir(folder)
     messages: list[Any] = [box[key] for key in box.iterkeys()]
     return sorted(messages, key=lambda m: m.get_date())

@@ -28,7 +28,8 @@ from temporalio.client import Client
 
 from api.app import create_app
 from cli.mailsink import read_sink, start_sink
-from core.contracts import ACTIVITY_DRAFT_EMAIL, ACTIVITY_SEND_EMAIL, ProfileUpdated
+from core.apikeys import create_key
+from core.contracts import ACTIVITY_DRAFT_EMAIL, ACTIVITY_SEND_EMAIL
 from core.db import utcnow
 from core.models import Email
 from core.opsusers import create_user
@@ -98,16 +99,22 @@ async def pipeline(
         sink.stop()
 
 
-async def _drifting_client(base_url: str, dev_client: Client, e2e_settings: Settings) -> str:
-    """A client who ordered monthly until ~4 months ago: at risk from their first rescore."""
-    from api.temporal_calls import signal_with_start
+async def _drifting_client(base_url: str, sessions: async_sessionmaker[AsyncSession]) -> str:
+    """A client who ordered monthly until ~4 months ago: at risk from their first rescore.
 
+    Sent as a backend service would: profile and orders through the API with an API key."""
     cid = unique_id("c")
-    profile = ProfileUpdated(
-        email=f"{cid}@example.com", first_name="Grace", last_name="Hopper", time_zone="UTC"
-    )
-    await signal_with_start(dev_client, e2e_settings, cid, "profile_updated", profile)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+    key = await create_key(sessions, "e2e", ("ingest",))
+    headers = {"authorization": f"Bearer {key.token}"}
+    profile = {
+        "email": f"{cid}@example.com",
+        "first_name": "Grace",
+        "last_name": "Hopper",
+        "time_zone": "UTC",
+    }
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=headers) as http:
+        response = await http.put(f"/v1/clients/{cid}", json=profile)
+        assert response.status_code in (200, 202), response.text
         for i in range(6):
             placed = (utcnow() - timedelta(days=300 - 35 * i)).isoformat()
             response = await http.post(f"/v1/clients/{cid}/orders", json=order_body(f"{cid}-o{i}", placed))
@@ -130,7 +137,7 @@ async def test_ui_e2e_approve_and_send(
     browser: Browser,
 ) -> None:
     base_url, sink_dir = pipeline
-    cid = await _drifting_client(base_url, dev_client, e2e_settings)
+    cid = await _drifting_client(base_url, sessions)
     eid = await eventually(lambda: _pending_email(sessions, cid), timeout=60)
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
