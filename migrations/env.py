@@ -33,6 +33,9 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # WAL once, at creation: readers never block the writer afterwards.
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,

@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.importer import run_import
 from core.models import Order
-from tests.helpers import eventually, unique_id
+from tests.helpers import TEST_CODEC_KEY_ID, TEST_CODEC_KEYS, eventually, unique_id
 from tests.integration.conftest import Stack
 
 pytestmark = [pytest.mark.temporal, pytest.mark.slow]
@@ -83,18 +83,28 @@ async def _has(sessions: async_sessionmaker[AsyncSession], prefix: str, count: i
     return await count_orders(sessions, prefix) == count
 
 
+# Sized for the suite; bench/backfill.py runs the 20,000 orders for 5,000 clients.
+ORDERS, CLIENTS = 600, 150
+
+
+@pytest.mark.timeout(300)
 async def test_import_killed_and_rerun_duplicates_nothing(
     stack: Stack, dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     prefix = unique_id("kill")
     path = tmp_path / "orders.csv"
-    write_orders(path, 1200, 300, prefix)
+    write_orders(path, ORDERS, CLIENTS, prefix)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REKINDLE_")}
     env.update(
         {
             "REKINDLE_TEMPORAL__ADDRESS": dev_env.client.service_client.config.target_host,
+            # Workflows the import starts carry the drafting and sending queues in their input.
             "REKINDLE_TEMPORAL__TASK_QUEUE": stack.settings.temporal.task_queue,
+            "REKINDLE_TEMPORAL__LLM_TASK_QUEUE": stack.settings.temporal.llm_task_queue,
+            "REKINDLE_TEMPORAL__SEND_TASK_QUEUE": stack.settings.temporal.send_task_queue,
             "REKINDLE_DATABASE__URL": stack.settings.database.url,
+            "REKINDLE_SECURITY__CODEC_KEYS": TEST_CODEC_KEYS,
+            "REKINDLE_SECURITY__CODEC_ACTIVE_KEY_ID": TEST_CODEC_KEY_ID,
         }
     )
     checkpoint = tmp_path / "orders.csv.import-state"
@@ -112,7 +122,7 @@ async def test_import_killed_and_rerun_duplicates_nothing(
     first.send_signal(signal.SIGKILL)
     await first.wait()
     stopped_at = json.loads(checkpoint.read_text())["line"]
-    assert 100 < stopped_at < 1201
+    assert 100 < stopped_at < ORDERS + 1
 
     second = await asyncio.create_subprocess_exec(
         REKINDLE, "import", str(path), env=env, cwd=tmp_path, stdout=PIPE, stderr=PIPE
@@ -121,6 +131,9 @@ async def test_import_killed_and_rerun_duplicates_nothing(
     assert second.returncode == 0, err.decode()
     assert "Traceback" not in err.decode()
     assert f"{stopped_at - 1} rows done before" in err.decode()
-    await eventually(lambda: _has(stack.sessions, prefix, 1200), timeout=120)
+    try:
+        await eventually(lambda: _has(stack.sessions, prefix, ORDERS), timeout=120)
+    except AssertionError:
+        raise AssertionError(f"recorded {await count_orders(stack.sessions, prefix)} of {ORDERS}") from None
     await asyncio.sleep(2)
-    assert await count_orders(stack.sessions, prefix) == 1200
+    assert await count_orders(stack.sessions, prefix) == ORDERS
