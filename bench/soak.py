@@ -248,12 +248,13 @@ async def scrape(http: httpx.AsyncClient, url: str) -> tuple[Buckets, dict[str, 
 
 
 def quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
-    """Upper bucket bound holding the q-quantile of what was observed between two scrapes."""
+    """Upper bucket bound holding the q-quantile observed between two scrapes (None: above all)."""
     delta = sorted((le, after[le] - before.get(le, 0.0)) for le in after)
     total = delta[-1][1] if delta else 0.0
     if total <= 0:
         return None
-    return next(le for le, count in delta if count >= q * total)
+    bound = next(le for le, count in delta if count >= q * total)
+    return None if bound == float("inf") else bound  # beyond the top bucket: JSON has no Infinity
 
 
 def latency_figures(first: Buckets, last: Buckets) -> dict[str, float | None]:
