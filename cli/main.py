@@ -80,5 +80,22 @@ def import_orders(
     run_and_exit(lambda: import_command(Settings(), path, currency, concurrency, restart))
 
 
+@app.command()
+def demo(
+    clients: Annotated[int, typer.Option(min=1, max=100_000, help="How many demo clients")] = 2000,
+    seed: Annotated[int, typer.Option(help="Population seed: the same seed gives the same clients")] = 7,
+    base_url: Annotated[
+        str | None, typer.Option(help="The API (default: settings.api.public_base_url)")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="REKINDLE_API_KEY", help="Default: data/admin-api-key")
+    ] = None,
+) -> None:
+    """Seed a running stack with made-up clients and order histories (idempotent)."""
+    from cli.demo import demo_command
+
+    run_and_exit(lambda: demo_command(Settings(), clients, seed, base_url, api_key))
+
+
 def main() -> None:
     app()
