@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -131,6 +132,16 @@ async def _rpc_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(502, "temporal_error", "the workflow service rejected the request")
 
 
+async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("database unavailable", error_type=type(exc).__name__)
+    return error_response(
+        503,
+        "database_unavailable",
+        "the database is unavailable; retry later",
+        headers={"Retry-After": str(TEMPORAL_RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", error_type=type(exc).__name__)
     return error_response(500, "internal_error", "an unexpected error occurred")
@@ -142,6 +153,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RPCError, _rpc_error)
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(InterfaceError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -49,14 +49,15 @@ async def put_client(
     value. If Temporal is unreachable the answer is 503 and nothing is stored.
     """
     update = ProfileUpdated.model_validate(profile.model_dump())
+    # Temporal first: if it refuses, nothing is stored. The write after it is a short
+    # transaction (no lock held across the network call) and idempotent, so a failure
+    # there answers 503 and the caller's retry completes both.
+    workflow_id = await signal_with_start(
+        state.temporal, state.settings, client_id, "profile_updated", update
+    )
     async with transaction(state.sessions) as session:
         client = await ensure_client(session, client_id)
         changed = apply_profile(client, update)
-        await session.flush()
-        # Signalled inside the transaction: if Temporal refuses, the profile is not stored.
-        workflow_id = await signal_with_start(
-            state.temporal, state.settings, client_id, "profile_updated", update
-        )
     return ProfileAccepted(client_id=client_id, workflow_id=workflow_id, changed=changed)
 
 
