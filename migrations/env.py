@@ -36,6 +36,7 @@ def run_migrations_online() -> None:
         if connection.dialect.name == "sqlite":
             # WAL once, at creation: readers never block the writer afterwards.
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+            connection.commit()  # end the implicit transaction: Alembic begins its own
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,

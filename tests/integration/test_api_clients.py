@@ -150,7 +150,8 @@ async def test_client_detail_has_history_emails_and_live_state(stack: Stack) -> 
     async def recorded() -> dict[str, str | int | float | bool] | None:
         body: dict[str, str | int | float | bool] = (await stack.http.get(f"/v1/clients/{cid}")).json()
         live = body["live_state"]
-        return body if isinstance(live, dict) and live.get("order_count") == 1 else None
+        done = isinstance(live, dict) and live.get("order_count") == 1 and body["order_count"] == 1
+        return body if done else None
 
     body = await eventually(recorded)
     assert body["profile"]["first_name"] == "Anna"

@@ -85,6 +85,8 @@ def stack_process(tmp_path: Path, ports: dict[str, int]) -> Iterator[subprocess.
     if process.poll() is None:
         process.kill()
         process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def test_devstack_serves_restarts_and_stops(
