@@ -3,6 +3,7 @@ server with its state on disk, and a throwaway PostgreSQL cluster run as the ``p
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -179,8 +180,6 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     try:
         yield cluster
     finally:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             cluster.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped
         shutil.rmtree(folder, ignore_errors=True)

@@ -149,8 +149,8 @@ async def settled(sessions: async_sessionmaker[AsyncSession], pop: Population) -
     return orders == expected and finished >= set(pop.emailed) and not busy
 
 
-async def wait_settled(sessions: async_sessionmaker[AsyncSession], pop: Population, timeout: float) -> None:
-    await eventually(lambda: settled(sessions, pop), timeout=timeout, interval=1.0)
+async def wait_settled(sessions: async_sessionmaker[AsyncSession], pop: Population, within: float) -> None:
+    await eventually(lambda: settled(sessions, pop), timeout=within, interval=1.0)
 
 
 @dataclass
@@ -211,7 +211,9 @@ async def _check_emails(
         assert by_status.get(mid) in ("sent", "unknown"), f"delivered but recorded {by_status.get(mid)}"
     for e in emails:
         if e.status == "sent":
-            assert per_id[e.message_id or ""] == 1, f"recorded sent but delivered {per_id[e.message_id or '']}"
+            assert per_id[e.message_id or ""] == 1, (
+                f"recorded sent but delivered {per_id[e.message_id or '']}"
+            )
     per_client = Counter(e.client_id for e in emails if e.status in ("sent", "unknown"))
     assert all(per_client[cid] == 1 for cid in pop.emailed), "a client was emailed twice or never"
     assert not any(per_client[cid] for cid in pop.opted_out)

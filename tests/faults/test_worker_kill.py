@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client
 
-from tests.fakes.smtp import smtp_server
+from tests.fakes.smtp import FakeSmtp, smtp_server
 from tests.faults.conftest import fault_settings, serve_api
 from tests.faults.processes import worker_process
 from tests.faults.scenario import Population, check_invariants, enroll, stream_orders, wait_settled
@@ -46,14 +47,20 @@ async def test_worker_sigkilled_repeatedly_loses_and_doubles_nothing(
                 for _ in range(KILLS - KILLS // 2):
                     # Right as a message reaches the SMTP server, before its reply: the unknown window.
                     target += rng.randint(10, 60)
-                    await eventually(lambda: len(smtp.received) >= target, timeout=180, interval=0.02)
+                    await eventually(_received(smtp, target), timeout=180, interval=0.02)
                     worker.kill()
                     worker.start()
                 # Activities of a killed worker are retried once their start-to-close timeout ends.
-                await wait_settled(api.sessions, pop, timeout=240)
+                await wait_settled(api.sessions, pop, within=240)
             outcome = await check_invariants(api.sessions, dev_client, smtp.received, pop)
-    log.info("worker kill outcome: %s, %d messages, %d starts", outcome.statuses, outcome.messages, worker.starts)
+    log.info(
+        "worker kill outcome: %s, %d messages, %d starts", outcome.statuses, outcome.messages, worker.starts
+    )
     assert worker.starts == KILLS + 1
     # A kill in the unknown window leaves every send then in flight 'unknown': never resent.
     assert outcome.unknown >= 1
     assert outcome.statuses["sent"] == len(pop.emailed) - outcome.unknown
+
+
+def _received(smtp: FakeSmtp, count: int) -> Callable[[], bool]:
+    return lambda: len(smtp.received) >= count
