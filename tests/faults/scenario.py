@@ -236,3 +236,20 @@ async def _check_workflows(temporal: Client, pop: Population) -> None:
 
     problems = [p for p in await asyncio.gather(*(one(cid) for cid in pop.ids)) if p]
     assert not problems, f"{len(problems)} workflows in trouble: {problems[:5]}"
+
+
+async def retried_activities(temporal: Client, pop: Population) -> int:
+    """Activities that needed more than one attempt, over the clients' current runs."""
+    limit = asyncio.Semaphore(16)
+
+    async def one(cid: str) -> int:
+        async with limit:
+            history = await temporal.get_workflow_handle(client_workflow_id(cid)).fetch_history()
+        started = EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        return sum(
+            1
+            for e in history.events
+            if e.event_type == started and e.activity_task_started_event_attributes.attempt > 1
+        )
+
+    return sum(await asyncio.gather(*(one(cid) for cid in pop.ids)))
