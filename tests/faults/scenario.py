@@ -111,11 +111,16 @@ async def enroll(http: httpx.AsyncClient, pop: Population, secret: str, *, withi
 
 
 async def stream_orders(
-    http: httpx.AsyncClient, pop: Population, *, within: float = 180, pause: float = 0.0
+    http: httpx.AsyncClient,
+    pop: Population,
+    *,
+    within: float = 180,
+    concurrency: int = 16,
+    pause: float = 0.0,
 ) -> None:
     """Every order once, about a third of them twice; 503s and refused connections are retried."""
     deadline = asyncio.get_running_loop().time() + within
-    limit = asyncio.Semaphore(16)
+    limit = asyncio.Semaphore(concurrency)
     posts = [(cid, body) for cid in pop.ids for body in pop.orders(cid)]
     posts += [post for post in posts if pop.rng.random() < 0.33]
     pop.rng.shuffle(posts)
@@ -253,3 +258,11 @@ async def retried_activities(temporal: Client, pop: Population) -> int:
         )
 
     return sum(await asyncio.gather(*(one(cid) for cid in pop.ids)))
+
+
+async def recorded_orders(sessions: async_sessionmaker[AsyncSession], pop: Population) -> int:
+    async with sessions() as session:
+        count = await session.scalar(
+            select(func.count(Order.id)).where(Order.client_id.startswith(pop.prefix))
+        )
+    return int(count or 0)
