@@ -155,7 +155,20 @@ async def settled(sessions: async_sessionmaker[AsyncSession], pop: Population) -
 
 
 async def wait_settled(sessions: async_sessionmaker[AsyncSession], pop: Population, within: float) -> None:
-    await eventually(lambda: settled(sessions, pop), timeout=within, interval=1.0)
+    try:
+        await eventually(lambda: settled(sessions, pop), timeout=within, interval=1.0)
+    except AssertionError:
+        async with sessions() as session:
+            statuses = Counter(
+                (
+                    await session.scalars(select(Email.status).where(Email.client_id.startswith(pop.prefix)))
+                ).all()
+            )
+        orders = await recorded_orders(sessions, pop)
+        expected = sum(len(ids) for ids in pop.sent_orders.values())
+        raise AssertionError(
+            f"not settled within {within}s: {orders}/{expected} orders recorded, emails {dict(statuses)}"
+        ) from None
 
 
 @dataclass
