@@ -53,6 +53,9 @@ class FakeSmtpHandler:
     # modes for the next transactions, one each; then ``mode`` again
     next_modes: list[str] = field(default_factory=list)
     current: str = "accept"
+    # seconds between receiving a message and replying (widens the "delivered, not yet
+    # confirmed" window that crash tests aim at)
+    delay_seconds: float = 0.0
     received: list[Received] = field(default_factory=list)
     data_started: threading.Event = field(default_factory=threading.Event)
     _released: threading.Event = field(default_factory=threading.Event)
@@ -77,6 +80,8 @@ class FakeSmtpHandler:
             Received(str(envelope.mail_from), list(envelope.rcpt_tos), raw, time.monotonic())
         )
         self.data_started.set()
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         if self.current == "stall":
             while not self._released.is_set():
                 await asyncio.sleep(0.02)
