@@ -18,8 +18,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.drafting import guardrail_policy
-from activities.orders import ensure_client
 from activities.rendering import render_html, unsubscribe_url
+from core.clients import ensure_client
 from core.contracts import ACTIVITY_UPDATE_EMAIL, UpdateEmailInput, UpdateEmailResult
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.guardrails import check_with_policy, failures, passed, plausible_first_name

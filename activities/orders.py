@@ -8,31 +8,11 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from core.clients import ensure_client
 from core.contracts import RecordOrderInput, RecordOrderResult
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.metrics import ORDERS_RECORDED
 from core.models import Client, Order
-
-
-async def ensure_client(session: AsyncSession, client_id: str) -> None:
-    """Create the client's row if this is the first we hear of them."""
-    now = utcnow()
-    dialect = session.get_bind().dialect.name
-    await session.execute(
-        insert_ignoring_conflicts(
-            dialect,
-            Client.__table__,
-            {
-                "id": client_id,
-                "order_count": 0,
-                "total_spend_minor": 0,
-                "holdout": False,
-                "created_at": now,
-                "updated_at": now,
-            },
-            ["id"],
-        )
-    )
 
 
 class OrderActivities:

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.orders import ensure_client
+from core.clients import ensure_client
 from core.contracts import ACTIVITY_RESCORE, RescoreInput, RescoreResult
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.metrics import RESCORES

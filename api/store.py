@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clients import ensure_client as ensure_client_row
 from core.contracts import ProfileUpdated
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.models import Client, Suppression
@@ -18,22 +19,7 @@ SUPPRESSION_REASON = "unsubscribed"
 
 async def ensure_client(session: AsyncSession, client_id: str) -> Client:
     """The client's row, created empty if this is the first we hear of them."""
-    now = utcnow()
-    await session.execute(
-        insert_ignoring_conflicts(
-            session.get_bind().dialect.name,
-            Client.__table__,
-            {
-                "id": client_id,
-                "order_count": 0,
-                "total_spend_minor": 0,
-                "holdout": False,
-                "created_at": now,
-                "updated_at": now,
-            },
-            ["id"],
-        )
-    )
+    await ensure_client_row(session, client_id)
     client = await session.get(Client, client_id, populate_existing=True)
     assert client is not None
     return client

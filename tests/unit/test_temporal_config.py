@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, SecretStr
 from temporalio.client import TLSConfig
 
 from core.codec import CodecNotConfigured
 from core.settings import Settings, TemporalSettings
 from core.temporal import connect, data_converter, tls_config
+from tests.fakes.smtp import make_certificate
 
 
 def _self_signed(tmp_path: Path) -> tuple[Path, Path, bytes, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rekindle-worker")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    (tmp_path / "client.pem").write_bytes(cert_pem)
-    (tmp_path / "client.key").write_bytes(key_pem)
-    return tmp_path / "client.pem", tmp_path / "client.key", cert_pem, key_pem
+    cert, key = make_certificate(tmp_path)
+    return cert, key, cert.read_bytes(), key.read_bytes()
 
 
 def test_temporal_mtls_settings_build_the_tls_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
