@@ -122,6 +122,7 @@ async def _with_worker(
         await task
 
 
+@pytest.mark.timeout(240)
 async def test_privacy_retired_key_still_decodes_while_configured(
     dev_env: WorkflowEnvironment, settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -139,7 +140,8 @@ async def test_privacy_retired_key_still_decodes_while_configured(
     async with _with_worker(dev_env, after, sessions) as client:
         order = OrderPlaced.model_validate(_order("o-2", "2026-03-01T10:00:00Z"))
         await signal_with_start(client, after, cid, "order_placed", order)
-        await eventually(lambda: orders_recorded(client, cid, 2))
+        # An activity the first worker left in flight must time out before the loop moves on.
+        await eventually(lambda: orders_recorded(client, cid, 2), timeout=90)
 
     history = await _raw_history(dev_env, client_workflow_id(cid))
     payloads = [p for event in history.events for p in _payloads(event)]
