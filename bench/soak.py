@@ -51,12 +51,12 @@ sys.path.insert(0, str(ROOT))
 
 from cli.demo import Seeder, order_item  # noqa: E402
 from cli.demo_population import DemoOrder, build_population  # noqa: E402
+from cli.devstack import server_state_flags  # noqa: E402
 from core import migrate  # noqa: E402
 from core.apikeys import create_key  # noqa: E402
 from core.codec import new_key  # noqa: E402
 from core.db import create_engine, session_factory  # noqa: E402
 from core.models import Order  # noqa: E402
-from core.search_attributes import DEV_SERVER_FLAGS  # noqa: E402
 from core.settings import DatabaseSettings  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -114,15 +114,12 @@ async def start_stack() -> Stack:
     )
     server = [str(BIN / "temporal"), "server", "start-dev", "--headless", "--log-level", "error"]
     server += [
-        "--db-filename",
-        str(folder / "temporal.db"),
+        *server_state_flags(folder / "temporal.db"),  # as `rekindle up` keeps it
         "--ip",
         "127.0.0.1",
         "--port",
         str(ports["temporal"]),
     ]
-    for name, kind in DEV_SERVER_FLAGS.items():
-        server += ["--search-attribute", f"{name}={kind}"]
     log = (folder / "server.log").open("ab")
     stack.procs["server"] = subprocess.Popen(server, stdout=log, stderr=subprocess.STDOUT)  # noqa: ASYNC220
     await asyncio.to_thread(migrate.upgrade, stack.db_url)

@@ -77,14 +77,30 @@ def check_ports(ports: dict[str, tuple[str, int]]) -> None:
                 ) from exc
 
 
+# WAL with synchronous=NORMAL: a committed write survives the server being killed (only a
+# power loss can drop the last transactions), and workflow tasks go about 3x faster than with
+# the default rollback journal, which syncs every write (bench/soak.py, 1,000 clients: their
+# backfill was recorded in 75 s instead of 232 s).
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+
+
+def server_state_flags(db_file: Path) -> list[str]:
+    """``start-dev`` flags for state kept on disk, plus Rekindle's search attributes."""
+    flags = ["--db-filename", str(db_file)]
+    for pragma in SQLITE_PRAGMAS:
+        flags += ["--sqlite-pragma", pragma]
+    for name, kind in DEV_SERVER_FLAGS.items():
+        flags += ["--search-attribute", f"{name}={kind}"]
+    return flags
+
+
 def temporal_command(settings: Settings, data_dir: Path) -> list[str]:
     dev = settings.devstack
     cmd = [
         temporal_binary(),
         "server",
         "start-dev",
-        "--db-filename",
-        str(data_dir / "temporal.db"),
+        *server_state_flags(data_dir / "temporal.db"),
         "--ip",
         "127.0.0.1",
         "--port",
@@ -98,8 +114,6 @@ def temporal_command(settings: Settings, data_dir: Path) -> list[str]:
         "--ui-codec-endpoint",
         f"http://{settings.api.host}:{settings.api.port}/codec",
     ]
-    for name, kind in DEV_SERVER_FLAGS.items():
-        cmd += ["--search-attribute", f"{name}={kind}"]
     return cmd
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.search_attributes import DEV_SERVER_FLAGS
+from cli.devstack import server_state_flags
 from core.settings import Settings
 from tests.helpers import TEST_CODEC_KEY_ID, TEST_CODEC_KEYS, free_port
 
@@ -111,10 +111,8 @@ class TemporalServer:
     def command(self) -> list[str]:
         binary = str(BIN / "temporal") if (BIN / "temporal").exists() else shutil.which("temporal")
         assert binary is not None, "temporal binary missing: run `make install`"
-        cmd = [binary, "server", "start-dev", "--db-filename", str(self.db_file), "--ip", "127.0.0.1"]
+        cmd = [binary, "server", "start-dev", *server_state_flags(self.db_file), "--ip", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--headless", "--log-level", "error"]
-        for name, kind in DEV_SERVER_FLAGS.items():
-            cmd += ["--search-attribute", f"{name}={kind}"]
         return cmd
 
     def start(self) -> None:
