@@ -61,6 +61,7 @@ from core.settings import DatabaseSettings  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SAMPLE_SECONDS = 5.0
+BACKFILL_CHUNK = 400  # clients; two chunks in flight stay below the worker's 1,000 cached workflows
 AMOUNTS = [Decimal(f"{v}.00") for v in (19, 25, 39, 45, 60, 79, 120)]
 
 
@@ -182,15 +183,29 @@ async def drain(stack: Stack, expected: int, deadline: float) -> float:
     return time.monotonic() - started
 
 
-async def backfill(seeder: Seeder, clients: int, history: int) -> int:
-    """Every client's last ``history`` orders, latest first (as ``rekindle demo`` does)."""
+async def backfill(seeder: Seeder, stack: Stack, clients: int, history: int, deadline: float) -> int:
+    """Every client's last ``history`` orders, latest first (as ``rekindle demo`` does).
+
+    Clients go in chunks, and a chunk is sent only once the one before the previous has
+    been recorded: at most two chunks are in flight, fewer workflows than the worker's
+    cache holds, so a backfill does not evict the workflows it is still working on (every
+    eviction costs a replay of the whole history).
+    """
     population = build_population(clients, 11, datetime.now(UTC).date(), prefix="soak")
-    latest = [order_item(c.client_id, c.latest()) for c in population]
-    older = [order_item(c.client_id, o) for c in population for o in c.orders[-history:-1]]
-    for start in range(0, len(latest), 5000):
-        await seeder.send_orders(latest[start : start + 5000])
-    await seeder.send_orders(older)
-    return len(latest) + len(older)
+    sent: list[int] = []  # orders sent, cumulative, per chunk
+    started = last_report = time.monotonic()
+    for start in range(0, len(population), BACKFILL_CHUNK):
+        chunk = population[start : start + BACKFILL_CHUNK]
+        if len(sent) >= 2:
+            await drain(stack, sent[-2], deadline)
+        await seeder.send_orders([order_item(c.client_id, c.latest()) for c in chunk])
+        await seeder.send_orders([order_item(c.client_id, o) for c in chunk for o in c.orders[-history:-1]])
+        sent.append((sent[-1] if sent else 0) + sum(min(history, len(c.orders)) for c in chunk))
+        if time.monotonic() - last_report >= 60:
+            last_report = time.monotonic()
+            done = f"{start + len(chunk)} clients ({sent[-1]} orders)"
+            print(f"  backfill: {done} sent in {last_report - started:.0f} s", flush=True)
+    return sent[-1] if sent else 0
 
 
 async def steady(seeder: Seeder, clients: int, rate: int, duration: float) -> dict[str, float]:
@@ -315,7 +330,7 @@ async def phases(
 ) -> dict[str, Any]:
     seeder = Seeder(http, concurrency=4)
     tick = time.monotonic()
-    backfilled = await backfill(seeder, args.clients, args.history)
+    backfilled = await backfill(seeder, stack, args.clients, args.history, deadline)
     accepted_s = time.monotonic() - tick
     drained_s = await drain(stack, backfilled, deadline)
     print(
