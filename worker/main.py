@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import signal
 from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from core.db import create_engine, session_factory
@@ -21,6 +24,7 @@ from worker.schedules import ensure_refit_schedule
 
 log = get_logger(__name__)
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+CONNECT_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)  # then every 30 s
 
 
 def build_workers(client: Client, deps: registry.Dependencies) -> list[Worker]:
@@ -87,7 +91,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     runtime, sdk_url = sdk_runtime(settings.worker)
     metrics = serve_metrics(settings.worker, sdk_url)
     try:
-        client = await connect(settings, runtime=runtime)
+        client = await connect_when_reachable(settings, runtime, stop)
+        if client is None:
+            return
         await ensure_refit_schedule(client, settings)
         deps = registry.Dependencies(settings=settings, sessions=session_factory(engine))
         workers = build_workers(client, deps)
@@ -99,6 +105,32 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             metrics.stop()
         flush_traces()
         await engine.dispose()
+
+
+async def connect_when_reachable(
+    settings: Settings, runtime: Runtime | None, stop: asyncio.Event
+) -> Client | None:
+    """Connect to Temporal, waiting while it is unreachable (started after us, restarting).
+
+    A worker started before its server (a deploy, a reboot, compose without ordering)
+    waits and says so, instead of exiting and relying on a supervisor. None: stopped first.
+    """
+    for attempt in itertools.count():
+        try:
+            return await connect(settings, runtime=runtime)
+        except RuntimeError as exc:  # temporalio: "Failed client connect: ..."
+            delay = CONNECT_RETRY_SECONDS[min(attempt, len(CONNECT_RETRY_SECONDS) - 1)]
+            log.warning(
+                "temporal unreachable; retrying",
+                address=settings.temporal.address,
+                attempt=attempt + 1,
+                retry_in_s=delay,
+                error=str(exc).splitlines()[0][:200],
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+            return None
+    raise AssertionError("unreachable")
 
 
 def _stop_on_signals() -> asyncio.Event:

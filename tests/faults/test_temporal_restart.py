@@ -74,3 +74,29 @@ async def test_temporal_restarted_while_orders_stream_in(fault_db_url: str, tmp_
     assert 0 < accepted_before < pop.deliveries, "the restart did not fall inside the ingest"
     assert outcome.unknown == 0
     assert outcome.statuses["sent"] == outcome.messages == len(pop.emailed)
+
+
+async def test_worker_started_before_temporal_waits_for_it(fault_db_url: str, tmp_path: Path) -> None:
+    """A worker that comes up before its server (a reboot, compose without ordering) neither
+    exits nor needs a restart: it says it is waiting, connects when the server is there and
+    works through what arrived meanwhile."""
+    server = TemporalServer(tmp_path / "temporal.db", tmp_path / "temporal.log")
+    worker_log = tmp_path / "worker.log"
+    pop = Population(unique_id("late"), 6)
+    with smtp_server() as smtp:
+        settings = fault_settings(fault_db_url, server.address, smtp.port)
+        with worker_process(settings, worker_log, REKINDLE_LOGGING__LEVEL="INFO") as worker:
+            await eventually(lambda: worker_log.read_text().count("temporal unreachable") >= 2, timeout=30)
+            assert worker.alive(), worker_log.read_text()[-2000:]
+            server.start()
+            try:
+                temporal = await _connect(server.address)
+                async with serve_api(settings, temporal) as api:
+                    await enroll(api.http, pop, api.unsubscribe_secret)
+                    await stream_orders(api.http, pop, concurrency=4)
+                    await wait_settled(api.sessions, pop, within=120)
+                    outcome = await check_invariants(api.sessions, temporal, smtp.received, pop)
+            finally:
+                server.stop()
+    assert outcome.statuses["sent"] == outcome.messages == len(pop.emailed)
+    assert '"address": "127.0.0.1:' in worker_log.read_text()  # the log names where it waits
