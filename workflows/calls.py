@@ -97,6 +97,9 @@ async def send_email(input: SendEmailInput, task_queue: str | None) -> SendEmail
         result_type=SendEmailResult,
         task_queue=task_queue,
         start_to_close_timeout=timedelta(minutes=1),
+        # It heartbeats every 2 s while SMTP talks: a dead worker is noticed in 10 s, not 1 min.
+        # (Only the activity's type and id are checked on replay; options may change.)
+        heartbeat_timeout=timedelta(seconds=10),
         schedule_to_close_timeout=timedelta(hours=2),
         retry_policy=SEND_RETRY,
     )
