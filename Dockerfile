@@ -31,6 +31,10 @@ COPY worker ./worker
 COPY api ./api
 COPY cli ./cli
 RUN uv sync --frozen --no-dev
+# The worker's sandbox imports the workflow modules afresh for every workflow it loads; with
+# PYTHONDONTWRITEBYTECODE and an editable install they would be compiled each time (~7 ms of
+# CPU per cache miss): compile our packages once, here.
+RUN python -m compileall -q core workflows activities worker api cli
 
 RUN useradd --system --uid 10001 --home-dir /app rekindle && mkdir -p /app/data && chown rekindle /app/data
 USER rekindle

@@ -168,5 +168,11 @@ def test_deploy_dockerfile_copies_every_package() -> None:
     copied = set(re.findall(r"^COPY (\S+) \./\1$", DOCKERFILE, re.MULTILINE))
     assert set(packages) | {"migrations"} <= copied
     assert "COPY alembic.ini ./" in DOCKERFILE
+    compiled = re.search(r"^RUN python -m compileall -q (.+)$", DOCKERFILE, re.MULTILINE)
+    assert compiled, "our packages need bytecode in the image (the workflow sandbox re-imports them)"
+    assert set(packages) <= set(compiled[1].split())
+    makefile = re.search(r"^PACKAGES := (.+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert makefile
+    assert set(packages) <= set(makefile[1].split())  # `make install` compiles them too
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", ".env", "data", ".git"} <= set(ignored)
