@@ -136,11 +136,14 @@ class SecuritySettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    """The worker process: where it serves Prometheus metrics (0 turns metrics off)."""
+    """The worker process: where it serves Prometheus metrics (0 turns metrics off), and how
+    many client workflows it keeps in memory (each ~190 KB; a workflow not in the cache is
+    replayed from its history on its next task)."""
 
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     sdk_metrics_port: int = Field(default=0, ge=0, le=65535)
+    max_cached_workflows: int = Field(default=1000, ge=0)
 
 
 class TracingSettings(BaseModel):

@@ -36,6 +36,7 @@ def build_workers(client: Client, deps: registry.Dependencies) -> list[Worker]:
             task_queue=temporal.task_queue,
             workflows=registry.workflows(),
             activities=registry.main_activities(deps),
+            max_cached_workflows=deps.settings.worker.max_cached_workflows,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         )
     ]
