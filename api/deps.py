@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from core.apikeys import KeyCache
 from core.settings import Settings
+from core.throttle import SignInThrottle
 
 
 @dataclass
@@ -23,6 +24,7 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     temporal: Client
     keys: KeyCache = field(default_factory=KeyCache)
+    sign_ins: SignInThrottle = field(default_factory=SignInThrottle)
 
 
 # Dependencies are ``async def`` on purpose: FastAPI runs plain ``def`` dependencies in a

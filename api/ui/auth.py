@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -58,11 +59,23 @@ async def login(
         page = render(request, "login.html", context, fresh, status=403)
         cookies.write(page, fresh, secret, _secure(state))
         return page
-    if not await authenticate(state.sessions, username.strip().lower(), password):
+    user = username.strip().lower()
+    address = request.client.host if request.client else "unknown"
+    wait = state.sign_ins.retry_after(user, address)
+    if wait is not None:
+        minutes = math.ceil(wait / 60)
+        error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+        context = {"next": _safe_next(next), "error": error}
+        page = render(request, "login.html", context, anonymous, status=429)
+        page.headers["Retry-After"] = str(math.ceil(wait))
+        return page
+    if not await authenticate(state.sessions, user, password):
+        state.sign_ins.failed(user, address)
         context = {"next": _safe_next(next), "error": "Wrong username or password."}
         return render(request, "login.html", context, anonymous, status=401)
+    state.sign_ins.succeeded(user)
     redirect = RedirectResponse(_safe_next(next), status_code=303)
-    cookies.write(redirect, cookies.new_session(username.strip().lower()), secret, _secure(state))
+    cookies.write(redirect, cookies.new_session(user), secret, _secure(state))
     return redirect
 
 

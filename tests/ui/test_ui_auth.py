@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 
 from api.ui import session as cookies
+from core.opsusers import create_user
+from core.throttle import USER_LIMIT, WINDOW_SECONDS
 from tests.ui.conftest import OPS_USER, Dashboard, sign_in
 
 
@@ -98,3 +100,16 @@ async def test_ui_auth_static_files_are_served_and_contained(anonymous: Dashboar
     assert "htmx" in htmx.text[:200]
     for name in ["../app.py", "..%2Fapp.py", "nope.css"]:
         assert (await anonymous.http.get(f"/ui/static/{name}")).status_code == 404
+
+
+async def test_ui_auth_repeated_failures_lock_the_username(anonymous: Dashboard) -> None:
+    await create_user(anonymous.sessions, "second", "another long passphrase")
+    for _ in range(USER_LIMIT):
+        assert (await sign_in(anonymous.http, OPS_USER, "a wrong guess")).status_code == 401
+    locked = await sign_in(anonymous.http)  # now even the right password is turned away
+    assert locked.status_code == 429
+    assert 0 < int(locked.headers["retry-after"]) <= WINDOW_SECONDS
+    assert "Too many failed sign-ins. Try again in 15 minutes." in locked.text
+    assert (await anonymous.http.get("/ui")).status_code == 303  # not signed in
+    # Another ops user (from the same address, below its own limit) signs in as usual.
+    assert (await sign_in(anonymous.http, "second", "another long passphrase")).status_code == 303
