@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 from api.routes.email_import import ImportedEmail
 from cli.demo import episode_item
-from cli.demo_population import EMAIL_DOMAIN, DemoClient, build_population
+from cli.demo_population import EMAIL_DOMAIN, build_population
 from core.contracts import OrderPlaced, ProfileUpdated
-from core.uplift import Episode, uplift_report
+from core.uplift import uplift_report
+from tests.helpers import demo_episodes
 
 TODAY = date(2026, 11, 29)
 
@@ -60,17 +61,6 @@ def test_population_has_churners_and_loyalists() -> None:
     assert len({c.profile["locale"] for c in clients}) >= 8
 
 
-def _episodes(clients: list[DemoClient]) -> list[Episode]:
-    """The uplift episodes the report will see once everything is recorded."""
-    episodes = []
-    for client in clients:
-        ep = client.episode
-        if ep is not None:
-            later = [o.placed_at for o in client.orders if o.placed_at > ep.drafted_at]
-            episodes.append(Episode(ep.arm, ep.drafted_at, min(later, default=None)))
-    return episodes
-
-
 def test_past_episodes_fall_in_at_risk_gaps_at_polite_hours() -> None:
     clients = build_population(1000, 7, TODAY)
     midnight = datetime(TODAY.year, TODAY.month, TODAY.day, tzinfo=UTC)
@@ -119,7 +109,7 @@ def test_won_back_orders_come_only_after_an_email_and_keep_the_order_sorted() ->
 
 def test_campaign_arms_and_effect_on_a_large_population() -> None:
     clients = build_population(6000, 11, TODAY)
-    episodes = _episodes(clients)
+    episodes = demo_episodes(clients)
     holdout = sum(e.arm == "holdout" for e in episodes) / len(episodes)
     assert 0.17 < holdout < 0.23
     now = datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC)
@@ -134,7 +124,7 @@ def test_default_demo_shows_an_uplift_report_with_a_positive_measured_uplift() -
     for today in (TODAY, date(2027, 6, 1)):
         clients = build_population(2000, 7, today)
         now = datetime(today.year, today.month, today.day, 12, tzinfo=UTC)
-        report = uplift_report(_episodes(clients), now)
+        report = uplift_report(demo_episodes(clients), now)
         by_days = {w.days: w for w in report.windows}
         assert by_days[30].enough_data
         assert by_days[30].uplift is not None
