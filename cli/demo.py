@@ -173,11 +173,16 @@ async def seed(
     concurrency: int = 8,
     progress: Progress | None = None,
 ) -> SeedReport:
-    """Seed ``population`` through the API behind ``http`` (base URL and key set)."""
+    """Seed ``population`` through the API behind ``http`` (base URL and key set).
+
+    Clients with a past episode go first: the uplift report fills within the first
+    chunks instead of growing at the pace of the whole population.
+    """
     seeder = Seeder(http, concurrency)
     bar = progress.add_task("clients", total=len(population)) if progress else None
-    for start in range(0, len(population), chunk_size):
-        chunk = population[start : start + chunk_size]
+    ordered = sorted(population, key=lambda c: c.episode is None)  # stable: ids stay in order
+    for start in range(0, len(ordered), chunk_size):
+        chunk = ordered[start : start + chunk_size]
         await seeder.seed_chunk(chunk)
         if progress is not None and bar is not None:
             progress.advance(bar, len(chunk))
