@@ -168,8 +168,10 @@ async def import_emails(
     item is told to the client's workflow first, so the frequency cap counts it.
     Re-importing an item changes nothing (``unchanged``); the same ``email_id`` with
     other content is a ``conflict``. A bad item does not sink the batch. Items
-    Temporal could not take are ``unavailable``: send them again.
+    Temporal could not take are ``unavailable``: send them again (the whole batch is
+    fine). If nothing could be stored because Temporal is unreachable: 503, Retry-After.
     """
+    # Every valid item starts as "imported"; the checks below settle what it really is.
     results = [_result(i, item) for i, item in enumerate(batch.emails)]
     todo = {r.index: item for r, item in zip(results, batch.emails, strict=True) if r.status == "imported"}
     todo = await _check_read_model(state, todo, results)
