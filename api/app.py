@@ -12,7 +12,7 @@ from api import codec, errors, ui
 from api.access_log import AccessLog
 from api.deps import AppState
 from api.middleware import BodySizeLimit
-from api.routes import clients, emails, health, orders, unsubscribe
+from api.routes import clients, email_import, emails, health, orders, unsubscribe
 from api.tracing import instrument_app
 from core.db import create_engine, session_factory
 from core.settings import Settings
@@ -42,7 +42,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(codec.CodecCors, origins=settings.api.cors_origins)
     app.add_middleware(AccessLog)  # added last: outermost, sees every response
-    for module in (health, orders, clients, emails, unsubscribe, codec):
+    for module in (health, orders, clients, emails, email_import, unsubscribe, codec):
         app.include_router(module.router)
     instrument_app(app, settings)
     app.include_router(ui.router)

@@ -62,3 +62,4 @@ def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
 
 IngestKey = Annotated[Principal, Depends(require("ingest"))]
 OpsKey = Annotated[Principal, Depends(require("ops"))]
+AdminKey = Annotated[Principal, Depends(require("admin"))]

@@ -104,6 +104,30 @@ EMAIL_DETAIL = {
     },
     "events": [{"kind": "drafted", "at": "2026-01-05T10:00:00Z", "actor": None, "detail": None}],
 }
+EMAIL_IMPORT = {
+    "imported": 1,
+    "unchanged": 0,
+    "conflict": 0,
+    "unknown_client": 1,
+    "invalid": 0,
+    "unavailable": 0,
+    "results": [
+        {
+            "index": 0,
+            "email_id": "mc-2025-10-winback-c-1001",
+            "client_id": "c-1001",
+            "status": "imported",
+            "errors": [],
+        },
+        {
+            "index": 1,
+            "email_id": "mc-2025-10-winback-c-1002",
+            "client_id": "c-1002",
+            "status": "unknown_client",
+            "errors": [{"field": "client_id", "reason": "no such client: create it first"}],
+        },
+    ],
+}
 DECISION = {"email_id": "e-3f2a9c", "status": "approved", "scheduled_for": "2026-01-06T09:00:00Z"}
 
 

@@ -30,6 +30,7 @@ from core.contracts import (
     ClientWorkflowInput,
     EmailDecision,
     OrderPlaced,
+    PastEmailSent,
     client_workflow_id,
 )
 from core.settings import Settings
@@ -74,6 +75,10 @@ async def signal_with_start(
 
 async def send_order(temporal: Client, settings: Settings, client_id: str, order: OrderPlaced) -> str:
     return await signal_with_start(temporal, settings, client_id, "order_placed", order)
+
+
+async def send_past_email(temporal: Client, settings: Settings, client_id: str, event: PastEmailSent) -> str:
+    return await signal_with_start(temporal, settings, client_id, "past_email_sent", event)
 
 
 async def query_state(

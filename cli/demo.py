@@ -1,13 +1,16 @@
 """``rekindle demo``: seed a running stack with a made-up client population.
 
 It talks to the API like any backend service would: ``PUT /v1/clients/{id}`` for
-profiles, ``POST /v1/orders:batch`` for orders, with an admin (or ingest) key.
-Clients go in chunks, each in three steps that wait for the previous one's 202s:
-profiles first (so a draft already knows the name and time zone), then every
-client's *latest* order, then the older ones. Latest-first matters: a newer order
-cancels a pending draft ("the client came back"), so backfilling oldest-first could
-draft on a stale first order, cancel it on the next and leave the client cooling
-down. Everything is keyed by deterministic ids, so a re-run changes nothing.
+profiles, ``POST /v1/emails:import`` for the previous tool's win-back campaign,
+``POST /v1/orders:batch`` for orders, with an admin key (the import needs one).
+Clients go in chunks, each in four steps that wait for the previous one's answers:
+profiles first (so a draft already knows the name and time zone, and the import
+finds the client), then the past campaign emails (so the workflow's frequency cap
+knows them before any order can make the client at risk), then every client's
+*latest* order, then the older ones. Latest-first matters: a newer order cancels a
+pending draft ("the client came back"), so backfilling oldest-first could draft on a
+stale first order, cancel it on the next and leave the client cooling down.
+Everything is keyed by deterministic ids, so a re-run changes nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli.demo_population import DemoClient, DemoOrder, build_population
+from cli.demo_population import DemoClient, DemoEpisode, DemoOrder, build_population
 from core.settings import Settings
 
 BATCH_MAX = 1000  # the API's batch limit
@@ -41,6 +44,8 @@ class SeedReport:
     clients: int = 0
     profiles_changed: int = 0
     orders: int = 0
+    episodes_imported: int = 0  # past win-back emails stored by this run
+    episodes_present: int = 0  # ... and those an earlier run had stored
     retried: int = 0  # requests repeated after a 5xx or a connection error
 
 
@@ -52,6 +57,19 @@ def order_item(client_id: str, order: DemoOrder) -> dict[str, Any]:
         "amount": str(order.amount),
         "currency": "USD",
     }
+
+
+def episode_item(client_id: str, episode: DemoEpisode) -> dict[str, Any]:
+    item = {
+        "email_id": episode.email_id,
+        "client_id": client_id,
+        "arm": episode.arm,
+        "drafted_at": episode.drafted_at.isoformat(),
+        "subject": episode.subject,
+    }
+    if episode.sent_at is not None:
+        item["sent_at"] = episode.sent_at.isoformat()
+    return item
 
 
 class Seeder:
@@ -90,24 +108,38 @@ class Seeder:
             response = await self._call("PUT", f"/v1/clients/{client.client_id}", client.profile)
         self.report.profiles_changed += bool(response.json().get("changed"))
 
-    async def post_orders(self, items: Sequence[dict[str, Any]]) -> None:
-        """Send a batch; items Temporal could not take yet are sent again after a pause."""
-        pending = list(items)
+    async def post_batch(self, url: str, key: str, items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send a batch; items Temporal could not take yet are sent again after a pause.
+
+        Returns every item's final result; an item the API refuses fails the demo.
+        """
+        pending, done = list(items), []
         for delay in (*RETRY_DELAYS, None):
             async with self.gate:
-                response = await self._call("POST", "/v1/orders:batch", {"orders": pending})
+                response = await self._call("POST", url, {key: pending})
             results = response.json()["results"]
-            invalid = [r for r in results if r["status"] == "invalid"]
-            if invalid:
-                raise DemoFailed(f"the API rejected a demo order: {invalid[0]['errors']}")
+            refused = [r for r in results if r["status"] in ("invalid", "unknown_client")]
+            if refused:
+                raise DemoFailed(f"the API refused a demo item of {url}: {refused[0]['errors']}")
+            done += [r for r in results if r["status"] != "unavailable"]
             retry = [pending[r["index"]] for r in results if r["status"] == "unavailable"]
-            self.report.orders += len(pending) - len(retry)
             if not retry:
-                return
+                return done
             if delay is None:
                 raise DemoFailed("Temporal stayed unavailable; run the same command again to resume")
             pending = retry
             await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def post_orders(self, items: Sequence[dict[str, Any]]) -> None:
+        self.report.orders += len(await self.post_batch("/v1/orders:batch", "orders", items))
+
+    async def post_episodes(self, items: Sequence[dict[str, Any]]) -> None:
+        results = await self.post_batch("/v1/emails:import", "emails", items)
+        self.report.episodes_imported += sum(r["status"] == "imported" for r in results)
+        # A conflict is this demo's own email stored by a run on another day (its dates are
+        # laid out from today): it is there already, as on a same-day re-run.
+        self.report.episodes_present += sum(r["status"] in ("unchanged", "conflict") for r in results)
 
     async def send_orders(self, items: list[dict[str, Any]]) -> None:
         slices = [items[i : i + BATCH_MAX] for i in range(0, len(items), BATCH_MAX)]
@@ -115,6 +147,9 @@ class Seeder:
 
     async def seed_chunk(self, chunk: Sequence[DemoClient]) -> None:
         await _all(self.put_profile(c) for c in chunk)
+        episodes = [episode_item(c.client_id, c.episode) for c in chunk if c.episode is not None]
+        if episodes:  # a chunk is far below the import's limit of 1,000
+            await self.post_episodes(episodes)
         await self.send_orders([order_item(c.client_id, c.latest()) for c in chunk])
         await self.send_orders([order_item(c.client_id, o) for c in chunk for o in c.orders[:-1]])
         self.report.clients += len(chunk)
@@ -138,11 +173,16 @@ async def seed(
     concurrency: int = 8,
     progress: Progress | None = None,
 ) -> SeedReport:
-    """Seed ``population`` through the API behind ``http`` (base URL and key set)."""
+    """Seed ``population`` through the API behind ``http`` (base URL and key set).
+
+    Clients with a past episode go first: the uplift report fills within the first
+    chunks instead of growing at the pace of the whole population.
+    """
     seeder = Seeder(http, concurrency)
     bar = progress.add_task("clients", total=len(population)) if progress else None
-    for start in range(0, len(population), chunk_size):
-        chunk = population[start : start + chunk_size]
+    ordered = sorted(population, key=lambda c: c.episode is None)  # stable: ids stay in order
+    for start in range(0, len(ordered), chunk_size):
+        chunk = ordered[start : start + chunk_size]
         await seeder.seed_chunk(chunk)
         if progress is not None and bar is not None:
             progress.advance(bar, len(chunk))
@@ -179,7 +219,10 @@ async def run_demo(
     headers = {"authorization": f"Bearer {resolve_key(settings, api_key)}"}
     population = build_population(clients, seed_value, datetime.now(UTC).date(), prefix)
     orders = sum(len(c.orders) for c in population)
-    console.print(f"Seeding {clients} clients and {orders} orders into {url} …")
+    episodes = sum(c.episode is not None for c in population)
+    console.print(
+        f"Seeding {clients} clients, {orders} orders and {episodes} past win-back emails into {url} …"
+    )
     timeout = httpx.Timeout(60.0, connect=5.0)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout) as http:
         try:
@@ -215,7 +258,10 @@ async def demo_command(
     url = (base_url or settings.api.public_base_url).rstrip("/")
     console.print(
         f"Seeded {report.clients} clients ({report.profiles_changed} profiles new or changed), "
-        f"{report.orders} orders accepted ({report.retried} requests repeated after a server error).\n"
+        f"{report.orders} orders accepted ({report.retried} requests repeated after a server error), "
+        f"{report.episodes_imported} past win-back episodes imported "
+        f"({report.episodes_present} already there).\n"
         f"The workflows score them now; drafts for at-risk clients appear in {url}/ui/approvals "
-        f"as they are made (the Temporal Web UI: filter RiskTier = 'at_risk')."
+        f"as they are made (the Temporal Web UI: filter RiskTier = 'at_risk'). The uplift report "
+        f"of the imported campaign is at {url}/ui/uplift once the orders are recorded."
     )

@@ -132,6 +132,16 @@ class Resumed(Frozen):
     by: Annotated[str, StringConstraints(max_length=128)] = "ops"
 
 
+class PastEmailSent(Frozen):
+    """Signal ``past_email_sent``: a re-engagement email sent before Rekindle (an import).
+
+    The frequency cap counts it: the workflow's last send moves to ``sent_at`` if that is
+    later, never back. No email id or content: the workflow needs only the moment.
+    """
+
+    sent_at: AwareDatetime
+
+
 # ---- approval updates ----------------------------------------------------------------------
 
 

@@ -17,9 +17,11 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from cli.demo_population import DemoClient
 from core.codec import EncryptionCodec, codec_from_settings
 from core.contracts import ClientStateView, client_workflow_id
 from core.settings import SecuritySettings
+from core.uplift import Episode
 
 # The tests' payload-encryption key: every Temporal client in the tests (dev server,
 # time-skipping server, API, worker, subprocesses, replayer) encrypts with it. Fixed, so a
@@ -120,6 +122,16 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 10.0, interva
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
         await asyncio.sleep(interval)
+
+
+def demo_episodes(population: Sequence[DemoClient]) -> list[Episode]:
+    """The uplift episodes a seeded demo population gives once all its orders are recorded."""
+    episodes = []
+    for client in population:
+        if client.episode is not None:
+            later = [o.placed_at for o in client.orders if o.placed_at > client.episode.drafted_at]
+            episodes.append(Episode(client.episode.arm, client.episode.drafted_at, min(later, default=None)))
+    return episodes
 
 
 def unique_id(prefix: str) -> str:

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         ClientWorkflowInput,
         EmailDecision,
         OrderPlaced,
+        PastEmailSent,
         Paused,
         ProfileUpdated,
         RecordOrderInput,
@@ -108,6 +109,12 @@ class ClientEngagementWorkflow:
     def resumed(self, _event: Resumed) -> None:
         self._consent.paused = False
         self._wake = True
+
+    @workflow.signal(name="past_email_sent")
+    def past_email_sent(self, event: PastEmailSent) -> None:
+        """An email sent before Rekindle (imported) counts against the frequency cap."""
+        if self._emails.record_past_send(event.sent_at):
+            self._wake = True
 
     @workflow.update(name="approve_email")
     async def approve_email(self, decision: ApproveEmail) -> EmailDecision:

@@ -103,6 +103,13 @@ class EmailPipeline:
         if self.consent.refusal() is not None:
             raise ApplicationError("the client cannot be emailed", type="EmailNotPending", non_retryable=True)
 
+    def record_past_send(self, sent_at: datetime) -> bool:
+        """Move the last send forward to ``sent_at`` (never back); ``True`` if it moved."""
+        if self.last_sent_at is not None and sent_at <= self.last_sent_at:
+            return False
+        self.last_sent_at = sent_at
+        return True
+
     def offer_decision(self, decision: ApproveEmail | RejectEmail) -> bool:
         if self.decision is None and self.is_pending(decision.email_id):
             self.decision = decision

@@ -6,11 +6,12 @@ import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import BaseModel, Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
 from api import examples
 from api.auth import IngestKey
+from api.batches import InvalidItem, KeepInvalid
 from api.deps import StateDep
 from api.errors import (
     AUTH_RESPONSES,
@@ -70,29 +71,8 @@ class BatchOrder(OrderPlaced):
         return OrderPlaced.model_validate(self.model_dump(exclude={"client_id"}))
 
 
-class InvalidItem(BaseModel):
-    """An item that failed validation; kept so the rest of the batch goes on."""
-
-    fields: list[FieldError]
-
-
-def _keep_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    try:
-        return handler(value)
-    except ValidationError as exc:
-        fields = [
-            FieldError(field=".".join(str(p) for p in e["loc"]) or "item", reason=_reason(e["msg"]))
-            for e in exc.errors()
-        ]
-        return InvalidItem(fields=fields)
-
-
-def _reason(message: str) -> str:
-    return message.removeprefix("Value error, ")
-
-
 # Each item validates on its own: a bad item becomes an InvalidItem, not a 422 for the batch.
-LenientOrder = Annotated[BatchOrder, WrapValidator(_keep_invalid)]
+LenientOrder = Annotated[BatchOrder, KeepInvalid]
 
 
 class OrderBatch(BaseModel):

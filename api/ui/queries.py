@@ -300,10 +300,20 @@ async def uplift_counts(
     held out (holdout), anchored at the draft; the same rules as ``core.uplift.Episode``.
     """
     dialect = session.get_bind().dialect.name
+    episode = Email.status.in_(("sent", "holdout"))
+    anchors = (
+        select(Email.client_id, func.min(Email.created_at).label("anchor"))
+        .where(episode)
+        .group_by(Email.client_id)
+        .subquery()
+    )
+    # The arm of that first email: a client held out by an earlier tool (imported) and emailed
+    # by Rekindle later is one holdout episode, not one in each arm. min() settles a tie.
     first = (
-        select(Email.client_id, Email.status, func.min(Email.created_at).label("anchor"))
-        .where(Email.status.in_(("sent", "holdout")))
-        .group_by(Email.client_id, Email.status)
+        select(anchors.c.client_id, anchors.c.anchor, func.min(Email.status).label("status"))
+        .join(Email, and_(Email.client_id == anchors.c.client_id, Email.created_at == anchors.c.anchor))
+        .where(episode)
+        .group_by(anchors.c.client_id, anchors.c.anchor)
         .subquery()
     )
     reorder = (

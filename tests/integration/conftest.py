@@ -15,7 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from core.apikeys import Scope, create_key
 from core.settings import Settings
-from tests.helpers import serve_app
+from core.temporal import connect
+from tests.helpers import free_port, serve_app
 from worker import registry
 from worker.main import build_workers, run_workers
 
@@ -48,6 +49,20 @@ def auth(token: str) -> dict[str, str]:
 async def api_key(sessions: async_sessionmaker[AsyncSession]) -> str:
     """An admin API key stored in this test's database."""
     return (await create_key(sessions, "test admin", ("admin",))).token
+
+
+@pytest.fixture
+async def unreachable(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], api_key: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with a Temporal client pointed at a closed port (admin key)."""
+    dead = settings.temporal.model_copy(update={"address": f"127.0.0.1:{free_port()}"})
+    temporal = await connect(dead, lazy=True)
+    async with (
+        serve_app(create_app(settings, temporal=temporal)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30, headers=auth(api_key)) as http,
+    ):
+        yield http
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,13 +10,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.app import create_app
 from core.models import Client, Order, Suppression
 from core.settings import Settings
-from core.temporal import connect
 from core.tokens import make_unsubscribe_token
-from tests.helpers import eventually, free_port, order_body, serve_app, unique_id
-from tests.integration.conftest import Stack, auth
+from tests.helpers import eventually, order_body, unique_id
+from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.temporal
 
@@ -70,20 +67,6 @@ async def test_batch_bad_envelope_is_422(stack: Stack, body: dict[str, Any], fie
     response = await stack.http.post("/v1/orders:batch", json=body)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["fields"][0]["field"] == field
-
-
-@pytest.fixture
-async def unreachable(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], api_key: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The API with a Temporal client pointed at a closed port."""
-    dead = settings.temporal.model_copy(update={"address": f"127.0.0.1:{free_port()}"})
-    temporal = await connect(dead, lazy=True)
-    async with (
-        serve_app(create_app(settings, temporal=temporal)) as base_url,
-        httpx.AsyncClient(base_url=base_url, timeout=30, headers=auth(api_key)) as http,
-    ):
-        yield http
 
 
 async def test_temporal_unreachable_is_503_and_nothing_half_done(

@@ -20,8 +20,9 @@ async def test_ui_queries_uplift_counts_match_episodes(sessions: async_sessionma
         cid, status = f"c-{i}", rng.choice(["sent", "holdout"])
         drafted = f.NOW - timedelta(days=rng.randint(1, 150), hours=rng.randint(0, 23))
         rows += [f.client_row(cid), f.email_row(cid, f"e-{i}", status=status, created_at=drafted)]
-        # a later email of the same client does not start a second episode
-        rows.append(f.email_row(cid, f"e-{i}-b", status=status, created_at=drafted + timedelta(days=40)))
+        # a later email of the same client does not start a second episode, in either arm
+        later = rng.choice(["sent", "holdout"])
+        rows.append(f.email_row(cid, f"e-{i}-b", status=later, created_at=drafted + timedelta(days=40)))
         rows.append(f.order_row(cid, drafted - timedelta(days=3)))  # before the draft: not a reorder
         reorder = drafted + timedelta(days=rng.randint(1, 120)) if rng.random() < 0.5 else None
         if reorder is not None:

@@ -15,6 +15,7 @@ from core.contracts import (
     ApproveEmail,
     ClientStateView,
     EmailDecision,
+    PastEmailSent,
     ProfileUpdated,
     RejectEmail,
     WorkflowConfig,
@@ -205,6 +206,27 @@ async def test_client_frequency_cap_reschedules_second_email(life: Life) -> None
     second = life.doubles.sends(cid)[1].at
     assert second - first >= timedelta(days=30, seconds=-1)
     assert life.doubles.statuses(cid).count("sent") == 2
+
+
+async def test_client_past_email_sent_holds_the_draft_until_the_cap_passes(life: Life) -> None:
+    cid = unique_id("past")
+    await go_silent(life, cid)
+    await life.sleep(timedelta(days=55))  # 85 days since the last order: at risk at 94
+    assert (await life.state(cid)).tier == "cooling"
+    sent_at = await life.now() - timedelta(days=10)
+    await life.signal(cid, "past_email_sent", PastEmailSent(sent_at=sent_at))
+    older = PastEmailSent(sent_at=sent_at - timedelta(days=5))
+    await life.signal(cid, "past_email_sent", older)  # an older send never moves the cap back
+    state = await life.until(cid, lambda s: s.tier == "at_risk", step=timedelta(days=1))
+    assert state.last_sent_at == sent_at
+    assert state.blocked_reason == "frequency_cap"
+    assert state.pending_email is None
+    assert state.next_wake_at is not None
+    assert state.next_wake_at <= sent_at + timedelta(days=30)
+    state = await life.until(cid, has_draft, step=timedelta(days=1))
+    assert state.pending_email is not None
+    assert state.pending_email.created_at >= sent_at + timedelta(days=30)
+    assert len(life.doubles.drafts) == 1
 
 
 async def test_client_holdout_records_would_have_sent_and_never_sends(life: Life) -> None:
