@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from core.apikeys import KeyCache
 from core.settings import Settings
+from core.workflow_config import WorkflowStart
 
 
 @dataclass
@@ -23,6 +24,10 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     temporal: Client
     keys: KeyCache = field(default_factory=KeyCache)
+    start: WorkflowStart = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.start = WorkflowStart.from_settings(self.settings)
 
 
 # Dependencies are ``async def`` on purpose: FastAPI runs plain ``def`` dependencies in a
