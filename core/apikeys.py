@@ -8,11 +8,13 @@ and ``admin`` (everything).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -57,10 +59,37 @@ class StoredKey:
 
 
 class KeyCache:
-    """key_id -> (stored key, expiry). Only keys whose secret verified are cached."""
+    """key_id -> (stored key, expiry). Only keys whose secret verified are cached.
+
+    Concurrent misses for one token share a single lookup: when a busy key expires,
+    every request in flight would otherwise read the database at once.
+    """
 
     def __init__(self) -> None:
         self._keys: dict[str, tuple[StoredKey, float]] = {}
+        self._pending: dict[str, asyncio.Future[StoredKey | None]] = {}
+
+    async def verify(self, token: str, lookup: Callable[[], Awaitable[StoredKey | None]]) -> StoredKey | None:
+        """``lookup()`` for this token, shared by concurrent callers; a verified key is cached.
+
+        The lookup runs as its own task: a caller that goes away does not cancel it for the others.
+        """
+        task = self._pending.get(token)
+        if task is None:
+            task = asyncio.ensure_future(self._lookup(token, lookup))
+            self._pending[token] = task
+        return await asyncio.shield(task)
+
+    async def _lookup(
+        self, token: str, lookup: Callable[[], Awaitable[StoredKey | None]]
+    ) -> StoredKey | None:
+        try:
+            key = await lookup()
+        finally:
+            del self._pending[token]
+        if key is not None:
+            self.put(key)
+        return key
 
     def get(self, key_id: str) -> StoredKey | None:
         entry = self._keys.get(key_id)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from core.contracts import WorkflowConfig
 from core.policy import in_holdout
 from core.search_attributes import HOLDOUT_GROUP
-from core.settings import PolicySettings, TemporalSettings
+from core.settings import PolicySettings, Settings, TemporalSettings
 
 
 def workflow_config(
@@ -34,6 +36,38 @@ def workflow_config(
 
 def initial_search_attributes(client_id: str, config: WorkflowConfig) -> TypedSearchAttributes:
     """Set at start so ops can filter the control group before the first workflow task."""
-    return TypedSearchAttributes(
-        [SearchAttributePair(HOLDOUT_GROUP, in_holdout(client_id, config.holdout_fraction))]
-    )
+    return _holdout_attributes(in_holdout(client_id, config.holdout_fraction))
+
+
+def _holdout_attributes(holdout: bool) -> TypedSearchAttributes:
+    return TypedSearchAttributes([SearchAttributePair(HOLDOUT_GROUP, holdout)])
+
+
+@dataclass(frozen=True)
+class WorkflowStart:
+    """What every signal-with-start to a client workflow carries besides the client and the signal.
+
+    Built once from the settings (the API's lifespan, the importer) rather than per call:
+    the config snapshot is the same for every client, and so is each of the two possible
+    sets of initial search attributes.
+    """
+
+    config: WorkflowConfig
+    task_queue: str
+    holdout_attributes: TypedSearchAttributes
+    treated_attributes: TypedSearchAttributes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkflowStart:
+        return cls(
+            config=workflow_config(settings.policy, settings.temporal, settings.api.public_base_url),
+            task_queue=settings.temporal.task_queue,
+            holdout_attributes=_holdout_attributes(True),
+            treated_attributes=_holdout_attributes(False),
+        )
+
+    def search_attributes(self, client_id: str) -> TypedSearchAttributes:
+        """The same attributes as ``initial_search_attributes(client_id, self.config)``."""
+        if in_holdout(client_id, self.config.holdout_fraction):
+            return self.holdout_attributes
+        return self.treated_attributes

@@ -52,9 +52,7 @@ async def put_client(
     # Temporal first: if it refuses, nothing is stored. The write after it is a short
     # transaction (no lock held across the network call) and idempotent, so a failure
     # there answers 503 and the caller's retry completes both.
-    workflow_id = await signal_with_start(
-        state.temporal, state.settings, client_id, "profile_updated", update
-    )
+    workflow_id = await signal_with_start(state.temporal, state.start, client_id, "profile_updated", update)
     async with transaction(state.sessions) as session:
         client = await ensure_client(session, client_id)
         changed = apply_profile(client, update)

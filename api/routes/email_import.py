@@ -242,7 +242,7 @@ async def _signal(state: StateDep, gate: asyncio.Semaphore, item: ImportedEmail)
     async with gate:
         try:
             await send_past_email(
-                state.temporal, state.settings, item.client_id, PastEmailSent(sent_at=item.sent_at)
+                state.temporal, state.start, item.client_id, PastEmailSent(sent_at=item.sent_at)
             )
         except (TemporalUnavailable, RPCError):
             return False

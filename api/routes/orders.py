@@ -110,7 +110,7 @@ async def ingest_order(
     ``order_id``: sending the same order again changes nothing.
     """
     try:
-        workflow_id = await send_order(state.temporal, state.settings, client_id, order)
+        workflow_id = await send_order(state.temporal, state.start, client_id, order)
     except TemporalUnavailable:
         ORDERS_UNAVAILABLE.inc()
         raise
@@ -154,7 +154,7 @@ async def _one(state: StateDep, gate: asyncio.Semaphore, index: int, item: Any) 
     result = ItemResult(index=index, client_id=item.client_id, order_id=item.order_id, status="accepted")
     async with gate:
         try:
-            await send_order(state.temporal, state.settings, item.client_id, item.order())
+            await send_order(state.temporal, state.start, item.client_id, item.order())
         except (TemporalUnavailable, RPCError):
             result.status = "unavailable"
     return result

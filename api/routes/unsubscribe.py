@@ -101,7 +101,7 @@ async def unsubscribe(token: TokenPath, state: StateDep) -> HTMLResponse:
     at = await record_opt_out(state.sessions, client_id)
     try:
         await signal_with_start(
-            state.temporal, state.settings, client_id, "unsubscribed", Unsubscribed(at=at, source="one_click")
+            state.temporal, state.start, client_id, "unsubscribed", Unsubscribed(at=at, source="one_click")
         )
     except TemporalUnavailable:
         return page("Please try again", "We could not finish just now. Please try again in a minute.", 503)

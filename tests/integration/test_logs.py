@@ -16,6 +16,7 @@ from api.temporal_calls import signal_with_start
 from core.contracts import ProfileUpdated
 from core.logging import configure_logging, get_logger
 from core.settings import LoggingSettings, Settings
+from core.workflow_config import WorkflowStart
 from tests.helpers import eventually, order_body, orders_recorded, session_codec, unique_id, wire_payload
 from tests.integration.conftest import Stack
 
@@ -59,7 +60,9 @@ async def test_logs_of_a_scenario_hold_no_email_or_api_key(stack: Stack, capture
     )
     assert accepted.status_code == 202, accepted.text
     profile = ProfileUpdated(email=EMAIL, first_name="Grace", style_notes=f"write to {EMAIL}")
-    await signal_with_start(stack.temporal, stack.settings, cid, "profile_updated", profile)
+    await signal_with_start(
+        stack.temporal, WorkflowStart.from_settings(stack.settings), cid, "profile_updated", profile
+    )
     await eventually(lambda: orders_recorded(stack.temporal, cid, 1))
     bad = await stack.http.post(
         f"/v1/clients/{cid}/orders", content=f'{{"email": "{EMAIL}"'.encode(), headers=auth

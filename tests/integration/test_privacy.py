@@ -26,6 +26,7 @@ from core.codec import ENCODING, KEY_ID_METADATA, UnknownKeyId, codec_from_setti
 from core.contracts import OrderPlaced, ProfileUpdated, client_workflow_id
 from core.settings import SecuritySettings, Settings
 from core.temporal import data_converter
+from core.workflow_config import WorkflowStart
 from tests.helpers import eventually, order_body, orders_recorded, session_codec, unique_id
 from tests.integration.conftest import Stack
 from worker import registry
@@ -81,7 +82,9 @@ async def test_privacy_raw_history_holds_no_personal_data(stack: Stack, dev_env:
         response = await stack.http.post(f"/v1/clients/{cid}/orders", json=_order(order_id, at))
         assert response.status_code == 202, response.text
     profile = ProfileUpdated(email=EMAIL, first_name=FIRST, last_name=LAST, style_notes=STYLE)
-    await signal_with_start(stack.temporal, stack.settings, cid, "profile_updated", profile)
+    await signal_with_start(
+        stack.temporal, WorkflowStart.from_settings(stack.settings), cid, "profile_updated", profile
+    )
     await eventually(lambda: orders_recorded(stack.temporal, cid, 2))
 
     history = await _raw_history(dev_env, client_workflow_id(cid))
@@ -131,7 +134,11 @@ async def test_privacy_retired_key_still_decodes_while_configured(
     before = settings.model_copy(update={"security": _security({"rot-a": keys["rot-a"]}, "rot-a")})
     async with _with_worker(dev_env, before, sessions) as client:
         await signal_with_start(
-            client, before, cid, "order_placed", OrderPlaced.model_validate(_order("o-1"))
+            client,
+            WorkflowStart.from_settings(before),
+            cid,
+            "order_placed",
+            OrderPlaced.model_validate(_order("o-1")),
         )
         await eventually(lambda: orders_recorded(client, cid, 1))
 
@@ -139,7 +146,7 @@ async def test_privacy_retired_key_still_decodes_while_configured(
     after = settings.model_copy(update={"security": _security(keys, "rot-b")})
     async with _with_worker(dev_env, after, sessions) as client:
         order = OrderPlaced.model_validate(_order("o-2", "2026-03-01T10:00:00Z"))
-        await signal_with_start(client, after, cid, "order_placed", order)
+        await signal_with_start(client, WorkflowStart.from_settings(after), cid, "order_placed", order)
         # An activity the first worker left in flight must time out before the loop moves on.
         await eventually(lambda: orders_recorded(client, cid, 2), timeout=90)
 

@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.temporal_calls import signal_with_start
 from core.contracts import OrderPlaced, client_workflow_id
 from core.settings import DatabaseSettings, Settings
+from core.workflow_config import WorkflowStart
 from tests.helpers import TEST_CODEC_KEY_ID, TEST_CODEC_KEYS, eventually, free_port, order_body, unique_id
 
 # Subprocesses start slowly on a loaded 2-core machine: generous readiness waits and timeouts.
@@ -93,7 +94,9 @@ async def test_shutdown_sigterm_drains_the_worker(
         lock.execute("BEGIN IMMEDIATE")  # record_order now waits for the database
         cid = unique_id("drain")
         order = OrderPlaced.model_validate(order_body("o-1"))
-        await signal_with_start(dev_env.client, settings, cid, "order_placed", order)
+        await signal_with_start(
+            dev_env.client, WorkflowStart.from_settings(settings), cid, "order_placed", order
+        )
         await eventually(lambda: _activity_running(dev_env, client_workflow_id(cid)), timeout=30)
 
         worker.send_signal(signal.SIGTERM)
