@@ -9,7 +9,9 @@ in alternating rounds on fresh client ids:
   connections (one ``httpx.AsyncClient``), latency per request;
 - **temporal**: the same orders sent straight to Temporal with signal-with-start
   (``start_workflow(start_signal=...)``, conflict policy use-existing) from a bare
-  Python client at concurrency 64.
+  Python client at concurrency 64, with the same start request the API sends (the
+  workflow input with its config, the initial search attributes): a backend service
+  bypassing the API would have to send exactly that to start the same workflow.
 
 Both answer once Temporal has persisted the signal. No worker runs, so both measure
 acceptance, not processing. Rates are orders/s per round; the figures quoted are
@@ -49,8 +51,9 @@ from core.codec import EncryptionCodec, new_key, parse_keys  # noqa: E402
 from core.contracts import CLIENT_WORKFLOW, ClientWorkflowInput, OrderPlaced, client_workflow_id  # noqa: E402
 from core.db import create_engine, session_factory  # noqa: E402
 from core.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
-from core.settings import DatabaseSettings  # noqa: E402
+from core.settings import DatabaseSettings, Settings, TemporalSettings  # noqa: E402
 from core.temporal import data_converter  # noqa: E402
+from core.workflow_config import WorkflowStart  # noqa: E402
 
 CONCURRENCY = 64
 ORDERS_PER_CLIENT = 4
@@ -108,19 +111,27 @@ def via_api(https: list[httpx.AsyncClient]) -> Send:
     return send
 
 
-def via_temporal(client: Client) -> Send:
+def via_temporal(client: Client, start: WorkflowStart) -> Send:
     async def send(_index: int, client_id: str, body: dict[str, Any]) -> None:
         await client.start_workflow(
             CLIENT_WORKFLOW,
-            ClientWorkflowInput(client_id=client_id),
+            ClientWorkflowInput(client_id=client_id, config=start.config),
             id=client_workflow_id(client_id),
-            task_queue=TASK_QUEUE,
+            task_queue=start.task_queue,
+            search_attributes=start.search_attributes(client_id),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             start_signal="order_placed",
             start_signal_args=[OrderPlaced.model_validate(body)],
         )
 
     return send
+
+
+def api_workflow_start(address: str) -> WorkflowStart:
+    """What the API process builds from its settings (it gets only the variables start_api sets)."""
+    return WorkflowStart.from_settings(
+        Settings(_env_file=None, temporal=TemporalSettings(address=address, task_queue=TASK_QUEUE))
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -274,7 +285,8 @@ async def measure(
         for _ in range(CONCURRENCY)
     ]
     try:
-        api_send, temporal_send = via_api(https), via_temporal(client)
+        start = api_workflow_start(client.service_client.config.target_host)
+        api_send, temporal_send = via_api(https), via_temporal(client, start)
         await drive(plan("warm-api", 256), api_send)  # connections, caches, first workflows
         await drive(plan("warm-tmp", 256), temporal_send)
         rates: dict[str, list[float]] = {"api": [], "temporal": [], "noop": []}
