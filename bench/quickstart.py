@@ -138,7 +138,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         )  # fmt: skip
         demo_out = Stream(demo, demo_started)
         samples: list[tuple[float, int]] = []
-        first_draft = None
+        first_draft = first_uplift = None
         while demo.poll() is None and time.monotonic() - demo_started < args.timeout:
             count = pending(http)
             elapsed = time.monotonic() - demo_started
@@ -146,6 +146,8 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             if count and first_draft is None:
                 first_draft = elapsed
                 figures["dashboard_at_first_draft"] = dashboard(clone)
+            if first_uplift is None and not dashboard(clone)["uplift_not_enough_data"]:
+                first_uplift = time.monotonic() - demo_started
             time.sleep(5)
         if demo.poll() is None:
             demo.kill()
@@ -155,6 +157,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             raise RuntimeError(f"rekindle demo exited with {demo.returncode}:\n{demo_out.tail()}")
         figures["demo_s"] = round(time.monotonic() - demo_started, 1)
         figures["first_pending_draft_s"] = round(first_draft, 1) if first_draft is not None else None
+        figures["first_uplift_report_s"] = round(first_uplift, 1) if first_uplift is not None else None
         figures["pending_at"] = {f"{t:.0f}s": n for t, n in samples[:: max(1, len(samples) // 12)]}
         figures["pending_when_demo_done"] = pending(http)
         figures["dashboard_when_demo_done"] = dashboard(clone)
@@ -191,6 +194,7 @@ def main() -> None:
         f"git clone {figures['clone_s']} s; make run: dependencies installed after "
         f"{figures['make_run_install_s']} s, stack ready after {figures['make_run_ready_s']} s; "
         f"rekindle demo: first draft awaiting approval after {figures['first_pending_draft_s']} s, "
+        f"uplift report (not 'not enough data yet') after {figures['first_uplift_report_s']} s, "
         f"done after {figures['demo_s']} s with {figures['pending_when_demo_done']} drafts awaiting approval"
     )
     print(f"drafts awaiting approval over time: {figures['pending_at']}")
