@@ -156,7 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=5_000)
-    parser.add_argument("--timeout", type=float, default=1500, help="seconds before giving up")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds before giving up")
     args = parser.parse_args()
     figures = asyncio.run(run(args.orders, args.clients, args.timeout))
     print(
