@@ -26,11 +26,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from core import migrate
 from core.db import create_engine, session_factory
-from core.models import Base
 from core.search_attributes import ALL as SEARCH_ATTRIBUTES
 from core.settings import DatabaseSettings, Settings
 from core.temporal import data_converter, register_search_attributes
-from tests.helpers import TEST_SECURITY, session_codec
+from tests.helpers import TEST_SECURITY, session_codec, truncate_all
 
 POSTGRES_URL = os.environ.get("REKINDLE_TEST_POSTGRES_URL")
 BIN = Path(sys.executable).parent
@@ -113,11 +112,7 @@ def db_url(
         return
     assert postgres_database is not None
     yield postgres_database
-    engine = create_sync_engine(postgres_database)
-    with engine.begin() as conn:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    truncate_all(postgres_database)
 
 
 @pytest.fixture

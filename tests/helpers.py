@@ -152,3 +152,16 @@ def wire_payload(payload: Any) -> dict[str, Any]:
         "metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
         "data": base64.b64encode(payload.data).decode(),
     }
+
+
+def truncate_all(url: str) -> None:
+    """Empty every table of a PostgreSQL test database (after a test that shared it)."""
+    from sqlalchemy import create_engine, text
+
+    from core.models import Base
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()

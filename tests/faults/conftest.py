@@ -12,18 +12,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
 from core.apikeys import create_key
 from core.db import create_engine, session_factory
-from core.models import Base
 from core.settings import DatabaseSettings, Settings, SmtpSettings, TemporalSettings
 from tests.faults.scenario import FAULT_POLICY
-from tests.helpers import TEST_SECURITY, serve_app
+from tests.helpers import TEST_SECURITY, serve_app, truncate_all
 
 
 @pytest.fixture
@@ -35,11 +32,7 @@ def fault_db_url(tmp_path: Path, sqlite_template: Path, postgres_database: str |
         yield f"sqlite+aiosqlite:///{path}"
         return
     yield postgres_database
-    engine = create_sync_engine(postgres_database)
-    with engine.begin() as conn:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    truncate_all(postgres_database)
 
 
 def fault_settings(db_url: str, temporal_address: str, smtp_port: int, **llm: object) -> Settings:
