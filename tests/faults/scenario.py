@@ -117,15 +117,24 @@ async def stream_orders(
     within: float = 180,
     concurrency: int = 16,
     pause: float = 0.0,
+    hold: asyncio.Event | None = None,
+    hold_after: int = 0,
 ) -> None:
-    """Every order once, about a third of them twice; 503s and refused connections are retried."""
+    """Every order once, about a third of them twice; 503s and refused connections are retried.
+
+    With ``hold``, the posts after the first ``hold_after`` wait until it is set: a test can
+    then break something knowing that part of the ingest is still to come, however fast or
+    slow the machine got through the first part.
+    """
     deadline = asyncio.get_running_loop().time() + within
     limit = asyncio.Semaphore(concurrency)
     posts = [(cid, body) for cid in pop.ids for body in pop.orders(cid)]
     posts += [post for post in posts if pop.rng.random() < 0.33]
     pop.rng.shuffle(posts)
 
-    async def one(cid: str, body: dict[str, Any]) -> None:
+    async def one(index: int, cid: str, body: dict[str, Any]) -> None:
+        if hold is not None and index >= hold_after:
+            await hold.wait()
         async with limit:
             response = await call(http, "POST", f"/v1/clients/{cid}/orders", deadline, json=body)
             assert response.status_code == 202, response.text
@@ -134,7 +143,7 @@ async def stream_orders(
             if pause:
                 await asyncio.sleep(pause)
 
-    await asyncio.gather(*(one(cid, body) for cid, body in posts))
+    await asyncio.gather(*(one(i, cid, body) for i, (cid, body) in enumerate(posts)))
 
 
 async def settled(sessions: async_sessionmaker[AsyncSession], pop: Population) -> bool:

@@ -16,6 +16,7 @@ from tests.fakes.smtp import smtp_server
 from tests.faults.conftest import fault_settings, serve_api
 from tests.faults.processes import TemporalServer, worker_process
 from tests.faults.scenario import (
+    ORDERS_PER_CLIENT,
     Population,
     check_invariants,
     enroll,
@@ -54,11 +55,20 @@ async def test_temporal_restarted_while_orders_stream_in(fault_db_url: str, tmp_
             async with serve_api(settings, temporal) as api:
                 with worker_process(settings, tmp_path / "worker.log") as worker:
                     await enroll(api.http, pop, api.unsubscribe_secret)
-                    ingest = asyncio.create_task(stream_orders(api.http, pop, concurrency=4, pause=0.1))
+                    # Half the orders go in first; the rest wait for the stop, so the server is
+                    # down while they arrive however long the worker took to get going.
+                    second_half = asyncio.Event()
+                    ingest = asyncio.create_task(
+                        stream_orders(
+                            api.http, pop, within=300, concurrency=4, pause=0.1,
+                            hold=second_half, hold_after=CLIENTS * ORDERS_PER_CLIENT // 2,
+                        )
+                    )  # fmt: skip
                     # The worker is connected and working (a worker cannot start without Temporal).
                     await eventually(lambda: recorded_orders(api.sessions, pop), timeout=120)
                     accepted_before = pop.deliveries
                     server.stop()
+                    second_half.set()
                     await asyncio.sleep(DOWN)
                     server.start()
                     await ingest
