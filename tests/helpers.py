@@ -62,11 +62,23 @@ def new_worker(
     )
 
 
+_PORTS_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port nothing listens on, never one this process was given before.
+
+    The kernel hands a just-closed ephemeral port out again, so two calls in a row can return the
+    same number (CI once gave the dev stack's UI and SMTP sink both 45027); remembering them
+    keeps the ports of one test distinct.
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _PORTS_HANDED_OUT:
+            _PORTS_HANDED_OUT.add(port)
+            return port
 
 
 class _QuietServer(uvicorn.Server):
