@@ -17,14 +17,16 @@ from tests.fakes.smtp import smtp_server
 from tests.faults.conftest import fault_settings, serve_api
 from tests.faults.processes import postgres_cluster, worker_process
 from tests.faults.scenario import (
+    ORDERS_PER_CLIENT,
     Population,
     check_invariants,
     enroll,
+    recorded_orders,
     retried_activities,
     stream_orders,
     wait_settled,
 )
-from tests.helpers import unique_id
+from tests.helpers import eventually, unique_id
 
 pytestmark = [pytest.mark.fault, pytest.mark.temporal, pytest.mark.slow, pytest.mark.timeout(300)]
 log = logging.getLogger(__name__)
@@ -49,11 +51,22 @@ async def test_database_away_30s_while_activities_write(dev_client: Client, tmp_
         async with serve_api(settings, dev_client) as api:
             with worker_process(settings, tmp_path / "worker.log"):
                 await enroll(api.http, pop, api.unsubscribe_secret)
-                await stream_orders(api.http, pop)
-                await asyncio.sleep(1.0)  # the workflows are recording, scoring and drafting now
+                # Half the orders go in first; the rest wait for the outage. The database goes
+                # as soon as the worker has written its first order, so the workflows are
+                # recording, scoring and drafting then, however fast or slow the machine is.
+                second_half = asyncio.Event()
+                ingest = asyncio.create_task(
+                    stream_orders(
+                        api.http, pop, within=240, hold=second_half,
+                        hold_after=CLIENTS * ORDERS_PER_CLIENT // 2,
+                    )
+                )  # fmt: skip
+                await eventually(lambda: recorded_orders(api.sessions, pop), timeout=120)
                 await asyncio.to_thread(pg.stop)
+                second_half.set()
                 await asyncio.sleep(OUTAGE)
                 await asyncio.to_thread(pg.start)
+                await ingest
                 await wait_settled(api.sessions, pop, within=180)
             outcome = await check_invariants(api.sessions, dev_client, smtp.received, pop)
     retried = await retried_activities(dev_client, pop)
