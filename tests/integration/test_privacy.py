@@ -125,6 +125,13 @@ async def _with_worker(
         await task
 
 
+async def _quiet(client: Client, cid: str) -> bool:
+    """No activity and no workflow task pending: the workflow waits on a timer or a message."""
+    described = await client.get_workflow_handle(client_workflow_id(cid)).describe()
+    raw = described.raw_description
+    return not raw.pending_activities and not raw.HasField("pending_workflow_task")
+
+
 @pytest.mark.timeout(240)
 async def test_privacy_retired_key_still_decodes_while_configured(
     dev_env: WorkflowEnvironment, settings: Settings, sessions: async_sessionmaker[AsyncSession]
@@ -141,14 +148,17 @@ async def test_privacy_retired_key_still_decodes_while_configured(
             OrderPlaced.model_validate(_order("o-1")),
         )
         await eventually(lambda: orders_recorded(client, cid, 1))
+        # Stop the worker only once the workflow waits (for a decision on its draft): a worker
+        # stopped while tasks are being handed out can strand one, and a stranded draft
+        # activity holds the workflow for its 2-minute start-to-close timeout.
+        await eventually(lambda: _quiet(client, cid), timeout=60)
 
     # Rotate: B is active, A stays configured. A fresh worker replays the A-encrypted history.
     after = settings.model_copy(update={"security": _security(keys, "rot-b")})
     async with _with_worker(dev_env, after, sessions) as client:
         order = OrderPlaced.model_validate(_order("o-2", "2026-03-01T10:00:00Z"))
         await signal_with_start(client, WorkflowStart.from_settings(after), cid, "order_placed", order)
-        # An activity the first worker left in flight must time out before the loop moves on.
-        await eventually(lambda: orders_recorded(client, cid, 2), timeout=90)
+        await eventually(lambda: orders_recorded(client, cid, 2), timeout=60)
 
     history = await _raw_history(dev_env, client_workflow_id(cid))
     payloads = [p for event in history.events for p in _payloads(event)]
