@@ -7,12 +7,23 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
+from temporalio.service import RPCError
 
 from api.deps import StateDep
+from core.logging import get_logger
 from core.metrics import CONTENT_TYPE, generate_latest
 
 router = APIRouter(tags=["ops"])
+log = get_logger(__name__)
 CHECK_TIMEOUT_SECONDS = 3.0
+# One failed health RPC is not an outage: a loaded server can drop one. A load balancer that
+# saw 503 then would pull a healthy instance out, so the check asks again before it says no.
+TEMPORAL_ATTEMPTS = 3
+TEMPORAL_RETRY_PAUSE_SECONDS = 0.2
+
+
+class NotServing(Exception):
+    """Temporal's frontend answered the health check with NOT_SERVING."""
 
 
 @router.get(
@@ -47,7 +58,15 @@ async def readyz(state: StateDep) -> JSONResponse:
             await conn.execute(text("SELECT 1"))
 
     async def temporal() -> None:
-        await state.temporal.service_client.check_health()
+        for attempt in range(1, TEMPORAL_ATTEMPTS + 1):
+            try:
+                if not await state.temporal.service_client.check_health():
+                    raise NotServing()
+                return
+            except (RPCError, NotServing):
+                if attempt == TEMPORAL_ATTEMPTS:
+                    raise
+            await asyncio.sleep(TEMPORAL_RETRY_PAUSE_SECONDS)
 
     for name, check in (("database", database), ("temporal", temporal)):
         try:
@@ -55,6 +74,7 @@ async def readyz(state: StateDep) -> JSONResponse:
             checks[name] = "ok"
         except Exception as exc:  # any failure means not ready; the reason is the class name
             checks[name] = f"unavailable: {type(exc).__name__}"
+            log.warning("readiness check failed", check=name, error=type(exc).__name__)
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
