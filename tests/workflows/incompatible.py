@@ -22,3 +22,20 @@ class ReorderedClientWorkflow(ClientEngagementWorkflow):
     async def run(self, input: ClientWorkflowInput) -> None:
         await workflow.sleep(timedelta(seconds=1))
         await super().run(input)
+
+
+@workflow.defn(name=CLIENT_WORKFLOW)
+class PatchedClientWorkflow(ClientEngagementWorkflow):
+    """The same change done right: old histories take the old path, new runs the new one.
+
+    Once ``rekindle replay --query`` finds no running workflow without the patch marker
+    (every run has continued as new or ended since the deploy), the next deploy turns
+    ``patched`` into ``workflow.deprecate_patch("pause-before-loop")`` and the sleep
+    becomes unconditional; the deploy after that removes the ``deprecate_patch`` call.
+    """
+
+    @workflow.run
+    async def run(self, input: ClientWorkflowInput) -> None:
+        if workflow.patched("pause-before-loop"):
+            await workflow.sleep(timedelta(seconds=1))
+        await super().run(input)

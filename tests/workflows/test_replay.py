@@ -1,40 +1,62 @@
 """Replay: today's workflow code must reproduce every committed history exactly.
 
-Histories are recorded from the scenario tests (``REKINDLE_RECORD_HISTORIES=1 pytest
-tests/workflows``) and replayed with the same data converter and the sandbox on. A
-behaviour change that fails here needs ``workflow.patched`` (or a new history on purpose).
+The corpus under ``histories/`` is a compatibility contract: one folder per code
+version that recorded it (``recording.py``), never rewritten, every folder replayed
+here (client and refit workflows) with the production data converter and the
+sandbox on. A behaviour change that fails here goes behind ``workflow.patched``
+(``docs/versioning.md``); new scenarios add files in a new folder.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from cli.replay import new_replayer, replay_all
+from cli.replay_pool import ReplayPool
+from cli.replay_sources import Outcome, history_files, read_files
+from core.codec import new_key
+from core.contracts import CLIENT_WORKFLOW
+from core.model_contracts import REFIT_WORKFLOW
+from core.settings import SecuritySettings, Settings
 from core.temporal import data_converter
-from tests.helpers import session_codec
-from tests.workflows.incompatible import ReorderedClientWorkflow
-from workflows.client import ClientEngagementWorkflow
+from tests.helpers import TEST_CODEC_KEY_ID, TEST_SECURITY, session_codec
+from tests.workflows.incompatible import PatchedClientWorkflow, ReorderedClientWorkflow
+from tests.workflows.recording import HISTORIES as ROOT
+from tests.workflows.recording import version_dir, write_history
+from workflows.registered import REPLAYABLE
 
 # The production converter: payloads in the committed histories are encrypted with the test key.
 CONVERTER = data_converter(session_codec())
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES = sorted(ROOT.rglob("*.json"))
+FIRST_VERSION = ROOT / "2026-11-29"
 
 
 def load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(path.stem, path.read_text())
 
 
-def test_replay_histories_are_committed() -> None:
-    assert len(HISTORIES) >= 13
+def workflow_type(path: Path) -> str:
+    started = load(path).events[0].workflow_execution_started_event_attributes
+    return started.workflow_type.name
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+def test_replay_histories_are_committed_in_version_folders() -> None:
+    assert all(p.parent.parent == ROOT for p in HISTORIES), "every history lives in a version folder"
+    assert len(list(FIRST_VERSION.glob("*.json"))) == 20  # the corpus this contract started with
+    types = {workflow_type(p) for p in HISTORIES}
+    assert types == {CLIENT_WORKFLOW, REFIT_WORKFLOW}
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
 async def test_replay_history_is_deterministic(path: Path) -> None:
-    replayer = Replayer(workflows=[ClientEngagementWorkflow], data_converter=CONVERTER)
+    replayer = Replayer(workflows=REPLAYABLE, data_converter=CONVERTER)  # every workflow the workers run
     await replayer.replay_workflow(load(path))
 
 
@@ -43,3 +65,61 @@ async def test_replay_catches_an_incompatible_change() -> None:
     replayer = Replayer(workflows=[ReorderedClientWorkflow], data_converter=CONVERTER)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert isinstance(result.replay_failure, workflow.NondeterminismError)
+
+
+async def _replay_dir(directory: Path, workflows: list[type]) -> list[Outcome]:
+    """What ``rekindle replay --dir`` does, with another version of the workflow code."""
+    outcomes: list[Outcome] = []
+    settings = Settings(_env_file=None, security=TEST_SECURITY)
+    items = read_files(history_files(directory))
+    await replay_all(items, settings, outcomes.append, replayer=new_replayer(settings, workflows))
+    return outcomes
+
+
+async def test_replay_dir_fails_on_a_new_timer_and_passes_once_it_is_patched(tmp_path: Path) -> None:
+    """The worked example of docs/versioning.md: a timer added at the top of ``run``."""
+    for path in FIRST_VERSION.glob("*monthly*"):
+        shutil.copy(path, tmp_path)
+
+    careless = await _replay_dir(tmp_path, [ReorderedClientWorkflow])
+    assert [o.kind for o in careless] == ["nondeterministic"]
+    assert careless[0].workflow_id == "test_client_monthly_orders_stay_active_all_year_without_email-0-run0"
+    assert "code issued StartTimer" in careless[0].detail
+    assert "ActivityTaskScheduled" in careless[0].detail  # the event the old code recorded there
+
+    patched = await _replay_dir(tmp_path, [PatchedClientWorkflow])
+    assert [o.kind for o in patched] == ["replayed"]
+
+
+def test_replay_recorder_never_overwrites_a_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REKINDLE_HISTORY_VERSION", "v-test")
+    target = version_dir(tmp_path) / "scenario-0-run0.json"
+    history = load(HISTORIES[0])
+    write_history(history, target)
+    before = target.read_bytes()
+    with pytest.raises(FileExistsError, match="never rewritten"):
+        write_history(history, target)
+    assert target.read_bytes() == before
+    assert target.parent == tmp_path / "v-test"
+
+
+async def test_replay_dir_reports_a_history_it_cannot_decode(tmp_path: Path) -> None:
+    shutil.copy(next(FIRST_VERSION.glob("*monthly*")), tmp_path)
+    wrong_key = SecuritySettings(codec_keys=SecretStr(f"{TEST_CODEC_KEY_ID}:{new_key()}"))
+    settings = Settings(_env_file=None, security=wrong_key)
+    outcomes: list[Outcome] = []
+    await replay_all(read_files(history_files(tmp_path)), settings, outcomes.append)
+    assert [(o.kind, o.detail) for o in outcomes] == [
+        ("error", f"DecryptionFailed: payload does not authenticate with key '{TEST_CODEC_KEY_ID}'")
+    ]
+
+
+async def test_replay_in_two_processes_reports_every_history_of_the_corpus() -> None:
+    """``--processes 2``: the corpus replays in worker processes (each with its own replayer,
+    the same converter and codec), every history reported once."""
+    settings = Settings(_env_file=None, security=TEST_SECURITY)
+    outcomes: list[Outcome] = []
+    with ReplayPool(settings, 2) as pool:
+        await replay_all(read_files(history_files(ROOT)), settings, outcomes.append, pool=pool)
+    assert sorted(o.workflow_id for o in outcomes) == sorted(p.stem for p in HISTORIES)
+    assert {o.kind for o in outcomes} == {"replayed"}
