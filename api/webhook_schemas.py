@@ -1,0 +1,77 @@
+"""Bodies and answers of the webhook endpoints API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from core.ops_models import WebhookDelivery, WebhookEndpoint
+from core.outbox import EventType
+
+
+class EndpointIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"url": "https://crm.example.com/hooks/rekindle", "event_types": ["email.sent"]}]
+        },
+    )
+
+    url: str = Field(min_length=8, max_length=2048)
+    event_types: list[EventType] = Field(min_length=1, max_length=8)
+    description: str | None = Field(default=None, max_length=200)
+
+
+class EndpointOut(BaseModel):
+    id: str
+    url: str
+    event_types: list[str]
+    description: str | None
+    enabled: bool
+    created_at: datetime
+    disabled_at: datetime | None
+    cursor: int
+
+    @classmethod
+    def of(cls, row: WebhookEndpoint) -> EndpointOut:
+        return cls(**{name: getattr(row, name) for name in cls.model_fields})
+
+
+class EndpointCreated(EndpointOut):
+    """The signing secret is shown here once; it cannot be read back."""
+
+    secret: str
+
+
+class EndpointPage(BaseModel):
+    items: list[EndpointOut]
+
+
+class DeliveryOut(BaseModel):
+    event_seq: int
+    event_id: str
+    event_type: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    first_attempt_at: datetime
+    last_attempt_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, row: WebhookDelivery, event_id: str, event_type: str) -> DeliveryOut:
+        fields = {name: getattr(row, name) for name in cls.model_fields if hasattr(row, name)}
+        return cls(**fields, event_id=event_id, event_type=event_type)
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None = None
+
+
+class ReplayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime = Field(description="Send again every subscribed event that occurred since then")
