@@ -21,6 +21,15 @@ class RecentOrder:
 
 
 @dataclass(frozen=True)
+class EarlierEmail:
+    """An email sent earlier in this episode (ours: its text passed the guardrails)."""
+
+    subject: str
+    body_text: str
+    sent_on: date | None
+
+
+@dataclass(frozen=True)
 class DraftContext:
     """One client, as a drafter may see them: no email address, first name already vetted."""
 
@@ -35,6 +44,12 @@ class DraftContext:
     recent_orders: list[RecentOrder]
     style_notes: str | None
     policy: GuardrailPolicy
+    # The language to write in (``policy.locale`` too), the touch in the episode's sequence,
+    # what the episode already said, and the one shop link the draft may carry.
+    locale: str = "en"
+    touch: int = 1
+    earlier: list[EarlierEmail] = field(default_factory=list)
+    cta_link: str | None = None
 
     def categories(self, limit: int = 2) -> list[str]:
         """Recent order categories that read as plain words, most recent first."""

@@ -7,6 +7,7 @@ cancelled, ...) is never overwritten.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.draft_model import Draft, DraftContext, RecentOrder
+from activities.draft_model import Draft, DraftContext, EarlierEmail, RecentOrder
 from activities.llm_drafter import LlmDrafter
 from activities.rendering import render_html, unsubscribe_url
 from activities.template_drafter import draft_from_template
@@ -29,14 +30,42 @@ from core.contracts import (
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.guardrails import GuardrailPolicy, plausible_first_name
 from core.models import Client, Email, EmailEvent, Order
+from core.policy_document import Policy
+from core.policy_store import current_policy, policy_from_settings
 from core.settings import Settings
 
 RECENT_ORDERS = 5
 
 
+NO_EMAIL_ADDRESS = "NoEmailAddress"
+
+
 def guardrail_policy(settings: Settings) -> GuardrailPolicy:
     """The offer and the URL prefixes a draft may mention, from settings."""
     return GuardrailPolicy(offer=settings.policy.offer, allowed_url_prefixes=[settings.api.public_base_url])
+
+
+def live_guardrail_policy(
+    policy: Policy, tier: str, locale: str | None, public_base_url: str
+) -> GuardrailPolicy:
+    """What a draft for ``tier`` may mention under the live policy: the tier's offer, our own
+    links and the policy's call-to-action links, in the client's language."""
+    return GuardrailPolicy(
+        offer=policy.tiers.of(tier).offer,
+        allowed_url_prefixes=[public_base_url, *policy.cta_links],
+        locale=policy.locale_for(locale),
+    )
+
+
+def _earlier(rows: list[Email]) -> list[EarlierEmail]:
+    return [
+        EarlierEmail(
+            subject=row.subject or "",
+            body_text=row.body_text or "",
+            sent_on=(row.sent_at or row.created_at).date() if (row.sent_at or row.created_at) else None,
+        )
+        for row in rows
+    ]
 
 
 def _recent(orders: list[Order]) -> list[RecentOrder]:
@@ -82,7 +111,7 @@ class DraftingActivities:
     ) -> None:
         self._sessions = sessions
         self._settings = settings
-        self._policy = guardrail_policy(settings)
+        self._seed = policy_from_settings(settings.policy)
         self._llm = LlmDrafter(settings.llm, llm_client) if settings.llm.api_key else None
 
     @activity.defn(name=ACTIVITY_DRAFT_EMAIL)
@@ -93,6 +122,7 @@ class DraftingActivities:
             if existing is not None:
                 return result_from_row(existing)
             ctx = await self._context(session, input)
+        ctx = replace(ctx, **await self._campaign(input, ctx.locale))
         draft = await self._llm.draft(ctx) if self._llm else draft_from_template(ctx)
         return await self._store(input, draft)
 
@@ -105,6 +135,10 @@ class DraftingActivities:
         client = await session.get(Client, input.client_id)
         if client is None:
             raise ApplicationError("no such client", type="ClientNotFound", non_retryable=True)
+        if not client.email:  # nobody to send it to: the workflow waits for a profile with one
+            raise ApplicationError(
+                "the client has no email address", type=NO_EMAIL_ADDRESS, non_retryable=True
+            )
         orders = (
             await session.scalars(
                 select(Order)
@@ -125,8 +159,31 @@ class DraftingActivities:
             order_count=client.order_count,
             recent_orders=_recent(list(orders)),
             style_notes=client.style_notes,
-            policy=self._policy,
+            policy=guardrail_policy(self._settings),
+            locale=client.locale or "en",
+            touch=input.touch,
+            earlier=_earlier(await self._episode(session, input)),
         )
+
+    async def _episode(self, session: AsyncSession, input: DraftEmailInput) -> list[Email]:
+        if not input.episode_email_ids:
+            return []
+        query = (
+            select(Email)
+            .where(Email.id.in_(input.episode_email_ids), Email.client_id == input.client_id)
+            .order_by(Email.created_at)
+        )
+        return list(await session.scalars(query))
+
+    async def _campaign(self, input: DraftEmailInput, locale: str | None) -> dict[str, Any]:
+        """The live policy's part of the context: language, offer, links."""
+        live = (await current_policy(self._sessions, self._seed)).policy
+        policy = live_guardrail_policy(live, input.tier, locale, self._settings.api.public_base_url)
+        return {
+            "policy": policy,
+            "locale": policy.locale,
+            "cta_link": live.cta_links[0] if live.cta_links else None,
+        }
 
     async def _store(self, input: DraftEmailInput, draft: Draft) -> DraftEmailResult:
         link = unsubscribe_url(
@@ -137,7 +194,12 @@ class DraftingActivities:
         async with transaction(self._sessions) as session:
             dialect = session.get_bind().dialect.name
             await session.execute(
-                insert_ignoring_conflicts(dialect, Email.__table__, _row(input, draft, link), ["id"])
+                insert_ignoring_conflicts(
+                    dialect,
+                    Email.__table__,
+                    _row(input, draft, link, self._settings.smtp.postal_address),
+                    ["id"],
+                )
             )
             await session.execute(
                 insert_ignoring_conflicts(
@@ -152,7 +214,7 @@ class DraftingActivities:
             return result_from_row(row)
 
 
-def _row(input: DraftEmailInput, draft: Draft, link: str) -> dict[str, Any]:
+def _row(input: DraftEmailInput, draft: Draft, link: str, postal_address: str | None) -> dict[str, Any]:
     now = utcnow()
     return {
         "id": input.email_id,
@@ -161,7 +223,7 @@ def _row(input: DraftEmailInput, draft: Draft, link: str) -> dict[str, Any]:
         "subject": draft.subject,
         "preheader": draft.preheader,
         "body_text": draft.body_text,
-        "body_html": render_html(draft.subject, draft.preheader, draft.body_text, link),
+        "body_html": render_html(draft.subject, draft.preheader, draft.body_text, link, postal_address),
         "generator": draft.generator,
         "model": draft.model,
         "prompt_version": draft.prompt_version,

@@ -6,6 +6,11 @@ an email backwards (an email being sent is not cancelled here; a sent one is nev
 again). Timeline rows are keyed by (email, kind, at) and inserted with ON CONFLICT DO NOTHING.
 The send states (``sending``, ``sent``, ``failed``, ``unknown``) belong to ``send_email``:
 asking for one here only confirms it if the email is already there.
+
+Expected conflicts are answered, not raised, so the workflow can carry on and agree with the
+database: ``applied=False`` with the row's status and a ``reason`` when the row is elsewhere,
+when there is no such email (``status=None``), or when an edit fails the guardrails here
+although the workflow's validator passed it (the settings changed in between).
 """
 
 from __future__ import annotations
@@ -15,15 +20,15 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.drafting import guardrail_policy
 from activities.rendering import render_html, unsubscribe_url
-from core.clients import ensure_client
+from core.clients import ensure_client, scheduled_at
 from core.contracts import ACTIVITY_UPDATE_EMAIL, UpdateEmailInput, UpdateEmailResult
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.guardrails import check_with_policy, failures, passed, plausible_first_name
 from core.models import Client, Email, EmailEvent
+from core.outbox import emit_email_status
 from core.settings import Settings
 
 ALLOWED_FROM: dict[str, frozenset[str]] = {
@@ -37,6 +42,11 @@ ALLOWED_FROM: dict[str, frozenset[str]] = {
 # An email the workflow gave up on before its draft was stored leaves a tombstone row, so a
 # late draft_email retry finds it decided and does not resurrect it.
 TOMBSTONES = frozenset({"cancelled", "expired", "holdout"})
+NOT_FOUND = "no such email"
+
+
+class _Conflict(Exception):
+    """An expected refusal, answered as ``applied=False`` (the transaction rolls back)."""
 
 
 class EmailActivities:
@@ -49,6 +59,17 @@ class EmailActivities:
     @activity.defn(name=ACTIVITY_UPDATE_EMAIL)
     async def update_email(self, input: UpdateEmailInput) -> UpdateEmailResult:
         """Move the email to ``input.status`` if allowed from where it is; record the event."""
+        try:
+            return await self._update(input)
+        except _Conflict as conflict:
+            async with self._sessions() as session:
+                row = await session.get(Email, input.email_id)
+            status = cast(Any, row.status) if row is not None else None
+            return UpdateEmailResult(
+                email_id=input.email_id, status=status, applied=False, reason=str(conflict)
+            )
+
+    async def _update(self, input: UpdateEmailInput) -> UpdateEmailResult:
         async with transaction(self._sessions) as session:
             row = await session.get(Email, input.email_id)
             if row is None:
@@ -63,9 +84,13 @@ class EmailActivities:
             )
             applied = bool(cast(CursorResult[Any], moved).rowcount)
             if not applied and row.status != input.status:
-                return UpdateEmailResult(email_id=row.id, status=row.status, applied=False)
+                reason = f"the email is {row.status}"
+                return UpdateEmailResult(
+                    email_id=row.id, status=cast(Any, row.status), applied=False, reason=reason
+                )
             kind = await _event_kind(session, input, row)
             await self._event(session, input, kind, edited="subject" in values or "body_text" in values)
+            await emit_email_status(session, row.id, row.client_id, input.status, input.at)
             return UpdateEmailResult(email_id=row.id, status=input.status, applied=True)
 
     async def _values(self, session: AsyncSession, input: UpdateEmailInput, row: Email) -> dict[str, Any]:
@@ -96,11 +121,7 @@ class EmailActivities:
         policy = guardrail_policy(self._settings)
         verdicts = check_with_policy(subject, preheader, body, first_name=first_name, policy=policy)
         if not passed(verdicts):
-            raise ApplicationError(
-                "edited email fails the guardrails: " + "; ".join(failures(verdicts)),
-                type="GuardrailViolation",
-                non_retryable=True,
-            )
+            raise _Conflict("edited email fails the guardrails: " + "; ".join(failures(verdicts)))
         secret = self._settings.security.unsubscribe_secret.get_secret_value()
         link = unsubscribe_url(self._settings.api.public_base_url, row.client_id, secret)
         guardrails = dict(row.guardrails or {})
@@ -109,14 +130,14 @@ class EmailActivities:
             "subject": subject,
             "preheader": preheader,
             "body_text": body,
-            "body_html": render_html(subject, preheader, body, link),
+            "body_html": render_html(subject, preheader, body, link, self._settings.smtp.postal_address),
             "guardrails": guardrails,
         }
 
     async def _tombstone(self, session: AsyncSession, input: UpdateEmailInput) -> UpdateEmailResult:
         if input.status not in TOMBSTONES:
-            raise ApplicationError("no such email", type="EmailNotFound", non_retryable=True)
-        await ensure_client(session, input.client_id)
+            raise _Conflict(NOT_FOUND)
+        await ensure_client(session, input.client_id, scheduled_at())
         now = utcnow()
         dialect = session.get_bind().dialect.name
         tombstone = {

@@ -8,7 +8,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from core.clients import ensure_client
+from core.clients import ensure_client, scheduled_at
 from core.contracts import RecordOrderInput, RecordOrderResult
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.metrics import ORDERS_RECORDED
@@ -26,7 +26,7 @@ class OrderActivities:
         """Insert the order once (by order id) and refresh the client's aggregates."""
         order = input.order
         async with transaction(self._sessions) as session:
-            await ensure_client(session, input.client_id)
+            await ensure_client(session, input.client_id, scheduled_at())
             inserted = await session.execute(
                 insert_ignoring_conflicts(
                     session.get_bind().dialect.name,

@@ -11,6 +11,7 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from core.guardrails import postal_line
 from core.tokens import make_unsubscribe_token
 
 
@@ -35,13 +36,23 @@ def _paragraphs(body_text: str) -> list[list[str]]:
     return [[line.rstrip() for line in block.split("\n")] for block in blocks if block.strip()]
 
 
-def render_text(body_text: str, unsubscribe_link: str) -> str:
-    """The plain-text part: the draft, then our footer."""
-    footer = environment().get_template("footer.txt.j2").render(unsubscribe_url=unsubscribe_link)
+def render_text(body_text: str, unsubscribe_link: str, postal_address: str | None = None) -> str:
+    """The plain-text part: the draft, then our footer (with the sender's postal address)."""
+    footer = (
+        environment()
+        .get_template("footer.txt.j2")
+        .render(unsubscribe_url=unsubscribe_link, postal_address=_postal(postal_address))
+    )
     return body_text.strip() + "\n" + footer + "\n"
 
 
-def render_html(subject: str, preheader: str, body_text: str, unsubscribe_link: str) -> str:
+def _postal(address: str | None) -> str | None:
+    return postal_line(address) if address else None
+
+
+def render_html(
+    subject: str, preheader: str, body_text: str, unsubscribe_link: str, postal_address: str | None = None
+) -> str:
     """The HTML part, built by us from the text: every client- or model-written string escaped."""
     return (
         environment()
@@ -51,5 +62,6 @@ def render_html(subject: str, preheader: str, body_text: str, unsubscribe_link: 
             preheader=preheader,
             paragraphs=_paragraphs(body_text),
             unsubscribe_url=unsubscribe_link,
+            postal_address=_postal(postal_address),
         )
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -11,13 +12,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from core.clients import ensure_client
+from core.clients import DEFAULT_HOLDOUT_FRACTION, ensure_client, scheduled_at
 from core.contracts import ACTIVITY_RESCORE, RescoreInput, RescoreResult
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.metrics import RESCORES
 from core.model_store import latest_parameters
 from core.models import Client, EngagementScore, Order
 from core.money import from_minor
+from core.outbox import emit
+from core.policy import in_holdout
 from core.scoring.params import ModelParameters, Unit
 from core.scoring.schema import ClientSummary
 from core.scoring.score import next_tier_change, score_client
@@ -26,15 +29,22 @@ from core.scoring.score import next_tier_change, score_client
 class ScoringActivities:
     """Scoring, built with the session factory it reads and writes through."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], unit: Unit = "days") -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        unit: Unit = "days",
+        holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION,
+    ) -> None:
         self._sessions = sessions
         self._unit: Unit = unit
+        self._holdout_fraction = holdout_fraction
 
     @activity.defn(name=ACTIVITY_RESCORE)
     async def rescore_client(self, input: RescoreInput) -> RescoreResult:
         """Score as of ``input.now``; one ``engagement_scores`` row per (client, scored_at)."""
         async with transaction(self._sessions) as session:
-            await ensure_client(session, input.client_id)
+            holdout = in_holdout(input.client_id, self._holdout_fraction)
+            await ensure_client(session, input.client_id, scheduled_at(), holdout=holdout)
             rows = (
                 await session.execute(
                     select(Order.placed_at, Order.amount_minor, Order.currency).where(
@@ -50,7 +60,7 @@ class ScoringActivities:
             else:
                 params = await latest_parameters(session, self._unit)
                 result = rescore(summary, params, input)
-            await _record(session, input, result)
+            await _record(session, input, result, holdout)
         RESCORES.labels(result.tier).inc()
         return result
 
@@ -89,10 +99,16 @@ def rescore(summary: ClientSummary, params: ModelParameters, input: RescoreInput
         model_version=params.version or None,
         model_is_default=params.is_default,
         next_check_at=next_check,
+        expected_orders=_finite(scored.expected_orders),
+        expected_value=_finite(scored.expected_value),
     )
 
 
-async def _record(session: AsyncSession, input: RescoreInput, result: RescoreResult) -> None:
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(value, 4)
+
+
+async def _record(session: AsyncSession, input: RescoreInput, result: RescoreResult, holdout: bool) -> None:
     """Append the score (a retry inserts nothing) and refresh the client's listing columns."""
     await session.execute(
         insert_ignoring_conflicts(
@@ -106,14 +122,28 @@ async def _record(session: AsyncSession, input: RescoreInput, result: RescoreRes
                 "segment": result.segment,
                 "p_alive": result.p_alive,
                 "p_order_again": result.p_order_again,
+                "expected_orders": result.expected_orders,
+                "expected_value": result.expected_value,
                 "reasons": result.reasons,
                 "model_version": result.model_version,
             },
             ["client_id", "scored_at"],
         )
     )
+    previous = await session.scalar(select(Client.tier).where(Client.id == input.client_id))
     await session.execute(
         update(Client)
         .where(Client.id == input.client_id)
-        .values(score=result.score, tier=result.tier, segment=result.segment, updated_at=utcnow())
+        .values(
+            score=result.score, tier=result.tier, segment=result.segment, holdout=holdout, updated_at=utcnow()
+        )
     )
+    if previous is not None and previous != result.tier:
+        await emit(
+            session,
+            "client.tier_changed",
+            key=f"{input.client_id}|{input.now.isoformat()}",
+            occurred_at=input.now,
+            client_id=input.client_id,
+            data={"from_tier": previous, "to_tier": result.tier, "score": round(result.score, 1)},
+        )

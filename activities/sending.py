@@ -6,6 +6,7 @@ The ``emails`` row is the ledger. In one transaction the activity re-checks cons
 What an attempt finds decides what it does:
 
     approved   claim, send                        sent / failed (5xx; address suppressed)
+    approved, no address on file                  cancelled (not a bounce; nothing sent)
     sending    an earlier attempt died mid-send   -> unknown, never resent (ops decide)
     sent, failed, unknown, suppressed (cancelled)  answer what happened, send nothing
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -31,13 +32,17 @@ from activities import mail
 from activities.rendering import render_html, render_text, unsubscribe_url
 from core.contracts import ACTIVITY_SEND_EMAIL, SendEmailInput, SendEmailResult
 from core.db import insert_ignoring_conflicts, transaction, utcnow
+from core.guardrails import check_footer
 from core.logging import get_logger
 from core.models import Client, Email, EmailEvent, Suppression
+from core.outbox import emit_email_status
+from core.privacy import is_suppressed
 from core.settings import Settings
 from core.tokens import make_unsubscribe_token
 
 log = get_logger(__name__)
 SUPPRESSED_REASON = "suppressed"
+NO_ADDRESS = "no email address"
 FINAL_WRITE_ATTEMPTS = 5
 
 
@@ -61,6 +66,8 @@ def _result(row: Email) -> SendEmailResult | None:
         return SendEmailResult(email_id=row.id, outcome=outcome, message_id=row.message_id, detail="earlier")
     if row.status == "cancelled" and row.failure_reason == SUPPRESSED_REASON:
         return SendEmailResult(email_id=row.id, outcome="suppressed", detail="opted out before sending")
+    if row.status == "cancelled" and row.failure_reason == NO_ADDRESS:
+        return SendEmailResult(email_id=row.id, outcome="cancelled", detail=NO_ADDRESS)
     return None
 
 
@@ -91,13 +98,11 @@ async def _event(session: AsyncSession, row: Email | Claim, kind: str, **detail:
     )
 
 
-async def _suppressed(session: AsyncSession, client: Client | None, address: str | None) -> bool:
+async def _suppressed(session: AsyncSession, client: Client | None, address: str | None, secret: str) -> bool:
     if client is not None and client.unsubscribed_at is not None:
         return True
-    conditions = [Suppression.client_id == (client.id if client else "")]
-    if address:
-        conditions.append(Suppression.email == address.lower())
-    return (await session.scalar(select(Suppression.id).where(or_(*conditions)).limit(1))) is not None
+    # An erased client's address stays suppressed as a keyed hash (core/privacy.py).
+    return await is_suppressed(session, secret, client.id if client else "", address)
 
 
 class SendingActivities:
@@ -158,14 +163,17 @@ class SendingActivities:
     async def _claim_approved(self, session: AsyncSession, row: Email) -> Claim | SendEmailResult:
         client = await session.get(Client, row.client_id)
         address = client.email if client else None
-        if await _suppressed(session, client, address):
+        secret = self._settings.security.suppression_hash_secret.get_secret_value()
+        if await _suppressed(session, client, address, secret):
             await _move(session, row.id, "approved", status="cancelled", failure_reason=SUPPRESSED_REASON)
             await _event(session, row, "suppressed")
             return SendEmailResult(email_id=row.id, outcome="suppressed", detail="opted out before sending")
         if not address:
-            await _move(session, row.id, "approved", status="failed", failure_reason="no email address")
-            await _event(session, row, "failed", reason="no email address")
-            return SendEmailResult(email_id=row.id, outcome="failed", detail="no email address on file")
+            # Not a bounce: nothing was refused, the address is missing (it may come later).
+            await _move(session, row.id, "approved", status="cancelled", failure_reason=NO_ADDRESS)
+            await _event(session, row, "cancelled", reason=NO_ADDRESS)
+            await emit_email_status(session, row.id, row.client_id, "cancelled", utcnow())
+            return SendEmailResult(email_id=row.id, outcome="cancelled", detail=NO_ADDRESS)
         msg_id = mail.message_id(row.id, self._settings.smtp.from_address)
         claimed = await _move(
             session,
@@ -190,20 +198,27 @@ class SendingActivities:
         await _event(session, claim, "sending")
         return claim
 
-    def _message(self, claim: Claim) -> Any:
+    def _message(self, claim: Claim) -> bytes:
         secret = self._settings.security.unsubscribe_secret.get_secret_value()
         token = make_unsubscribe_token(claim.client_id, secret)
         link = unsubscribe_url(self._settings.api.public_base_url, claim.client_id, secret)
-        return mail.build_message(
+        postal = self._settings.smtp.postal_address
+        text = render_text(claim.body_text, link, postal)
+        html = render_html(claim.subject, claim.preheader, claim.body_text, link, postal)
+        footer = check_footer(text, html, link, postal)
+        if not footer.passed:  # never send a message without its legal footer
+            raise ValueError(footer.detail)
+        message = mail.build_message(
             settings=self._settings.smtp,
             to_address=claim.address,
             subject=claim.subject,
-            text=render_text(claim.body_text, link),
-            html=render_html(claim.subject, claim.preheader, claim.body_text, link),
+            text=text,
+            html=html,
             msg_id=claim.message_id,
             unsubscribe_link=link,
             unsubscribe_token=token,
         )
+        return mail.wire_bytes(self._settings.smtp, message)
 
     async def _release(self, claim: Claim, reason: str) -> None:
         """Nothing was delivered: back to ``approved`` so the next attempt may send."""
@@ -238,6 +253,7 @@ class SendingActivities:
             if not await _move(session, claim.email_id, "sending", **values) and outcome == "sent":
                 await _move(session, claim.email_id, "unknown", **values)
             await _event(session, claim, outcome, reason=reason)
+            await emit_email_status(session, claim.email_id, claim.client_id, outcome, utcnow())
             if outcome == "failed":
                 await self._suppress(session, claim)
 

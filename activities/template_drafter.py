@@ -4,6 +4,10 @@ Personal (the vetted first name, recent categories), varied by tier, segment and
 reasons, deterministic per email id (a retry drafts the same text), and never empty: if a
 rendering fails the guardrails (say, a category named "sale"), it is rendered again with less
 client data, down to a generic text that always passes.
+
+Written in the client's language (English, French, German, Spanish, Japanese: ``ctx.locale``),
+with the policy's call-to-action link when there is one, and aware of the episode: a follow-up
+(``ctx.touch`` > 1) refers to the earlier email by its subject.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from activities.draft_model import Draft, DraftContext
 from activities.rendering import environment
 from core.guardrails import check_with_policy, failures, passed, unapproved_offer_phrases
 
-PROMPT_VERSION = "template-v1"
+PROMPT_VERSION = "template-v2"
 TIERS = ("active", "cooling", "at_risk", "lapsed")
+LOCALES = ("fr", "de", "es", "ja")  # beside English, each with one template (drafts/{locale}.txt.j2)
 _LONG_GAP = re.compile(r"no order for|days since|overdue|usually orders|longer than usual", re.I)
 _ONE_TIME = re.compile(r"\bone order\b|single order|first order|only order|one-time", re.I)
 
@@ -34,9 +39,22 @@ def _flags(reasons: list[str]) -> dict[str, bool]:
     }
 
 
+def template_name(ctx: DraftContext) -> str:
+    """English has a template per tier and one for follow-ups; other languages one each."""
+    if ctx.locale in LOCALES:
+        return f"drafts/{ctx.locale}.txt.j2"
+    if ctx.touch > 1:
+        return "drafts/follow_up.txt.j2"
+    return f"drafts/{ctx.tier if ctx.tier in TIERS else 'at_risk'}.txt.j2"
+
+
 def _render(ctx: DraftContext, categories: list[str], first_name: str | None) -> tuple[str, str, str]:
-    template = environment().get_template(f"drafts/{ctx.tier if ctx.tier in TIERS else 'at_risk'}.txt.j2")
+    template = environment().get_template(template_name(ctx))
     values: dict[str, Any] = {
+        "tier": ctx.tier,
+        "touch": ctx.touch,
+        "earlier": [e.subject for e in ctx.earlier if e.subject],
+        "cta_link": ctx.cta_link,
         "lines": environment().get_template("drafts/_lines.txt.j2").make_module(),
         "first_name": first_name,
         "categories": categories,
@@ -54,9 +72,10 @@ def _render(ctx: DraftContext, categories: list[str], first_name: str | None) ->
 def draft_from_template(ctx: DraftContext) -> Draft:
     """A guardrail-clean draft from the templates, with less personalisation if need be."""
     attempts: list[dict[str, Any]] = []
-    generic = replace(ctx, tier="at_risk", segment=None, reasons=[])
+    # The last resort drops everything configurable too (a link named ".../sale" fails the offer rule).
+    generic = replace(ctx, tier="at_risk", segment=None, reasons=[], earlier=[], cta_link=None)
     # A category is the retailer's free text: "sale" or "free gifts" must not slip into an email.
-    usable = [c for c in ctx.categories() if not unapproved_offer_phrases(c, ctx.policy.offer)]
+    usable = [c for c in ctx.categories() if not unapproved_offer_phrases(c, ctx.policy.offer, ctx.locale)]
     for source, categories, name in (
         (ctx, usable, ctx.first_name),
         (ctx, [], ctx.first_name),

@@ -13,9 +13,24 @@ cannot be relabelled to another key). Several keys are configured at once: new
 payloads use the active key, any configured key decrypts, so keys rotate without
 breaking old histories (retire a key only once no open history needs it).
 
-Decoding is strict: a payload that is not encrypted, names a key we do not have,
-or fails authentication raises; nothing passes through silently. The only way to
-run without encryption is ``REKINDLE_SECURITY__CODEC_DISABLED=true``.
+Decoding is strict by default: a payload that is not encrypted, names a key we do
+not have, or fails authentication raises. The worker alone decodes a *plaintext*
+payload (a signal sent by hand with the stock CLI and no ``--codec-endpoint``, an
+older tool): refusing it would fail every workflow task of that client until a
+reset. It passes through and is counted (``on_plaintext``), never silently.
+Encoding always encrypts. The only way to run without encryption is
+``REKINDLE_SECURITY__CODEC_DISABLED=true``.
+
+Per-client data keys (crypto-shredding): with a data-key source attached
+(``core.datakeys.DataKeys``), the payloads of a client's workflow are encrypted
+under that client's own random key instead, named ``dk:…`` in the same metadata
+field (a ``:`` never appears in a master key id). The SDK tells the codec whose
+payload it is encoding through its serialization context (``with_context``: the
+workflow id of the workflow, or of the workflow an activity belongs to); payloads
+without a client workflow (the refit, schedules, the UI's ``/codec/encode``) use
+the master key. Decoding goes by the key id alone, so master-key histories written
+before data keys existed still decode and replay. Destroying a client's data key
+makes every payload under it undecodable, here and in the codec server.
 
 Errors::
 
@@ -24,23 +39,27 @@ Errors::
     ├── InvalidKeyConfig     keys or active key id malformed
     ├── UnknownKeyId         a payload names a key that is not configured
     ├── NotEncrypted         a plaintext payload reached a strict decode
-    └── DecryptionFailed     wrong key material or tampered ciphertext
+    ├── DecryptionFailed     wrong key material or tampered ciphertext
+    └── DataKeyDestroyed     a client's data key is gone (erased): the payload is shredded
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, Self
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import PayloadCodec
+from temporalio.converter import PayloadCodec, SerializationContext, WithSerializationContext
 
+from core.contracts import client_id_of_workflow
 from core.settings import SecuritySettings
 
 ENCODING = b"binary/encrypted"
@@ -72,6 +91,25 @@ class NotEncrypted(CodecError):
 
 class DecryptionFailed(CodecError):
     pass
+
+
+class DataKeyDestroyed(UnknownKeyId):
+    pass
+
+
+DATA_KEY_PREFIX = "dk:"
+
+
+class DataKeySource(Protocol):
+    """Where per-client data keys come from (``core.datakeys.DataKeys``)."""
+
+    async def for_client(self, client_id: str) -> tuple[str, AESGCM]:
+        """The client's key id and cipher, created on first use."""
+        ...
+
+    async def by_id(self, key_id: str) -> AESGCM | None:
+        """The cipher of a data key, or None once it is destroyed."""
+        ...
 
 
 def new_key() -> str:
@@ -117,55 +155,139 @@ def parse_keys(raw: str) -> dict[str, bytes]:
     return {key_id: _decode_key(key_id, encoded) for key_id, encoded in items}
 
 
-class EncryptionCodec(PayloadCodec):
-    """AES-256-GCM payload codec with several keys and one active key."""
+class MasterKeys:
+    """The configured master keys: several decrypt, the active one encrypts."""
 
     def __init__(self, keys: Mapping[str, bytes], active_key_id: str) -> None:
         if active_key_id not in keys:
             raise InvalidKeyConfig(f"active codec key {active_key_id!r} is not among the configured keys")
-        self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
+        self.ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self.active_key_id = active_key_id
+
+    def seal(self, plain: bytes, aad: bytes) -> tuple[str, bytes]:
+        """Encrypt under the active key: its id and ``nonce || ciphertext+tag``."""
+        return self.active_key_id, _seal(self.ciphers[self.active_key_id], plain, aad)
+
+    def open(self, key_id: str, sealed: bytes, aad: bytes) -> bytes:
+        cipher = self.ciphers.get(key_id)
+        if cipher is None:
+            raise UnknownKeyId(f"key {key_id!r} is not configured")
+        return _open(cipher, key_id, sealed, aad)
+
+
+def _seal(cipher: AESGCM, plain: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + cipher.encrypt(nonce, plain, aad)
+
+
+def _open(cipher: AESGCM, key_id: str, sealed: bytes, aad: bytes) -> bytes:
+    try:
+        return cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+    except (InvalidTag, ValueError):
+        raise DecryptionFailed(f"payload does not authenticate with key {key_id!r}") from None
+
+
+def _sealed_payload(key_id: str, cipher: AESGCM, payload: Payload) -> Payload:
+    return Payload(
+        metadata={"encoding": ENCODING, KEY_ID_METADATA: key_id.encode()},
+        data=_seal(cipher, payload.SerializeToString(), key_id.encode()),
+    )
+
+
+class EncryptionCodec(PayloadCodec, WithSerializationContext):
+    """AES-256-GCM payload codec: master keys with rotation, per-client data keys when attached."""
+
+    def __init__(
+        self,
+        keys: Mapping[str, bytes],
+        active_key_id: str,
+        data_keys: DataKeySource | None = None,
+        client_id: str | None = None,
+        *,
+        on_plaintext: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_plaintext``: decode plaintext payloads too, calling this for each (the worker)."""
+        self.on_plaintext = on_plaintext
+        self.master = MasterKeys(keys, active_key_id)
+        self.active_key_id = active_key_id
+        self.data_keys = data_keys
+        self.client_id = client_id  # whose workflow this copy encodes for (from the context)
 
     @property
     def key_ids(self) -> list[str]:
-        return sorted(self._ciphers)
+        return sorted(self.master.ciphers)
+
+    def _copy(self, data_keys: DataKeySource | None, client_id: str | None) -> Self:
+        clone = copy.copy(self)
+        clone.data_keys, clone.client_id = data_keys, client_id
+        return clone
+
+    def with_data_keys(self, data_keys: DataKeySource) -> Self:
+        """This codec with per-client data keys for client workflows."""
+        return self._copy(data_keys, self.client_id)
+
+    def with_context(self, context: SerializationContext) -> Self:
+        """Bound to the client whose workflow (or whose workflow's activity) the payloads belong to."""
+        workflow_id = getattr(context, "workflow_id", None)
+        client_id = client_id_of_workflow(workflow_id) if isinstance(workflow_id, str) else None
+        return self if client_id == self.client_id else self._copy(self.data_keys, client_id)
 
     def encrypt(self, payload: Payload) -> Payload:
-        key_id = self.active_key_id
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = self._ciphers[key_id].encrypt(nonce, payload.SerializeToString(), key_id.encode())
-        return Payload(
-            metadata={"encoding": ENCODING, KEY_ID_METADATA: key_id.encode()},
-            data=nonce + sealed,
-        )
+        """Under the active master key (no client context needed)."""
+        key_id = self.master.active_key_id
+        return _sealed_payload(key_id, self.master.ciphers[key_id], payload)
 
     def decrypt(self, payload: Payload) -> Payload:
-        if not is_encrypted(payload):
-            raise NotEncrypted("payload is not encrypted; refusing plaintext (codec is enabled)")
-        key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode(errors="replace")
-        cipher = self._ciphers.get(key_id)
+        """With the master key the payload names (data-key payloads need ``decode``)."""
+        key_id = _key_id(payload)
+        cipher = self.master.ciphers.get(key_id)
         if cipher is None:
             raise UnknownKeyId(f"payload was encrypted with key {key_id!r}, which is not configured")
-        nonce, sealed = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
-        try:
-            plain = cipher.decrypt(nonce, sealed, key_id.encode())
-        except (InvalidTag, ValueError):
-            raise DecryptionFailed(f"payload does not authenticate with key {key_id!r}") from None
-        return Payload.FromString(plain)
+        return Payload.FromString(_open(cipher, key_id, payload.data, key_id.encode()))
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self.encrypt(p) for p in payloads]
+        if not payloads or self.data_keys is None or self.client_id is None:
+            return [self.encrypt(p) for p in payloads]
+        key_id, cipher = await self.data_keys.for_client(self.client_id)
+        return [_sealed_payload(key_id, cipher, p) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self.decrypt(p) for p in payloads]
+        return [await self._decode_one(p) for p in payloads]
+
+    async def _decode_one(self, payload: Payload) -> Payload:
+        if self.on_plaintext is not None and not is_encrypted(payload):
+            self.on_plaintext()
+            return payload
+        return await self.decrypt_any(payload)
+
+    async def decrypt_any(self, payload: Payload) -> Payload:
+        """Decrypt with a master key or a client's data key, whichever the payload names."""
+        key_id = _key_id(payload)
+        if not key_id.startswith(DATA_KEY_PREFIX):
+            return self.decrypt(payload)
+        cipher = await self.data_keys.by_id(key_id) if self.data_keys is not None else None
+        if cipher is None:
+            raise DataKeyDestroyed(f"payload was encrypted with data key {key_id!r}, which is not available")
+        return Payload.FromString(_open(cipher, key_id, payload.data, key_id.encode()))
+
+
+def _key_id(payload: Payload) -> str:
+    if not is_encrypted(payload):
+        raise NotEncrypted("payload is not encrypted; refusing plaintext (codec is enabled)")
+    return payload.metadata.get(KEY_ID_METADATA, b"").decode(errors="replace")
 
 
 def is_encrypted(payload: Payload) -> bool:
     return payload.metadata.get("encoding") == ENCODING
 
 
-def codec_from_settings(security: SecuritySettings) -> EncryptionCodec | None:
-    """The configured codec; ``None`` only when encryption is explicitly disabled."""
+def codec_from_settings(
+    security: SecuritySettings, *, on_plaintext: Callable[[], None] | None = None
+) -> EncryptionCodec | None:
+    """The configured codec; ``None`` only when encryption is explicitly disabled.
+
+    ``on_plaintext`` makes it accept (and report) plaintext payloads: for the worker only.
+    """
     if security.codec_disabled:
         return None
     if security.codec_keys is None:
@@ -179,4 +301,4 @@ def codec_from_settings(security: SecuritySettings) -> EncryptionCodec | None:
         if len(keys) != 1:
             raise InvalidKeyConfig("several codec keys: set REKINDLE_SECURITY__CODEC_ACTIVE_KEY_ID")
         active = next(iter(keys))
-    return EncryptionCodec(keys, active)
+    return EncryptionCodec(keys, active, on_plaintext=on_plaintext)

@@ -6,6 +6,7 @@ workflow and the activities all speak these, one model in and one model out.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -21,21 +22,51 @@ from pydantic import (
 )
 
 from core.money import CURRENCIES, to_minor
+from core.policy_contracts import Episode, LivePolicy
 
 CLIENT_WORKFLOW = "ClientEngagementWorkflow"
-CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+# No "@": workflow ids (``client-{id}``) and search attributes are never encrypted, so an email
+# address must not become a client id.
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
 ClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 
 
+CLIENT_WORKFLOW_PREFIX = "client-"
+
+
 def client_workflow_id(client_id: str) -> str:
     """The one workflow id per client: the entity's natural key."""
-    return f"client-{client_id}"
+    return f"{CLIENT_WORKFLOW_PREFIX}{client_id}"
+
+
+# The timed resume of an ops pause (core.ops_contracts.resume_timer_id) is the client's too.
+# Prefixes are disjoint, so a workflow id names at most one client.
+CLIENT_WORKFLOW_PREFIXES = ("pause-timer-", CLIENT_WORKFLOW_PREFIX)
+
+
+def client_id_of_workflow(workflow_id: str) -> str | None:
+    """The client a workflow id belongs to, or None for any other workflow (refit, webhooks).
+
+    Its payloads are encrypted under that client's data key (core/codec.py).
+    """
+    for prefix in CLIENT_WORKFLOW_PREFIXES:
+        if workflow_id.startswith(prefix):
+            client_id = workflow_id[len(prefix) :]
+            return client_id if re.match(CLIENT_ID_PATTERN, client_id) else None
+    return None
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Wire models (signals, updates, activity inputs and results, workflow state).
+
+    Old and new code run side by side during every deploy: a field this code does not know
+    is ignored, never a reason to drop a signal or fail a task. The HTTP API's own request
+    models (``api/``) stay strict (``extra="forbid"``, a 422 names the field).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class OrderItem(Frozen):
@@ -132,6 +163,36 @@ class Resumed(Frozen):
     by: Annotated[str, StringConstraints(max_length=128)] = "ops"
 
 
+class Snoozed(Frozen):
+    """Signal ``snoozed``: the client asked for a break; nothing is drafted or sent until ``until``."""
+
+    until: AwareDatetime
+    source: Annotated[str, StringConstraints(max_length=32)] = "preferences"
+
+
+SIGNAL_EMAIL_RESOLVED = "email_resolved"
+
+
+class EmailResolved(Frozen):
+    """Signal ``email_resolved``: a person settled an ``unknown`` email as ``sent`` or ``failed``
+    (not sent) in the database; the workflow's record of its last email follows. The frequency
+    cap keeps counting it either way (the conservative reading)."""
+
+    email_id: Annotated[str, StringConstraints(max_length=64)]
+    status: Literal["sent", "failed"]
+    by: Annotated[str, StringConstraints(max_length=128)] = "ops"
+
+
+class Resubscribed(Frozen):
+    """Signal ``resubscribed``: consent given again after an opt-out made before ``at``.
+
+    A bounced address stays blocked: only a working address can be emailed.
+    """
+
+    at: AwareDatetime
+    source: Annotated[str, StringConstraints(max_length=32)] = "preferences"
+
+
 class PastEmailSent(Frozen):
     """Signal ``past_email_sent``: a re-engagement email sent before Rekindle (an import).
 
@@ -163,6 +224,14 @@ class RejectEmail(Frozen):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
 
+class CancelEmail(Frozen):
+    """Update ``cancel_email``: the id must be the email in flight, a draft or a send not yet due."""
+
+    email_id: ShortText
+    cancelled_by: ShortText
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] = "cancelled by ops"
+
+
 # The ``type`` of the ApplicationError an approval validator raises, which the API maps:
 # the email is not the pending draft (already decided, expired, cancelled, unknown) -> 409;
 # the edited subject/body fails the guardrails -> 422 (details[0]: the failing verdicts,
@@ -172,11 +241,16 @@ UPDATE_ERROR_GUARDRAILS = "EditRejected"
 
 
 class EmailDecision(Frozen):
-    """What an approval Update answers: the email's status after the decision."""
+    """What an approval Update answers: the email's status after the decision.
+
+    ``reason``: why the decision was not applied (the draft stays pending), e.g. the
+    edit failed the activity's guardrails although the workflow's validator passed it.
+    """
 
     email_id: str
     status: str
     scheduled_for: datetime | None = None
+    reason: str | None = None
 
 
 # ---- activity contracts: scoring ------------------------------------------------------------
@@ -186,6 +260,7 @@ ACTIVITY_RESCORE = "rescore_client"
 ACTIVITY_DRAFT_EMAIL = "draft_email"
 ACTIVITY_UPDATE_EMAIL = "update_email"
 ACTIVITY_SEND_EMAIL = "send_email"
+ACTIVITY_LOAD_CLIENT = "load_client_facts"
 
 Tier = Literal["active", "cooling", "at_risk", "lapsed"]
 
@@ -208,6 +283,10 @@ class RescoreResult(Frozen):
     model_version: int | None = None
     model_is_default: bool = True
     next_check_at: datetime | None = None
+    # Over the horizon: expected orders and spend (the client's currency); a tier's policy
+    # may require a minimum expected value before emailing.
+    expected_orders: float | None = None
+    expected_value: float | None = None
 
 
 # ---- activity contracts: drafting and sending -----------------------------------------------
@@ -242,6 +321,10 @@ class DraftEmailInput(Frozen):
     reasons: list[str] = Field(default_factory=list)
     created_at: datetime
     holdout: bool = False
+    # A sequence's touch (1: the episode's first email) and the episode's earlier emails, which
+    # the drafter reads so a follow-up knows what was said; absent in older histories' inputs.
+    touch: int = Field(default=1, ge=1, le=10)
+    episode_email_ids: list[str] = Field(default_factory=list, max_length=10)
 
 
 class DraftEmailResult(Frozen):
@@ -275,11 +358,13 @@ class UpdateEmailInput(Frozen):
 
 
 class UpdateEmailResult(Frozen):
-    """``applied``: the row moved (or already was) at ``status``; else ``status`` is what it is."""
+    """``applied``: the row moved (or already was) at ``status``; else ``status`` is what it is
+    (``None``: no such email) and ``reason`` says why (an expected conflict, not an error)."""
 
     email_id: str
-    status: EmailStatus
+    status: EmailStatus | None = None
     applied: bool
+    reason: str | None = None
 
 
 class SendEmailInput(Frozen):
@@ -290,10 +375,11 @@ class SendEmailInput(Frozen):
 class SendEmailResult(Frozen):
     """``sent``: delivered now or by an earlier attempt; ``unknown``: a crash left the outcome
     unknown and nothing was resent; ``failed``: permanent rejection, address suppressed;
-    ``suppressed``: the address opted out before sending, nothing sent."""
+    ``suppressed``: the address opted out before sending, nothing sent; ``cancelled``: no
+    address on file, nothing sent (not a bounce: an address may still come)."""
 
     email_id: str
-    outcome: Literal["sent", "unknown", "failed", "suppressed"]
+    outcome: Literal["sent", "unknown", "failed", "suppressed", "cancelled"]
     message_id: str | None = None
     detail: str = ""
 
@@ -321,6 +407,8 @@ class WorkflowConfig(Frozen):
     # What ops' edits are checked against (the guardrails): the approved offer and our links.
     offer: str | None = None
     public_base_url: str | None = None
+    # The live policy's call-to-action links (a draft and an edit may carry them).
+    cta_links: list[str] = Field(default_factory=list)
 
 
 class ClientProfile(ProfileUpdated):
@@ -346,6 +434,8 @@ class PendingEmail(Frozen):
     scheduled_for: datetime | None = None
     # The newest order known when drafting: only a newer order means the client came back.
     basis_last_order_at: datetime | None = None
+    # Sends that provably reached no SMTP server (refused, auth, config): each backs off longer.
+    send_attempts: int = 0
 
 
 class EmailOutcome(Frozen):
@@ -372,6 +462,9 @@ class WorkflowCounters(Frozen):
     failed: int = 0
     reschedules: int = 0
     runs: int = 1
+    activity_failures: int = 0
+    send_deferrals: int = 0
+    draft_failures: int = 0  # drafting failed (not for want of an address); retried a day later
 
 
 class ScoreView(Frozen):
@@ -385,6 +478,8 @@ class ScoreView(Frozen):
     p_order_again: float | None = None
     model_version: int | None = None
     model_is_default: bool = True
+    expected_orders: float | None = None
+    expected_value: float | None = None
 
 
 class CarriedState(Frozen):
@@ -407,6 +502,16 @@ class CarriedState(Frozen):
     bounced: bool = False
     paused: bool = False
     counters: WorkflowCounters | None = None
+    paused_until: datetime | None = None
+    retry_at: datetime | None = None
+    blocked_reason: str | None = None
+    attention_at: datetime | None = None
+    attention_failures: int = 0
+    # The live policy version this run decided with, the model version it has seen, and the
+    # win-back episode in progress (its sequence of touches).
+    policy: LivePolicy | None = None
+    model_version: int = 0
+    episode: Episode | None = None
 
 
 class ClientWorkflowInput(Frozen):
@@ -434,8 +539,47 @@ class ClientStateView(Frozen):
     draft_not_before: datetime | None = None
     blocked_reason: str | None = None
     paused: bool = False
+    paused_until: datetime | None = None
     unsubscribed: bool = False
     bounced: bool = False
     holdout: bool = False
     counters: WorkflowCounters = Field(default_factory=WorkflowCounters)
     history_length: int = 0
+    # An activity failed unexpectedly; the loop tries again at ``attention_at``.
+    needs_attention: bool = False
+    attention_at: datetime | None = None
+    # The live policy version decisions use (None: the start config, before any was adopted).
+    policy_version: int | None = None
+    model_version: int | None = None
+    episode: Episode | None = None
+
+
+# ---- rebuilding a run's state from the database ----------------------------------------------
+
+
+class LoadClientInput(Frozen):
+    client_id: str
+    # An email in flight found in the database expires this long after it was drafted.
+    approval_expiry_hours: float = 72.0
+
+
+class ClientFacts(Frozen):
+    """What the database knows of a client: loaded when a run starts without carried state
+    (first start, after terminate or reset), so consent and the cap survive any closed run."""
+
+    exists: bool = False
+    profile: ClientProfile | None = None
+    order_count: int = 0
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    bounced: bool = False
+    holdout: bool = False
+    paused_until: datetime | None = None
+    # Held by ops (POST /v1/clients/{id}:pause) and not resumed; a timed hold that is over is not.
+    paused: bool = False
+    last_sent_at: datetime | None = None
+    # The email left mid-flight (pending approval, approved or claimed for sending), if any;
+    # older in-flight rows were closed as superseded by the activity.
+    email: PendingEmail | None = None
+    last_email: EmailOutcome | None = None

@@ -79,6 +79,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows are overwritten with zeros, not left in free pages: an erased client's
+    # address must not stay readable in the file (core/privacy.py). Deletes are rare.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -22,6 +22,7 @@ def check_edit(
     *,
     first_name: str | None,
     config: WorkflowConfig,
+    locale: str | None = None,
 ) -> list[str]:
     """``"rule: detail"`` for each guardrail the edited email breaks; empty when acceptable."""
     if edit.subject is None and edit.preheader is None and edit.body_text is None:
@@ -35,6 +36,10 @@ def check_edit(
         body if body is not None else NEUTRAL_BODY,
         first_name=plausible_first_name(first_name) or "",
         allowed_offer=config.offer,
-        allowed_url_prefixes=[config.public_base_url] if config.public_base_url else [],
+        allowed_url_prefixes=[
+            *([config.public_base_url] if config.public_base_url else []),
+            *config.cta_links,
+        ],
+        locale=locale,
     )
     return failures(verdicts)

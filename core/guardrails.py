@@ -12,9 +12,12 @@ One verdict per rule, in this order:
   promises ("guaranteed", "money back", ...) only when the very phrase appears in the
   configured offer (``policy.offer``); without an offer, none at all.
 - ``only_our_links``: URLs (with a scheme, ``www.`` or a bare domain) only under one of the
-  allowed prefixes (the API's public base URL); ``javascript:``/``data:``/``mailto:`` never.
+  allowed prefixes (the API's public base URL and the policy's call-to-action links);
+  ``javascript:``/``data:``/``mailto:`` never.
 - ``no_html``: no markup or HTML entities; the text is plain, we render the HTML.
 - ``footer_is_ours``: no unsubscribe / opt-out wording: we append the footer at send time.
+- ``footer`` (``check_footer``, on the rendered message before sending): our unsubscribe link
+  and the sender's postal address in both the text and the HTML part.
 - ``no_other_client_data``: the only personal data allowed is this client's first name. So:
   no email addresses, no phone-like digit runs (9+ digits), a greeting ("Hi Anna,") must
   name this client (or be generic: "Hi there"), and none of ``other_names`` (names the
@@ -22,18 +25,23 @@ One verdict per rule, in this order:
   not know the name (the greeting is not checked); ``""`` means the client has no usable
   name, so only a generic greeting passes.
 
+A draft in another language (``locale``: fr, de, es, ja) is also checked against that
+language's offer words, unsubscribe wording and greetings (``core.guardrail_languages``).
+
 Details name the rule and the offending phrase, except for addresses and numbers, which are
 never echoed (they may be personal data).
 """
 
 from __future__ import annotations
 
+import html as _html
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import guardrail_languages as languages
 from core.contracts import GuardrailVerdict
 
 SUBJECT_MIN, SUBJECT_MAX = 3, 120
@@ -48,6 +56,8 @@ class GuardrailPolicy(BaseModel):
 
     offer: str | None = None
     allowed_url_prefixes: list[str] = Field(default_factory=list)
+    # The draft's language: its own offer, unsubscribe and greeting words are checked too.
+    locale: str = "en"
 
 
 _I = re.IGNORECASE
@@ -137,11 +147,14 @@ def _check_length(subject: str, preheader: str, body: str) -> list[str]:
     return problems
 
 
-def unapproved_offer_phrases(text: str, offer: str | None) -> list[str]:
-    """Price, discount, code, "free" and promise phrases in ``text`` that the offer does not contain."""
+def unapproved_offer_phrases(text: str, offer: str | None, locale: str | None = None) -> list[str]:
+    """Price, discount, code, "free" and promise phrases in ``text`` that the offer does not contain
+    (English words always, and the words of ``locale``'s language)."""
     allowed = _norm(offer) if offer else ""
     found = []
-    for pattern in _OFFER_PATTERNS:
+    lang = languages.language(locale)
+    extra = [languages.OFFER_WORDS[lang]] if lang in languages.OFFER_WORDS else []
+    for pattern in [*_OFFER_PATTERNS, *extra]:
         for match in pattern.finditer(text):
             phrase = _norm(match.group(0))
             if phrase and (not allowed or phrase not in allowed):
@@ -149,8 +162,14 @@ def unapproved_offer_phrases(text: str, offer: str | None) -> list[str]:
     return found
 
 
-def _check_offer(text: str, offer: str | None) -> list[str]:
-    return [f"not in the configured offer: {p!r}" for p in unapproved_offer_phrases(text, offer)]
+def _check_offer(text: str, offer: str | None, locale: str | None) -> list[str]:
+    return [f"not in the configured offer: {p!r}" for p in unapproved_offer_phrases(text, offer, locale)]
+
+
+def _footer_wording(text: str, locale: str | None) -> bool:
+    lang = languages.language(locale)
+    own = languages.FOOTER_WORDS.get(lang)
+    return bool(_FOOTER.search(text) or (own is not None and own.search(text)))
 
 
 def _url_allowed(url: str, prefixes: Sequence[str]) -> bool:
@@ -190,17 +209,26 @@ def _check_links(text: str, prefixes: Sequence[str]) -> list[str]:
     return problems
 
 
-def _check_other_clients(body: str, text: str, first_name: str | None, others: Iterable[str]) -> list[str]:
+def _greeted(body: str, locale: str | None) -> str | None:
+    """Whom the body's greeting names, in English or the draft's language."""
+    own = languages.GREETINGS.get(languages.language(locale))
+    greeting = _GREETING.match(body) or (own.match(body) if own is not None else None)
+    return greeting.group(1).casefold() if greeting else None
+
+
+def _check_other_clients(
+    body: str, text: str, first_name: str | None, others: Iterable[str], locale: str | None = None
+) -> list[str]:
     problems = []
     if _EMAIL.search(text):
         problems.append("an email address")
     if _DIGIT_RUN.search(text):
         problems.append("a phone or account number")
-    greeting = _GREETING.match(body)
-    if greeting and first_name is not None:
-        greeted = greeting.group(1).casefold()
+    greeted = _greeted(body, locale)
+    if greeted is not None and first_name is not None:
         own = first_name.split()[0].casefold() if first_name.strip() else ""
-        if greeted not in _GENERIC_GREETEES and greeted != own:
+        generic = _GENERIC_GREETEES | languages.GENERIC
+        if greeted not in generic and greeted != own:
             problems.append("the greeting names someone other than this client")
     own_name = _norm(first_name or "")
     for name in others:
@@ -220,17 +248,20 @@ def check_draft(
     allowed_offer: str | None = None,
     allowed_url_prefixes: Sequence[str] = (),
     other_names: Iterable[str] = (),
+    locale: str | None = None,
 ) -> list[GuardrailVerdict]:
     """Every rule's verdict on one draft (see the module docstring for the rules)."""
     text = "\n".join((subject, preheader, body_text))
     return [
         _verdict("format", _check_format(subject, preheader, body_text)),
         _verdict("length", _check_length(subject, preheader, body_text)),
-        _verdict("no_unapproved_offer", _check_offer(text, allowed_offer)),
+        _verdict("no_unapproved_offer", _check_offer(text, allowed_offer, locale)),
         _verdict("only_our_links", _check_links(text, allowed_url_prefixes)),
         _verdict("no_html", ["markup or HTML entities"] if _HTML.search(text) else []),
-        _verdict("footer_is_ours", ["unsubscribe wording"] if _FOOTER.search(text) else []),
-        _verdict("no_other_client_data", _check_other_clients(body_text, text, first_name, other_names)),
+        _verdict("footer_is_ours", ["unsubscribe wording"] if _footer_wording(text, locale) else []),
+        _verdict(
+            "no_other_client_data", _check_other_clients(body_text, text, first_name, other_names, locale)
+        ),
     ]
 
 
@@ -245,6 +276,7 @@ def check_with_policy(
         first_name=first_name,
         allowed_offer=policy.offer,
         allowed_url_prefixes=policy.allowed_url_prefixes,
+        locale=policy.locale,
     )
 
 
@@ -256,3 +288,21 @@ def passed(verdicts: Iterable[GuardrailVerdict]) -> bool:
 def failures(verdicts: Iterable[GuardrailVerdict]) -> list[str]:
     """``"rule: detail"`` for each failed rule, for error messages and the email's record."""
     return [f"{v.name}: {v.detail}" for v in verdicts if not v.passed]
+
+
+def postal_line(address: str) -> str:
+    """The postal address on one line, as every footer prints it."""
+    return ", ".join(" ".join(line.split()) for line in address.splitlines() if line.strip())
+
+
+def check_footer(text: str, html: str, unsubscribe_link: str, postal_address: str | None) -> GuardrailVerdict:
+    """``footer``: the message as sent carries our unsubscribe link and, when configured, the
+    sender's postal address (CAN-SPAM), in its text part and in its HTML part."""
+    problems = []
+    shown = _html.unescape(html)
+    for part, content in (("text", text), ("html", shown)):
+        if unsubscribe_link not in content:
+            problems.append(f"the {part} part has no unsubscribe link")
+        if postal_address and postal_line(postal_address) not in " ".join(content.split()):
+            problems.append(f"the {part} part has no postal address")
+    return _verdict("footer", problems)

@@ -17,6 +17,7 @@ Who increments what (the activity that does the thing, once it has done it):
 - ``LLM_LATENCY``, ``LLM_TOKENS``   the LLM drafter, per call
 - ``SMTP_LATENCY``         the SMTP sender, per delivery attempt
 - ``HTTP_REQUESTS``, ``HTTP_LATENCY``  the API's access-log middleware
+- ``PLAINTEXT_PAYLOADS``   the worker's codec, per unencrypted payload it decoded (a hand-sent signal)
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ ORDERS_ACCEPTED = Counter(
 )
 ORDERS_RECORDED = Counter(
     "rekindle_orders_recorded", "Orders written to the read model by record_order", ["result"]
+)
+PLAINTEXT_PAYLOADS = Counter(
+    "rekindle_plaintext_payloads_decoded",
+    "Unencrypted payloads the worker decoded (sent without the codec, e.g. by hand with the CLI)",
 )
 RESCORES = Counter("rekindle_rescores", "Client rescores, by resulting risk tier", ["tier"])
 DRAFTS = Counter("rekindle_drafts", "Email drafts produced, by generator", ["generator"])

@@ -15,7 +15,10 @@ ACTIVITY_STORE_MODEL = "store_model_parameters"
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """As ``core.contracts.Frozen``: a field an older or newer worker sends is ignored, never a
+    failed refit task during a rolling deploy."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class RefitModelInput(_Frozen):

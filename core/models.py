@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -139,7 +140,7 @@ class Email(Base):
     scheduled_for: Mapped[datetime | None]
     sending_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
-    message_id: Mapped[str | None] = mapped_column(String(255))
+    message_id: Mapped[str | None] = mapped_column(String(255), index=True)
     to_address: Mapped[str | None] = mapped_column(String(320))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
@@ -176,6 +177,32 @@ class Suppression(Base):
     created_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("client_id", "reason"),)
+
+
+class ClientDataKey(Base):
+    """A client's payload data key, wrapped (AES-GCM) by a master codec key.
+
+    Every payload of the client's workflow is encrypted under it (core/datakeys.py); erasing
+    the client deletes this row, which leaves their Temporal history undecodable.
+    """
+
+    __tablename__ = "client_data_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128), unique=True)
+    master_key_id: Mapped[str] = mapped_column(String(64))
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class ErasedClient(Base):
+    """A recent erasure, by a hash of the client id: activities the erased workflow scheduled
+    before it must not write the client back (core/clients.py). Pruned after a week."""
+
+    __tablename__ = "erased_clients"
+
+    client_hash: Mapped[str] = mapped_column(String(80), primary_key=True)
+    erased_at: Mapped[datetime]
 
 
 class ModelParameterSet(Base):
@@ -216,3 +243,64 @@ class OpsUser(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime]
+    # viewer reads, approver also decides and acts on clients, admin also manages (core/roles.py)
+    role: Mapped[str] = mapped_column(String(16), default="admin", server_default="admin")
+    disabled_at: Mapped[datetime | None]
+
+
+class DeliveryEvent(Base):
+    """What a mail provider (or a DSN) told us after sending: delivered, bounced, complained.
+
+    Unique by (provider, event id), so a webhook retried by the provider changes nothing.
+    No address is kept here: the client and the email are the keys.
+    """
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(24))
+    client_id: Mapped[str | None] = mapped_column(String(128))
+    email_id: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id"),
+        # Soft bounces are counted per client since their last delivery.
+        Index("ix_delivery_events_client_id_kind", "client_id", "kind"),
+    )
+
+
+class ConsentEvent(Base):
+    """A client's consent changing: unsubscribed, paused until, resubscribed; when and from where."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    until: Mapped[datetime | None]
+
+
+class PolicyVersion(Base):
+    """One version of the live policy document; every version is kept (who, when, what changed)."""
+
+    __tablename__ = "policy_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))
+    changes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+# The ops tables share this metadata: importing them here lets every user of ``Base.metadata``
+# (Alembic, the migration test, test cleanup) see them without knowing the module.
+from core import ops_models as _ops_models  # noqa: E402, F401

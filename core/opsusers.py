@@ -13,6 +13,9 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +29,26 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 # About 16 MiB and tens of milliseconds per check: slow for guessing, fine for a sign-in.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+
+# viewer: reads every page; approver: also decides drafts and acts on clients and emails;
+# admin: also the audit log, webhooks and users. Existing users were migrated to admin.
+Role = Literal["viewer", "approver", "admin"]
+ROLES: tuple[str, ...] = get_args(Role)
+_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+
+def role_allows(role: str, needed: Role) -> bool:
+    """True when ``role`` is ``needed`` or above (an unknown role allows nothing)."""
+    return _RANK.get(role, -1) >= _RANK[needed]
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    username: str
+    role: str
+    created_at: datetime
+    disabled_at: datetime | None
 
 
 class OpsUserError(ValueError):
@@ -79,14 +102,23 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
-async def create_user(sessions: async_sessionmaker[AsyncSession], username: str, password: str) -> None:
-    """Add a user; raises ``OpsUserError`` for a bad or taken username or a weak password."""
+def check_role(role: str) -> Role:
+    if role not in ROLES:
+        raise OpsUserError(f"role: one of {', '.join(ROLES)}")
+    return role  # type: ignore[return-value]
+
+
+async def create_user(
+    sessions: async_sessionmaker[AsyncSession], username: str, password: str, role: str = "approver"
+) -> None:
+    """Add a user; raises ``OpsUserError`` for a bad or taken username, a weak password, a bad role."""
     check_username(username)
     check_password(password)
+    check_role(role)
     hashed = await asyncio.to_thread(hash_password, password)
     try:
         async with transaction(sessions) as session:
-            session.add(OpsUser(username=username, password_hash=hashed, created_at=utcnow()))
+            session.add(OpsUser(username=username, password_hash=hashed, created_at=utcnow(), role=role))
     except IntegrityError:
         raise OpsUserError(f"username: {username!r} already exists") from None
 
@@ -98,8 +130,49 @@ async def user_exists(sessions: async_sessionmaker[AsyncSession], username: str)
 
 
 async def authenticate(sessions: async_sessionmaker[AsyncSession], username: str, password: str) -> bool:
-    """True when the user exists and the password matches (same cost either way)."""
+    """True when the user exists, is not disabled and the password matches (same cost either way)."""
     async with sessions() as session:
-        stored = await session.scalar(select(OpsUser.password_hash).where(OpsUser.username == username))
+        row = (
+            await session.execute(
+                select(OpsUser.password_hash, OpsUser.disabled_at).where(OpsUser.username == username)
+            )
+        ).first()
+    stored = row.password_hash if row is not None else None
     ok = await asyncio.to_thread(verify_password, password, stored or _dummy_hash())
-    return ok and stored is not None
+    return ok and row is not None and row.disabled_at is None
+
+
+async def active_role(sessions: async_sessionmaker[AsyncSession], username: str) -> str | None:
+    """The user's role, or ``None`` if they do not exist or are disabled (checked per request)."""
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(OpsUser.role, OpsUser.disabled_at).where(OpsUser.username == username)
+            )
+        ).first()
+    return row.role if row is not None and row.disabled_at is None else None
+
+
+async def list_users(sessions: async_sessionmaker[AsyncSession]) -> list[UserInfo]:
+    async with sessions() as session:
+        rows = await session.scalars(select(OpsUser).order_by(OpsUser.username))
+        return [UserInfo(r.username, r.role, r.created_at, r.disabled_at) for r in rows]
+
+
+async def update_user(
+    sessions: async_sessionmaker[AsyncSession],
+    username: str,
+    *,
+    role: str | None = None,
+    disabled: bool | None = None,
+) -> bool:
+    """Change a user's role or disable/enable them; ``False`` if there is no such user."""
+    async with transaction(sessions) as session:
+        user = await session.scalar(select(OpsUser).where(OpsUser.username == username))
+        if user is None:
+            return False
+        if role is not None:
+            user.role = check_role(role)
+        if disabled is not None:
+            user.disabled_at = (user.disabled_at or utcnow()) if disabled else None
+    return True

@@ -31,6 +31,8 @@ class GateContext:
     time_zone: str
     quiet_hours_start: int
     quiet_hours_end: int
+    # a pause the client chose on the preference page ends by itself
+    paused_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ def check_gate(ctx: GateContext, now: datetime, stage: Stage) -> GateDecision:
         return GateDecision(False, "bounced", final=True)
     if ctx.paused:
         return GateDecision(False, "paused")
+    if ctx.paused_until is not None and now < ctx.paused_until:
+        return GateDecision(False, "paused", not_before=ctx.paused_until)
     if ctx.last_sent_at is not None and ctx.frequency_cap_days > 0:
         cap_ends = ctx.last_sent_at + timedelta(days=ctx.frequency_cap_days)
         if now < cap_ends:

@@ -31,6 +31,8 @@ class TemporalSettings(BaseModel):
     task_queue: str = "rekindle"
     send_task_queue: str = "rekindle-send"
     llm_task_queue: str = "rekindle-llm"
+    # The nightly refit reads every client: its own queue, so it never takes the main queue's slots.
+    refit_task_queue: str = "rekindle-refit"
     api_key: SecretStr | None = None
     tls: bool = False
     tls_client_cert_path: Path | None = None
@@ -62,6 +64,13 @@ class SmtpSettings(BaseModel):
     tls_ca_path: Path | None = None
     # EHLO name; None = the From address's domain (no slow getfqdn() lookup)
     helo_hostname: str | None = None
+    # the sender's physical postal address (CAN-SPAM): in every footer; required outside the dev stack
+    postal_address: str | None = Field(default=None, max_length=300)
+    # DKIM signing of outgoing mail: on when a private key (PEM) is configured
+    dkim_private_key: SecretStr | None = None
+    dkim_selector: str = "rekindle"
+    # the d= domain; None = the From address's domain
+    dkim_domain: str | None = None
 
 
 class LlmSettings(BaseModel):
@@ -75,7 +84,9 @@ class LlmSettings(BaseModel):
 
 
 class PolicySettings(BaseModel):
-    """The policy gate and pipeline defaults handed to every client workflow."""
+    """The policy gate and pipeline defaults: they seed version 1 of the live policy
+    (``core.policy_store``); after that the database's version rules. The holdout fraction and
+    the horizon stay here: a client's arm must never change with an edit."""
 
     auto_approve: bool = False
     approval_expiry_hours: float = Field(default=72.0, gt=0)
@@ -87,6 +98,8 @@ class PolicySettings(BaseModel):
     horizon_days: int = Field(default=90, ge=1)
     default_time_zone: str = "UTC"
     offer: str | None = None
+    # Shop links drafts may carry as a call to action (seeds the live policy's allow-list).
+    cta_links: list[str] = Field(default_factory=list)
 
 
 class ScoringSettings(BaseModel):
@@ -103,6 +116,40 @@ class ScoringSettings(BaseModel):
     def _cron_shape(cls, value: str) -> str:
         if not (value.startswith("@") or len(value.split()) in (5, 6)):
             raise ValueError(f"expected a cron expression with 5 fields, got {value!r}")
+        return value
+
+
+class FeedbackSettings(BaseModel):
+    """Delivery feedback: provider webhooks (SES via SNS, SendGrid, Postmark) and inbound mail.
+
+    A provider whose credentials are not configured answers 404: nothing is accepted unverified.
+    """
+
+    # SNS topics allowed to post (empty: any topic whose message verifies)
+    sns_topic_arns: list[str] = Field(default_factory=list)
+    # extra SigningCertURL/SubscribeURL prefixes to trust besides https://sns.<region>.amazonaws.com
+    # (tests and private endpoints only, e.g. "http://127.0.0.1:8443/")
+    sns_extra_url_prefixes: list[str] = Field(default_factory=list)
+    # the Event Webhook's verification key: base64 DER (as SendGrid shows it) or PEM
+    sendgrid_public_key: str | None = None
+    sendgrid_max_age_seconds: int = Field(default=600, ge=1)
+    # HTTP basic auth credentials of the Postmark bounce/spam and inbound webhooks
+    postmark_username: str | None = None
+    postmark_password: SecretStr | None = None
+    # HTTP basic auth of the generic inbound-mail webhook (raw RFC 5322 mail: DSNs, mailto unsubscribes)
+    inbound_username: str = "inbound"
+    inbound_password: SecretStr | None = None
+    # soft bounces after the last delivery that suppress the address
+    soft_bounce_limit: int = Field(default=3, ge=1, le=100)
+
+    @field_validator("sendgrid_public_key")
+    @classmethod
+    def _sendgrid_key(cls, value: str | None) -> str | None:
+        # Refused at start, not with a 500 on the first webhook.
+        if value is not None:
+            from core.feedback.sendgrid import load_public_key
+
+            load_public_key(value)
         return value
 
 
@@ -128,6 +175,9 @@ class SecuritySettings(BaseModel):
 
     unsubscribe_secret: SecretStr = SecretStr("dev-unsubscribe-secret-change-me")
     session_secret: SecretStr = SecretStr("dev-session-secret-change-me")
+    # Keys the hash an erased client's address leaves on the suppression list (core/privacy.py);
+    # changing it forgets those suppressions.
+    suppression_hash_secret: SecretStr = SecretStr("dev-suppression-hash-secret-change-me")
     codec_keys: SecretStr | None = None
     codec_active_key_id: str | None = None
     codec_disabled: bool = False
@@ -144,6 +194,11 @@ class WorkerSettings(BaseModel):
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     sdk_metrics_port: int = Field(default=0, ge=0, le=65535)
     max_cached_workflows: int = Field(default=1000, ge=0)
+    # Which code this worker runs (a git SHA or release tag), carried into its Worker
+    # Deployment Version ``{deployment_name}.{build_id}`` and stamped on every workflow task it
+    # completes; unversioned routing either way (docs/versioning.md). None: the SDK's checksum.
+    build_id: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"^[^.\s]+$")
+    deployment_name: str = Field(default="rekindle", min_length=1, max_length=255, pattern=r"^[^.\s]+$")
 
 
 class TracingSettings(BaseModel):
@@ -160,6 +215,22 @@ class DevStackSettings(BaseModel):
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
     smtp_sink_port: int = Field(default=1025, ge=1, le=65535)
+
+
+class WebhookSettings(BaseModel):
+    """Outbound events to integrators' endpoints (Standard Webhooks), delivered by the worker
+    on their own task queue. Private and loopback endpoint URLs are refused unless allowed
+    (the dev stack allows them)."""
+
+    task_queue: str = "rekindle-webhooks"
+    allow_private_urls: bool = False
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # how often an idle delivery pass looks for new events in the outbox
+    poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    # retries back off exponentially from 1 s up to this
+    max_retry_interval_seconds: float = Field(default=300.0, ge=1)
+    # an event an endpoint refused for this long is marked failed and skipped
+    give_up_after_hours: float = Field(default=72.0, gt=0)
 
 
 class LogFormat(StrEnum):
@@ -202,4 +273,6 @@ class Settings(BaseSettings):
     devstack: DevStackSettings = Field(default_factory=DevStackSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from temporalio.client import Client, Interceptor, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 from temporalio.runtime import Runtime
 
-from core.codec import codec_from_settings
+if TYPE_CHECKING:
+    from core.datakeys import DataKeys
+
+from core.codec import EncryptionCodec, codec_from_settings
 from core.settings import Settings, TemporalSettings
 
 
@@ -31,8 +35,15 @@ def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
 
 
 def configured_converter(settings: Settings) -> DataConverter:
-    """The converter for these settings; raises when encryption keys are missing."""
-    return data_converter(codec_from_settings(settings.security))
+    """The converter for these settings (the replayer's); raises when encryption keys are missing.
+
+    It reads clients' data keys from the configured database, connecting only when a history
+    holds one, and never makes one (core/datakeys.py ``ReplayDataKeys``).
+    """
+    from core.datakeys import ReplayDataKeys
+
+    codec = codec_from_settings(settings.security)
+    return data_converter(codec.with_data_keys(ReplayDataKeys(settings, codec.master)) if codec else None)
 
 
 def tls_config(settings: TemporalSettings) -> TLSConfig | bool:
@@ -59,15 +70,21 @@ async def connect(
     lazy: bool = False,
     codec: PayloadCodec | None = None,
     interceptors: Sequence[Interceptor] = (),
+    data_keys: DataKeys | None = None,
 ) -> Client:
     """A Temporal client for the configured server, with our data converter.
 
     Pass the whole ``Settings``: the payload codec comes from its security section
     (and the tracing interceptor from its tracing section). A bare
     ``TemporalSettings`` is accepted for compatibility and uses ``codec`` as given.
+    With ``data_keys`` (core/datakeys.py) client workflows' payloads are encrypted
+    under each client's own data key; every process that talks to client workflows
+    in production passes them.
     """
     if isinstance(settings, Settings):
         codec = codec or codec_from_settings(settings.security)
+        if data_keys is not None and isinstance(codec, EncryptionCodec):
+            codec = codec.with_data_keys(data_keys)
         interceptors = [*interceptors, *_tracing_interceptors(settings)]
         temporal = settings.temporal
     else:

@@ -8,15 +8,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.client_pauses import PauseActivities
 from activities.drafting import DraftingActivities
 from activities.emails import EmailActivities
+from activities.facts import ClientFactsActivities
 from activities.orders import OrderActivities
+from activities.policy import PolicyActivities
 from activities.refit import RefitActivities
 from activities.scoring import ScoringActivities
 from activities.sending import SendingActivities
+from activities.webhooks import WebhookActivities
 from core.settings import Settings
-from workflows.client import ClientEngagementWorkflow
-from workflows.refit import RefitModelWorkflow
+from workflows.ops import WebhookDeliveryWorkflow
+from workflows.registered import WORKFLOWS
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,8 @@ class Dependencies:
 
 
 def workflows() -> Sequence[type]:
-    return [ClientEngagementWorkflow, RefitModelWorkflow]
+    """New workflows are added to ``workflows/registered.py`` (the replayer reads it too)."""
+    return list(WORKFLOWS)
 
 
 def main_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
@@ -36,14 +41,28 @@ def main_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
     orders = OrderActivities(deps.sessions)
     emails = EmailActivities(deps.sessions, deps.settings)
     refit = RefitActivities(deps.sessions)
-    scoring = ScoringActivities(deps.sessions, deps.settings.scoring.unit)
+    scoring = ScoringActivities(
+        deps.sessions, deps.settings.scoring.unit, deps.settings.policy.holdout_fraction
+    )
+    policy = PolicyActivities(deps.sessions, deps.settings)
     return [
         orders.record_order,
         scoring.rescore_client,
         emails.update_email,
+        ClientFactsActivities(deps.sessions).load_client_facts,
+        # Kept here for refits started on the main queue before the refit queue existed.
         refit.fit_model,
         refit.store_model_parameters,
+        PauseActivities(deps.sessions).record_client_resume,
+        policy.load_policy,
+        policy.push_rollout,
     ]
+
+
+def refit_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
+    """The refit's activities, on the refit queue."""
+    refit = RefitActivities(deps.sessions)
+    return [refit.fit_model, refit.store_model_parameters]
 
 
 def llm_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
@@ -54,3 +73,12 @@ def llm_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
 def send_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
     """Sending activities on the rate-limited send queue."""
     return [SendingActivities(deps.sessions, deps.settings).send_email]
+
+
+def webhook_workflows() -> Sequence[type]:
+    return [WebhookDeliveryWorkflow]
+
+
+def webhook_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
+    """Webhook delivery on its own queue: a slow endpoint holds no slot a client needs."""
+    return [WebhookActivities(deps.sessions, deps.settings).deliver_webhooks]

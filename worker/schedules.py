@@ -26,6 +26,7 @@ from workflows.refit import RefitModelWorkflow
 log = get_logger(__name__)
 
 REFIT_SCHEDULE_ID = "rekindle-model-refit"
+DISABLED_NOTE = "refit disabled by REKINDLE_SCORING__REFIT_ENABLED"
 
 
 def refit_schedule(settings: Settings, schedule_id: str = REFIT_SCHEDULE_ID) -> Schedule:
@@ -36,7 +37,7 @@ def refit_schedule(settings: Settings, schedule_id: str = REFIT_SCHEDULE_ID) -> 
             RefitModelWorkflow.run,
             RefitModelInput(unit=scoring.unit, batch_size=scoring.refit_batch_size),
             id=schedule_id,  # the server appends each run's scheduled time
-            task_queue=settings.temporal.task_queue,
+            task_queue=settings.temporal.refit_task_queue,
             execution_timeout=timedelta(hours=6),
         ),
         spec=ScheduleSpec(cron_expressions=[scoring.refit_cron], time_zone_name=scoring.refit_time_zone),
@@ -44,7 +45,7 @@ def refit_schedule(settings: Settings, schedule_id: str = REFIT_SCHEDULE_ID) -> 
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=1)),
         state=ScheduleState(
             paused=not scoring.refit_enabled,
-            note="refit disabled by REKINDLE_SCORING__REFIT_ENABLED" if not scoring.refit_enabled else "",
+            note=DISABLED_NOTE if not scoring.refit_enabled else "",
         ),
     )
 
@@ -55,7 +56,8 @@ async def ensure_refit_schedule(
     """Create the refit schedule, or bring an existing one in line with the settings.
 
     Safe to call from every worker at every start: there is one schedule per id,
-    and the last writer's settings win.
+    and the last writer's settings win, except a pause set by ops (``temporal schedule
+    toggle --pause``), which stays until ops lift it.
     """
     schedule = refit_schedule(settings, schedule_id)
     try:
@@ -65,7 +67,10 @@ async def ensure_refit_schedule(
     except ScheduleAlreadyRunningError:
         pass
 
-    def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+    def replace(current: ScheduleUpdateInput) -> ScheduleUpdate:
+        state = current.description.schedule.state
+        if state.paused and state.note != DISABLED_NOTE:  # a pause set by ops outlives a restart
+            schedule.state = ScheduleState(paused=True, note=state.note)
         return ScheduleUpdate(schedule=schedule)
 
     handle = client.get_schedule_handle(schedule_id)

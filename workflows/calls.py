@@ -15,13 +15,16 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from core.contracts import (
         ACTIVITY_DRAFT_EMAIL,
+        ACTIVITY_LOAD_CLIENT,
         ACTIVITY_RECORD_ORDER,
         ACTIVITY_RESCORE,
         ACTIVITY_SEND_EMAIL,
         ACTIVITY_UPDATE_EMAIL,
+        ClientFacts,
         DraftEmailInput,
         DraftEmailResult,
         EmailStatus,
+        LoadClientInput,
         RecordOrderInput,
         RecordOrderResult,
         RescoreInput,
@@ -29,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         SendEmailInput,
         SendEmailResult,
         UpdateEmailInput,
+        UpdateEmailResult,
     )
 
 DB_TIMEOUT = timedelta(seconds=30)
@@ -46,6 +50,7 @@ async def record_order(input: RecordOrderInput) -> RecordOrderResult:
         ACTIVITY_RECORD_ORDER,
         input,
         result_type=RecordOrderResult,
+        summary="record order",
         start_to_close_timeout=DB_TIMEOUT,
         retry_policy=DB_RETRY,
     )
@@ -57,6 +62,7 @@ async def rescore(input: RescoreInput) -> RescoreResult:
         ACTIVITY_RESCORE,
         input,
         result_type=RescoreResult,
+        summary=f"rescore over a {input.horizon_days}-day horizon",
         start_to_close_timeout=DB_TIMEOUT,
         retry_policy=DB_RETRY,
     )
@@ -68,6 +74,7 @@ async def draft_email(input: DraftEmailInput, task_queue: str | None) -> DraftEm
         ACTIVITY_DRAFT_EMAIL,
         input,
         result_type=DraftEmailResult,
+        summary=f"draft win-back email ({input.tier}{', holdout' if input.holdout else ''})",
         task_queue=task_queue,
         start_to_close_timeout=timedelta(minutes=2),
         schedule_to_close_timeout=timedelta(minutes=30),
@@ -76,18 +83,37 @@ async def draft_email(input: DraftEmailInput, task_queue: str | None) -> DraftEm
     return result
 
 
+async def load_client_facts(input: LoadClientInput) -> ClientFacts:
+    result: ClientFacts = await workflow.execute_activity(
+        ACTIVITY_LOAD_CLIENT,
+        input,
+        result_type=ClientFacts,
+        summary="load the client's facts from the database (a run without carried state)",
+        start_to_close_timeout=DB_TIMEOUT,
+        retry_policy=DB_RETRY,
+    )
+    return result
+
+
 async def update_email(
     email_id: str, client_id: str, status: EmailStatus, at: datetime, **fields: object
-) -> None:
-    """Move the email to ``status`` in the database timeline (every change goes through here)."""
-    await workflow.execute_activity(
+) -> UpdateEmailResult:
+    """Move the email to ``status`` in the database timeline (every change goes through here).
+
+    Expected conflicts come back as ``applied=False`` with a reason. Older workers (and the
+    test doubles in recorded histories) answered nothing: that counts as applied.
+    """
+    result: UpdateEmailResult | None = await workflow.execute_activity(
         ACTIVITY_UPDATE_EMAIL,
         UpdateEmailInput.model_validate(
             {"email_id": email_id, "client_id": client_id, "status": status, "at": at, **fields}
         ),
+        result_type=UpdateEmailResult | None,  # type: ignore[arg-type]
+        summary=f"email -> {status}",
         start_to_close_timeout=DB_TIMEOUT,
         retry_policy=DB_RETRY,
     )
+    return result or UpdateEmailResult(email_id=email_id, status=status, applied=True)
 
 
 async def send_email(input: SendEmailInput, task_queue: str | None) -> SendEmailResult:
@@ -95,6 +121,7 @@ async def send_email(input: SendEmailInput, task_queue: str | None) -> SendEmail
         ACTIVITY_SEND_EMAIL,
         input,
         result_type=SendEmailResult,
+        summary="send approved email (at most once)",
         task_queue=task_queue,
         start_to_close_timeout=timedelta(minutes=1),
         # It heartbeats every 2 s while SMTP talks: a dead worker is noticed in 10 s, not 1 min.

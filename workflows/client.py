@@ -20,22 +20,29 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate, SearchAttributeValueType
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows import calls
-from workflows.pipeline import Consent, EmailPipeline
+from workflows import calls, summaries
+from workflows.campaign import Campaign
+from workflows.pipeline import Consent, EmailPipeline, error_type
 
 with workflow.unsafe.imports_passed_through():
     from core import policy
     from core import search_attributes as sa
     from core.contracts import (
         CLIENT_WORKFLOW,
+        SIGNAL_EMAIL_RESOLVED,
+        UPDATE_ERROR_NOT_PENDING,
         ApproveEmail,
+        CancelEmail,
         CarriedState,
+        ClientFacts,
         ClientProfile,
         ClientStateView,
         ClientWorkflowInput,
         EmailDecision,
+        EmailResolved,
+        LoadClientInput,
         OrderPlaced,
         PastEmailSent,
         Paused,
@@ -43,18 +50,24 @@ with workflow.unsafe.imports_passed_through():
         RecordOrderInput,
         RejectEmail,
         RescoreInput,
+        Resubscribed,
         Resumed,
         ScoreView,
+        Snoozed,
         Unsubscribed,
         WorkflowCounters,
     )
     from core.edits import check_edit
     from core.ledger import OrderLedger
+    from core.policy_contracts import SIGNAL_POLICY_CHANGED, PolicyChanged
 
 FALLBACK_CHECK = timedelta(days=30)  # when the score names no next boundary (no orders, lapsed)
 MIN_CHECK_DELAY = timedelta(hours=1)
 MAX_SLEEP = timedelta(days=180)
 MIN_SLEEP = timedelta(seconds=1)
+# After an unexpected activity failure the loop tries again later, backing off to every 6 hours.
+ATTENTION_FIRST_RETRY = timedelta(minutes=5)
+ATTENTION_MAX_RETRY = timedelta(hours=6)
 
 
 @workflow.defn(name=CLIENT_WORKFLOW)
@@ -71,12 +84,19 @@ class ClientEngagementWorkflow:
         self._score = c.score
         self._next_check_at = c.next_check_at
         self._counters = c.counters or WorkflowCounters()
-        self._consent = Consent(c.unsubscribed_at, c.bounced, c.paused)
+        self._consent = Consent(c.unsubscribed_at, c.bounced, c.paused, c.paused_until)
+        self._pause_heard = False  # a paused/resumed signal in this run outranks the database
+        self._campaign = Campaign(input.client_id, input.config, c.policy, c.model_version, c.episode)
         self._emails = EmailPipeline(
-            input.client_id, input.config, c, self._consent, self._time_zone, self._count
+            input.client_id, input.config, c, self._consent, self._time_zone, self._count, self._campaign
         )
         self._wake = False
+        self._cancel: CancelEmail | None = None
         self._rescore_due = c.score is None
+        # A run without carried state (first start, terminate, reset) reads the database first.
+        self._facts_due = input.carried is None
+        self._attention_at = c.attention_at
+        self._attention_failures = c.attention_failures
         self._published: dict[str, object] = {
             p.key.name: p.value for p in workflow.info().typed_search_attributes
         }
@@ -92,6 +112,8 @@ class ClientEngagementWorkflow:
     @workflow.signal(name="profile_updated")
     def profile_updated(self, update: ProfileUpdated) -> None:
         self._profile = self._profile.model_copy(update=update.model_dump(exclude_none=True))
+        if update.email:
+            self._emails.address_arrived()
         self._wake = True
 
     @workflow.signal(name="unsubscribed")
@@ -102,18 +124,44 @@ class ClientEngagementWorkflow:
 
     @workflow.signal(name="paused")
     def paused(self, _event: Paused) -> None:
-        self._consent.paused = True
+        self._consent.paused = self._pause_heard = True
         self._wake = True
 
     @workflow.signal(name="resumed")
     def resumed(self, _event: Resumed) -> None:
-        self._consent.paused = False
+        self._consent.paused, self._pause_heard = False, True
+        self._wake = True
+
+    @workflow.signal(name=SIGNAL_EMAIL_RESOLVED)
+    def email_resolved(self, event: EmailResolved) -> None:
+        self._emails.resolved(event)
+
+    @workflow.signal(name="snoozed")
+    def snoozed(self, event: Snoozed) -> None:
+        """A break the client chose: the latest request wins (a shorter one shortens it)."""
+        self._consent.paused_until = event.until
+        self._wake = True
+
+    @workflow.signal(name="resubscribed")
+    def resubscribed(self, event: Resubscribed) -> None:
+        """Consent again, unless the opt-out came after this request (signals may cross)."""
+        opted_out = self._consent.unsubscribed_at
+        if opted_out is not None and opted_out <= event.at:
+            self._consent.unsubscribed_at = None
+        self._consent.paused_until = None
         self._wake = True
 
     @workflow.signal(name="past_email_sent")
     def past_email_sent(self, event: PastEmailSent) -> None:
         """An email sent before Rekindle (imported) counts against the frequency cap."""
         if self._emails.record_past_send(event.sent_at):
+            self._wake = True
+
+    @workflow.signal(name=SIGNAL_POLICY_CHANGED)
+    def policy_changed(self, signal: PolicyChanged) -> None:
+        """A newer policy (or model) version: decide with it from now on, re-plan the timers."""
+        if self._campaign.offer(signal):
+            self._emails.replan = True
             self._wake = True
 
     @workflow.update(name="approve_email")
@@ -125,7 +173,11 @@ class ClientEngagementWorkflow:
     def _validate_approve(self, decision: ApproveEmail) -> None:
         self._emails.check_pending(decision.email_id)
         problems = check_edit(
-            decision, self._emails.email, first_name=self._profile.first_name, config=self._config
+            decision,
+            self._emails.email,
+            first_name=self._profile.first_name,
+            config=self._emails.config,
+            locale=self._profile.locale,
         )
         if problems:
             raise ApplicationError("; ".join(problems), type="EditRejected", non_retryable=True)
@@ -138,6 +190,23 @@ class ClientEngagementWorkflow:
     @reject_email.validator
     def _validate_reject(self, decision: RejectEmail) -> None:
         self._emails.check_pending(decision.email_id)
+
+    @workflow.update(name="cancel_email")
+    async def cancel_email(self, request: CancelEmail) -> EmailDecision:
+        """Cancel the email in flight; answers its status once the loop has acted (``sent`` if it
+        went out first)."""
+        self._cancel = request
+        self._wake = True
+        await workflow.wait_condition(lambda: not self._in_flight(request.email_id))
+        return self._emails.decision_result(request.email_id)
+
+    @cancel_email.validator
+    def _validate_cancel(self, request: CancelEmail) -> None:
+        # A send that is due may already be talking to SMTP: only a future one can be stopped.
+        e = self._emails.email
+        due = e is not None and e.status == "approved" and not _after(e.scheduled_for, workflow.now())
+        if not self._in_flight(request.email_id) or due:
+            raise ApplicationError("not cancellable", type=UPDATE_ERROR_NOT_PENDING, non_retryable=True)
 
     @workflow.query(name="state")
     def state(self) -> ClientStateView:
@@ -159,11 +228,17 @@ class ClientEngagementWorkflow:
             draft_not_before=self._emails.draft_not_before,
             blocked_reason=self._emails.blocked_reason,
             paused=self._consent.paused,
+            paused_until=self._consent.paused_until,
             unsubscribed=self._consent.unsubscribed_at is not None,
             bounced=self._consent.bounced,
             holdout=self._emails.holdout,
             counters=counters,
             history_length=workflow.info().get_current_history_length(),
+            needs_attention=self._attention_failures > 0,
+            attention_at=self._attention_at,
+            policy_version=self._campaign.version,
+            model_version=self._campaign.follower.model_version if self._campaign.version else None,
+            episode=self._campaign.episode,
         )
 
     # ---- the main loop ----------------------------------------------------------------------
@@ -172,31 +247,105 @@ class ClientEngagementWorkflow:
     async def run(self, input: ClientWorkflowInput) -> None:
         while True:
             self._wake = False
-            await self._record_orders()
-            refusal = self._consent.refusal()
-            if self._emails.email is not None and refusal is not None:
-                await self._emails.finish("cancelled", refusal)
-            if self._rescore_due or _reached(self._next_check_at):
-                await self._rescore()
-            await self._emails.advance(self._score, self._ledger.last_order_at)
+            try:
+                await self._pass()
+            except ActivityError as err:  # never fail the client's run: flag, back off, try again
+                self._needs_attention(err)
+            else:
+                self._attention_at, self._attention_failures = None, 0
             self._publish_search_attributes()
             if self._history_is_long():
                 await workflow.wait_condition(
-                    lambda: workflow.all_handlers_finished() or self._emails.decision is not None
+                    lambda: workflow.all_handlers_finished() or self._has_decision()
                 )
-                if self._emails.decision is None:
+                if not self._has_decision():
                     workflow.continue_as_new(self._next_input())
                 continue
             await self._sleep()
 
+    async def _pass(self) -> None:
+        if self._facts_due:
+            await self._load_facts()
+        await self._campaign.load()
+        if self._campaign.follower.take_model_change():
+            self._rescore_due = True  # a refit stored a newer model: its boundaries, not the old ones
+        await self._record_orders()
+        refusal = self._consent.refusal()
+        if refusal is not None:
+            self._campaign.end_episode()
+        if self._emails.email is not None and refusal is not None:
+            await self._emails.finish("cancelled", refusal)
+        if self._cancel is not None:
+            await self._apply_cancel()
+        if self._rescore_due or _reached(self._next_check_at):
+            await self._rescore()
+        await self._emails.advance(self._score, self._ledger.last_order_at)
+
+    def _needs_attention(self, err: ActivityError) -> None:
+        """Count and log (types only: messages may quote a client), then retry on a later wake.
+
+        State is intact: every step changes the workflow's state only after its activity
+        succeeded, so the next pass takes the same step again.
+        """
+        self._attention_failures += 1
+        delay = min(ATTENTION_FIRST_RETRY * 2 ** min(self._attention_failures - 1, 8), ATTENTION_MAX_RETRY)
+        self._attention_at = workflow.now() + delay
+        self._count("activity_failures")
+        kind = error_type(err)
+        workflow.metric_meter().create_counter(
+            "rekindle_workflow_activity_failures", "Unexpected activity failures caught by a client workflow"
+        ).add(1, {"activity": err.activity_type or "unknown", "error_type": kind})
+        workflow.logger.warning(
+            "activity failed; the client needs attention and is retried later",
+            extra={"activity": err.activity_type, "error_type": kind, "retry_in_s": delay.total_seconds()},
+        )
+
+    async def _load_facts(self) -> None:
+        # Histories recorded before this step existed must replay without it.
+        if workflow.patched("client-facts-on-fresh-run"):
+            facts = await calls.load_client_facts(
+                LoadClientInput(
+                    client_id=self._client_id, approval_expiry_hours=self._config.approval_expiry_hours
+                )
+            )
+            self._adopt(facts)
+        self._facts_due = False
+
+    def _adopt(self, facts: ClientFacts) -> None:
+        """Merge the database's facts under what this run has heard already (signals win)."""
+        if facts.profile is not None:
+            self._profile = facts.profile.model_copy(update=self._profile.model_dump(exclude_none=True))
+        self._ledger.adopt(facts.order_count, facts.first_order_at, facts.last_order_at)
+        self._consent.unsubscribed_at = self._consent.unsubscribed_at or facts.unsubscribed_at
+        self._consent.bounced = self._consent.bounced or facts.bounced
+        if self._consent.paused_until is None:
+            self._consent.paused_until = facts.paused_until
+        if facts.paused and not self._pause_heard:  # held by ops (older histories: always False)
+            self._consent.paused = True
+        self._emails.adopt(facts)
+
     async def _sleep(self) -> None:
         # The timeout is never None: switching None <-> value between runs is non-deterministic.
-        timeout = max(self._next_wake_at() - workflow.now(), MIN_SLEEP)
+        wake = self._next_wake_at()
+        timeout = max(wake - workflow.now(), MIN_SLEEP)
+        summary = self._explain(wake)
         with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(self._has_work, timeout=timeout)
+            await workflow.wait_condition(self._has_work, timeout=timeout, timeout_summary=summary)
+
+    def _explain(self, wake: datetime) -> str:
+        """Tell the Web UI why we sleep and where the client stands; the timer's summary."""
+        e = self._emails
+        reason = summaries.wake_reason(wake, self._next_check_at, e.email, e.retry_at, e.draft_not_before)
+        details = summaries.current_details(
+            self._score, reason, wake, e.email, e.last_email, e.blocked_reason
+        )
+        workflow.set_current_details(details)
+        return summaries.timer_summary(reason, wake)
 
     def _has_work(self) -> bool:
-        return self._wake or bool(self._ledger.pending) or self._history_is_long()
+        # Orders still queued behind a failing activity wait for the back-off, not spin.
+        queued = bool(self._ledger.pending) and not self._attention_failures
+        return self._wake or queued or self._history_is_long()
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -207,6 +356,8 @@ class ClientEngagementWorkflow:
 
     def _next_wake_at(self) -> datetime:
         now = workflow.now()
+        if self._attention_at is not None:  # a failing step's moment has passed: back off, don't spin
+            return max(self._attention_at, now)
         moments: list[datetime | None] = [self._next_check_at or now + FALLBACK_CHECK]
         moments += self._emails.next_wake(now, self._score.tier if self._score else None)
         wake = policy.earliest(*moments) or now + FALLBACK_CHECK
@@ -215,13 +366,16 @@ class ClientEngagementWorkflow:
     # ---- orders and scores ------------------------------------------------------------------
 
     async def _record_orders(self) -> None:
-        # A long storm must not outgrow the run: unrecorded orders are carried to the next one.
-        while self._ledger.pending and not self._history_is_long():
+        # A long storm must not outgrow the run: unrecorded orders are carried to the next one,
+        # but only as many as fit in one payload (the rest are recorded here first).
+        ledger = self._ledger
+        while ledger.pending and (not self._history_is_long() or ledger.over_carry_budget()):
             order = self._ledger.pending[0]
             result = await calls.record_order(RecordOrderInput(client_id=self._client_id, order=order))
             self._ledger.recorded(order, result.order_count)
             self._count("orders_recorded")
             self._rescore_due = True
+            self._campaign.end_episode()  # an order ends the win-back sequence
             e = self._emails.email
             if e is not None and (e.basis_last_order_at is None or order.placed_at > e.basis_last_order_at):
                 await self._emails.finish("cancelled", "client ordered")  # they came back by themselves
@@ -242,11 +396,27 @@ class ClientEngagementWorkflow:
 
     # ---- helpers ----------------------------------------------------------------------------
 
+    def _has_decision(self) -> bool:
+        """A decision or cancellation the loop must act on before continuing as new."""
+        return self._emails.decision is not None or self._cancel is not None
+
+    def _in_flight(self, email_id: str) -> bool:
+        return self._emails.email is not None and self._emails.email.email_id == email_id
+
+    async def _apply_cancel(self) -> None:
+        request, self._cancel = self._cancel, None
+        if request is not None and self._in_flight(request.email_id):
+            await self._emails.finish("cancelled", request.reason, actor=request.cancelled_by)
+
     async def _decide(self, email_id: str, decision: ApproveEmail | RejectEmail) -> EmailDecision:
-        if self._emails.offer_decision(decision):
-            self._wake = True
-        await workflow.wait_condition(lambda: not self._emails.is_pending(email_id))
-        return self._emails.decision_result(email_id)
+        emails = self._emails
+        offered = emails.offer_decision(decision)
+        self._wake = self._wake or offered
+        # Answered once the email moved on, or once the database refused this decision.
+        await workflow.wait_condition(
+            lambda: not emails.is_pending(email_id) or (offered and emails.decision is not decision)
+        )
+        return emails.decision_result(email_id)
 
     def _time_zone(self) -> str:
         return self._profile.time_zone or self._config.default_time_zone
@@ -257,15 +427,32 @@ class ClientEngagementWorkflow:
     def _publish_search_attributes(self) -> None:
         """Upsert only what changed (no personal data: search attributes are not encrypted)."""
         score, seen = self._score, self._published
+        attention = self._attention_failures > 0
         updates = [
             *_changed(seen, sa.RISK_TIER, score.tier if score else None),
             *_changed(seen, sa.ENGAGEMENT_SCORE, score.score if score else None),
             *_changed(seen, sa.LAST_ORDER_AT, self._ledger.last_order_at),
             *_changed(seen, sa.AWAITING_APPROVAL, self._emails.awaiting_approval()),
             *_changed(seen, sa.HOLDOUT_GROUP, self._emails.holdout),
+            # Set while an activity keeps failing; cleared once it passes (only if ever set).
+            *_changed(
+                seen, sa.NEEDS_ATTENTION, attention if attention or sa.NEEDS_ATTENTION.name in seen else None
+            ),
+            *self._version_attributes(),
         ]
         if updates:
             workflow.upsert_search_attributes(updates)
+
+    def _version_attributes(self) -> list[SearchAttributeUpdate[Any]]:
+        """``PolicyVersion``/``ModelVersion`` once this run holds a policy (ops watch rollouts)."""
+        version = self._campaign.version
+        if version is None:
+            return []
+        model = self._campaign.follower.model_version
+        return [
+            *_changed(self._published, sa.POLICY_VERSION, version),
+            *_changed(self._published, sa.MODEL_VERSION, model),
+        ]
 
     def _next_input(self) -> ClientWorkflowInput:
         carried = CarriedState.model_validate(
@@ -278,7 +465,13 @@ class ClientEngagementWorkflow:
                 "unsubscribed_at": self._consent.unsubscribed_at,
                 "bounced": self._consent.bounced,
                 "paused": self._consent.paused,
+                "paused_until": self._consent.paused_until,
                 "counters": self._counters.model_copy(update={"runs": self._counters.runs + 1}),
+                "attention_at": self._attention_at,
+                "attention_failures": self._attention_failures,
+                "policy": self._campaign.follower.live,
+                "model_version": self._campaign.follower.model_version,
+                "episode": self._campaign.episode,
             }
         )
         return ClientWorkflowInput(client_id=self._client_id, config=self._config, carried=carried)
@@ -293,6 +486,10 @@ def _changed(
         return []
     published[key.name] = value
     return [key.value_set(value)]
+
+
+def _after(moment: datetime | None, now: datetime) -> bool:
+    return moment is not None and moment > now
 
 
 def _reached(moment: datetime | None) -> bool:

@@ -17,25 +17,36 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import calls
+from workflows.campaign import Campaign
 
 with workflow.unsafe.imports_passed_through():
     from core import policy
     from core.contracts import (
         ApproveEmail,
         CarriedState,
+        ClientFacts,
         DraftEmailInput,
         EmailDecision,
         EmailOutcome,
+        EmailResolved,
         EmailStatus,
         PendingEmail,
         RejectEmail,
         ScoreView,
         SendEmailInput,
+        UpdateEmailResult,
         WorkflowConfig,
     )
 
 DRAFT_FAILED_RETRY = timedelta(days=1)
+# A send that provably reached no SMTP server waits and tries again, longer each time, for as
+# long as the outage lasts: 5 min, 10 min, ... then hourly.
+SEND_DEFER_FIRST = timedelta(minutes=5)
+SEND_DEFER_MAX = timedelta(hours=1)
+# send_email's own refusals that are not an outage: the row is not (or no longer) sendable.
+SEND_REFUSALS = frozenset({"EmailNotFound", "EmailNotApproved", "BadMessage"})
 AUTO_APPROVER = "policy:auto-approve"
+NO_ADDRESS = "no_email_address"
 OUTCOME_COUNTER = {
     "sent": "sent",
     "holdout": "would_have_sent",
@@ -45,6 +56,9 @@ OUTCOME_COUNTER = {
     "failed": "failed",
     "unknown": "failed",
 }
+CLOSED: frozenset[EmailStatus] = frozenset(
+    {"sent", "rejected", "expired", "failed", "unknown", "holdout", "cancelled"}
+)
 
 
 @dataclass
@@ -54,6 +68,7 @@ class Consent:
     unsubscribed_at: datetime | None = None
     bounced: bool = False
     paused: bool = False
+    paused_until: datetime | None = None
 
     def refusal(self) -> str | None:
         if self.bounced:
@@ -72,9 +87,13 @@ class EmailPipeline:
         consent: Consent,
         time_zone: Callable[[], str],
         count: Callable[[str], None],
+        campaign: Campaign | None = None,
     ) -> None:
         self.client_id = client_id
-        self.config = config
+        self.campaign = campaign or Campaign(client_id, config)
+        self.tier: str | None = None
+        # Set when a new policy version arrived: a scheduled send is re-planned at once.
+        self.replan = False
         self.holdout = policy.in_holdout(client_id, config.holdout_fraction)
         self.consent = consent
         self.email = carried.email
@@ -82,10 +101,18 @@ class EmailPipeline:
         self.last_sent_at = carried.last_sent_at
         self.draft_not_before = carried.draft_not_before
         self.decision: ApproveEmail | RejectEmail | None = None
-        self.retry_at: datetime | None = None
-        self.blocked_reason: str | None = None
+        # Why the last decision was refused by the database (the draft stays pending).
+        self.refused: tuple[str, str] | None = None
+        self.retry_at = carried.retry_at
+        self._expected_value: float | None = None
+        self.blocked_reason = carried.blocked_reason
         self._time_zone = time_zone
         self._count = count
+
+    @property
+    def config(self) -> WorkflowConfig:
+        """The live policy for this client's tier, over the config the run started with."""
+        return self.campaign.config(self.tier)
 
     # ---- what the workflow asks -------------------------------------------------------------
 
@@ -112,14 +139,17 @@ class EmailPipeline:
 
     def offer_decision(self, decision: ApproveEmail | RejectEmail) -> bool:
         if self.decision is None and self.is_pending(decision.email_id):
-            self.decision = decision
+            self.decision, self.refused = decision, None
             return True
         return False
 
     def decision_result(self, email_id: str) -> EmailDecision:
         e, last = self.email, self.last_email
         if e is not None and e.email_id == email_id:
-            return EmailDecision(email_id=email_id, status=e.status, scheduled_for=e.scheduled_for)
+            reason = self.refused[1] if self.refused and self.refused[0] == email_id else None
+            return EmailDecision(
+                email_id=email_id, status=e.status, scheduled_for=e.scheduled_for, reason=reason
+            )
         status = last.status if last is not None and last.email_id == email_id else "unknown"
         return EmailDecision(email_id=email_id, status=status)
 
@@ -127,11 +157,37 @@ class EmailPipeline:
         """The moments this pipeline must be looked at again."""
         e = self.email
         if e is not None:
-            return [e.expires_at if e.status == "pending_approval" else e.scheduled_for]
-        if tier != "at_risk":
+            return [self.campaign.deadline(e) if e.status == "pending_approval" else e.scheduled_for]
+        if not self.campaign.may_draft(tier, self._expected_value):
             return []
         cool_down = self.draft_not_before if _after(self.draft_not_before, now) else None
         return [self.retry_at, cool_down]
+
+    def resolved(self, event: EmailResolved) -> None:
+        """An ``unknown`` last email settled by a person: record what the database now says."""
+        last = self.last_email
+        if last is not None and last.email_id == event.email_id and last.status == "unknown":
+            reason = f"resolved as {'sent' if event.status == 'sent' else 'not sent'} by {event.by}"
+            self.last_email = last.model_copy(update={"status": event.status, "reason": reason})
+
+    def address_arrived(self) -> None:
+        """A profile with an address: a draft waiting for one may go ahead now."""
+        if self.blocked_reason == NO_ADDRESS:
+            self.retry_at = self.blocked_reason = None
+
+    def adopt(self, facts: ClientFacts) -> None:
+        """Resume from the database: its last send, its email in flight, its last outcome."""
+        if facts.last_sent_at is not None:
+            self.record_past_send(facts.last_sent_at)
+        if self.email is None:
+            self.email = facts.email
+        last = facts.last_email
+        if self.last_email is None and last is not None:
+            self.last_email = last
+            cool_down = last.at + timedelta(days=self.config.cool_down_days)
+            if self.draft_not_before is None or cool_down > self.draft_not_before:
+                self.draft_not_before = cool_down
+        self.holdout = self.holdout or facts.holdout
 
     def carry(self) -> dict[str, object]:
         return {
@@ -139,12 +195,17 @@ class EmailPipeline:
             "last_email": self.last_email,
             "last_sent_at": self.last_sent_at,
             "draft_not_before": self.draft_not_before,
+            "retry_at": self.retry_at,
+            "blocked_reason": self.blocked_reason,
         }
 
     # ---- steps ------------------------------------------------------------------------------
 
     async def advance(self, score: ScoreView | None, basis_last_order_at: datetime | None) -> None:
         """Take every step that is due now (approving inside the send window sends at once)."""
+        self.tier = score.tier if score else None
+        self._expected_value = score.expected_value if score else None
+        replan, self.replan = self.replan, False
         for _ in range(4):
             now = workflow.now()
             e = self.email
@@ -152,7 +213,8 @@ class EmailPipeline:
                 progressed = await self._maybe_draft(now, score, basis_last_order_at)
             elif e.status == "pending_approval":
                 progressed = await self._settle_approval(e, now)
-            elif e.scheduled_for is None or now >= e.scheduled_for:
+            elif e.scheduled_for is None or now >= e.scheduled_for or replan:
+                replan = False
                 progressed = await self._try_send(e, now)
             else:
                 progressed = False
@@ -160,7 +222,7 @@ class EmailPipeline:
                 return
 
     async def _maybe_draft(self, now: datetime, score: ScoreView | None, basis: datetime | None) -> bool:
-        if score is None or score.tier != "at_risk":
+        if score is None or not self.campaign.may_draft(score.tier, score.expected_value):
             self.retry_at = self.blocked_reason = None
             return False
         if _after(self.draft_not_before, now) or _after(self.retry_at, now):
@@ -181,14 +243,25 @@ class EmailPipeline:
             reasons=score.reasons,
             created_at=now,
             holdout=self.holdout,
+            **self.campaign.draft_fields(score.tier),
         )
         try:
             draft = await calls.draft_email(request, self.config.llm_task_queue)
-        except ActivityError:
-            workflow.logger.warning("drafting failed; retrying later", extra={"email_id": email_id})
-            self.blocked_reason, self.retry_at = "draft_failed", now + DRAFT_FAILED_RETRY
+        except ActivityError as err:
+            # No address: wait (a profile with one clears the wait); else the provider failed.
+            kind = error_type(err)
+            blocked = NO_ADDRESS if kind == "NoEmailAddress" else "draft_failed"
+            workflow.logger.warning(
+                "drafting failed; retrying later",
+                extra={"email_id": email_id, "reason": blocked, "error_type": kind},
+            )
+            if blocked != NO_ADDRESS:  # the provider or the drafter failed: count it, alert on the rate
+                self._count("draft_failures")
+                workflow.metric_meter().create_counter(
+                    "rekindle_workflow_draft_failures", "Drafts that failed after the activity's retries"
+                ).add(1, {"error_type": kind})
+            self.blocked_reason, self.retry_at = blocked, now + DRAFT_FAILED_RETRY
             return False
-        await calls.update_email(email_id, self.client_id, "pending_approval", now)
         self.email = PendingEmail(
             email_id=email_id,
             status="pending_approval",
@@ -200,6 +273,11 @@ class EmailPipeline:
             body_text=draft.body_text,
             basis_last_order_at=basis,
         )
+        result = await calls.update_email(email_id, self.client_id, "pending_approval", now)
+        if not result.applied:  # decided meanwhile (a tombstone): never resurrect it
+            self.email = None
+            self.blocked_reason, self.retry_at = "draft_conflict", now + DRAFT_FAILED_RETRY
+            return False
         self.retry_at = self.blocked_reason = None
         self._count("drafts")
         return True
@@ -212,7 +290,7 @@ class EmailPipeline:
             await self._approve(e, now, decision.approved_by, decision)
         elif self.config.auto_approve:
             await self._approve(e, now, AUTO_APPROVER, None)
-        elif now >= e.expires_at:
+        elif now >= self.campaign.deadline(e):
             await self.finish("expired", "no decision before the deadline")
         else:
             return False
@@ -228,16 +306,28 @@ class EmailPipeline:
             edit.model_dump(include={"subject", "preheader", "body_text"}, exclude_none=True) if edit else {}
         )
         waiting = None if gate.allowed else f"waiting: {gate.reason}"
-        await calls.update_email(
+        result = await calls.update_email(
             e.email_id, self.client_id, "approved", now, actor=actor, scheduled_for=scheduled,
             reason=waiting, **edits,
         )  # fmt: skip
+        if not result.applied:
+            self._refuse(e, result)
+            return
         shown = {k: v for k, v in edits.items() if k in {"subject", "preheader"}}
         self.email = e.model_copy(
             update={"status": "approved", "approved_by": actor, "approved_at": now,
                     "scheduled_for": scheduled, **shown}
         )  # fmt: skip
         self.decision = None
+
+    def _refuse(self, e: PendingEmail, result: UpdateEmailResult) -> None:
+        """The database did not take the approval: keep the draft pending (an edit it refused),
+        or follow the database where the email already is."""
+        self.decision = None
+        if result.status == "pending_approval":
+            self.refused = (e.email_id, result.reason or "refused")
+        else:
+            self._close(e, _closed(result.status), result.reason, workflow.now())
 
     async def _try_send(self, e: PendingEmail, now: datetime) -> bool:
         gate = self._gate(now, "send")
@@ -264,9 +354,8 @@ class EmailPipeline:
         request = SendEmailInput(email_id=e.email_id, client_id=self.client_id)
         try:
             result = await calls.send_email(request, self.config.send_task_queue)
-        except ActivityError:
-            self.last_sent_at = now  # it may have gone out: the frequency cap counts it
-            await self.finish("unknown", "send did not complete; not resent")
+        except ActivityError as err:
+            await self._send_failed(e, now, err)
             return
         status: EmailStatus = "cancelled"
         reason = result.detail or None
@@ -276,34 +365,84 @@ class EmailPipeline:
         elif result.outcome == "failed":
             self.consent.bounced = True
             status, reason = "failed", reason or "permanent rejection"
+        elif result.outcome == "cancelled":
+            pass  # nothing sent and nobody refused it (no address on file): consent unchanged
         else:
             self.consent.unsubscribed_at = self.consent.unsubscribed_at or now
             reason = "address suppressed"
         await self.finish(status, reason)
 
+    async def _send_failed(self, e: PendingEmail, now: datetime, err: ActivityError) -> None:
+        """The send activity gave up. The ledger (the row) decides what that means."""
+        if not workflow.patched("send-outage-defers"):
+            self.last_sent_at = now  # it may have gone out: the frequency cap counts it
+            await self.finish("unknown", "send did not complete; not resent")
+            return
+        kind = error_type(err)
+        if kind in SEND_REFUSALS:
+            await self.finish("cancelled", f"not sendable: {kind}")
+            return
+        # Anything else (SMTP refused or down, auth or config wrong, timed out): a row still
+        # 'approved' provably went nowhere and is sent later; a row left 'sending' is found
+        # by that next attempt and settled as unknown, never resent.
+        delay = min(SEND_DEFER_FIRST * 2 ** min(e.send_attempts, 8), SEND_DEFER_MAX)
+        later = now + delay
+        self.email = e.model_copy(update={"scheduled_for": later, "send_attempts": e.send_attempts + 1})
+        self._count("send_deferrals")
+        workflow.logger.warning(
+            "send not delivered; retrying later",
+            extra={"email_id": e.email_id, "error_type": kind, "retry_in_s": delay.total_seconds()},
+        )
+        await calls.update_email(
+            e.email_id, self.client_id, "approved", now,
+            scheduled_for=later, reason=f"rescheduled: not delivered ({kind})",
+        )  # fmt: skip
+
     async def finish(self, status: EmailStatus, reason: str | None, actor: str | None = None) -> None:
-        """Close the email in flight with ``status``, then cool down before the next draft."""
+        """Close the email in flight with ``status``, then cool down before the next draft.
+
+        Should the database hold the email elsewhere already (a send overtook a cancel), the
+        workflow records what the database says, so both tell the same story.
+        """
         e = self.email
         assert e is not None
         now = workflow.now()
-        await calls.update_email(e.email_id, self.client_id, status, now, actor=actor, reason=reason)
+        result = await calls.update_email(e.email_id, self.client_id, status, now, actor=actor, reason=reason)
+        if not result.applied and result.status in CLOSED and result.status != status:
+            status, reason = _closed(result.status), result.reason
+        self._close(e, status, reason, now)
+
+    def _close(self, e: PendingEmail, status: EmailStatus, reason: str | None, now: datetime) -> None:
         self.last_email = EmailOutcome(email_id=e.email_id, status=status, at=now, reason=reason)
         self.email = self.decision = None
-        self.draft_not_before = now + timedelta(days=self.config.cool_down_days)
-        self._count(OUTCOME_COUNTER[status])
+        self.draft_not_before = self.campaign.closed(status, e.email_id, now, self.config.cool_down_days)
+        self._count(OUTCOME_COUNTER.get(status, "cancelled"))
 
     def _gate(self, now: datetime, stage: policy.Stage) -> policy.GateDecision:
         ctx = policy.GateContext(
             unsubscribed=self.consent.unsubscribed_at is not None,
             bounced=self.consent.bounced,
             paused=self.consent.paused,
-            last_sent_at=self.last_sent_at,
+            paused_until=self.consent.paused_until,
+            last_sent_at=self.campaign.cap_basis(self.last_sent_at),
             frequency_cap_days=self.config.frequency_cap_days,
             time_zone=self._time_zone(),
             quiet_hours_start=self.config.quiet_hours_start,
             quiet_hours_end=self.config.quiet_hours_end,
         )
         return policy.check_gate(ctx, now, stage)
+
+
+def error_type(err: ActivityError) -> str:
+    """The failure's type for counting and logging (never its message: it may quote a client)."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type:
+        return cause.type
+    return type(cause).__name__ if cause is not None else type(err).__name__
+
+
+def _closed(status: EmailStatus | None) -> EmailStatus:
+    return status if status is not None and status in CLOSED else "cancelled"
 
 
 def _after(moment: datetime | None, now: datetime) -> bool:

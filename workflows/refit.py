@@ -7,7 +7,9 @@ activity that streams the orders in batches and fits in memory: order histories
 never travel through the workflow. While there are too few clients the fit
 yields the defaults, nothing is stored, and rescoring keeps using the defaults.
 A retried store is a no-op (keyed by the run), so a run stores at most one
-version. Client workflows pick the new version up on their next rescore.
+version. A stored version is then pushed to every running client workflow (the same batch
+signal as a policy change, ``core/rollout.py``), so a client asleep for months re-plans its
+next check with the new model instead of keeping a boundary from the old one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from core.model_contracts import (
@@ -29,10 +32,12 @@ with workflow.unsafe.imports_passed_through():
         StoreModelInput,
         StoreModelResult,
     )
+    from core.policy_contracts import ACTIVITY_PUSH_ROLLOUT, PushRolloutInput, PushRolloutResult
 
 FIT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10), maximum_interval=timedelta(minutes=5), maximum_attempts=5
 )
+PUSH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=10)
 STORE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -53,6 +58,7 @@ class RefitModelWorkflow:
                 batch_size=input.batch_size,
             ),
             result_type=FitModelResult,
+            summary=f"fit the model on orders up to {calibration_end}",
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(minutes=2),
             retry_policy=FIT_RETRY,
@@ -65,10 +71,13 @@ class RefitModelWorkflow:
                 ACTIVITY_STORE_MODEL,
                 StoreModelInput(parameters=params, refit_id=f"{info.workflow_id}/{info.run_id}"),
                 result_type=StoreModelResult,
+                summary=f"store parameters ({params.n_clients} clients)",
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=STORE_RETRY,
             )
             version = stored.version
+            if workflow.patched("refit-pushes-model-version"):
+                await self._push(version)
         workflow.logger.info("refit finished", extra={"version": version, "clients": params.n_clients})
         return RefitModelResult(
             stored=version is not None,
@@ -78,3 +87,18 @@ class RefitModelWorkflow:
             n_orders=fitted.n_orders,
             calibration_end=calibration_end,
         )
+
+    async def _push(self, version: int) -> None:
+        # A push that cannot start is not worth failing the refit over: the version is stored
+        # and every client still picks it up at its next own wake-up.
+        try:
+            await workflow.execute_activity(
+                ACTIVITY_PUSH_ROLLOUT,
+                PushRolloutInput(reason=f"model v{version}"),
+                result_type=PushRolloutResult,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=PUSH_RETRY,
+                summary=f"push model v{version} to running client workflows",
+            )
+        except ActivityError:
+            workflow.logger.warning("model rollout not started", extra={"version": version})
