@@ -6,9 +6,12 @@ answered in the same shape. The UI sends ``X-Namespace`` and, when configured to
 pass its access token, ``Authorization``; browsers preflight both, so these routes
 have their own CORS policy (``settings.api.cors_origins``).
 
-Access: a bearer token from ``REKINDLE_SECURITY__CODEC_TOKENS`` (comma-separated).
-``require_codec_access`` is the one place to widen that later (e.g. API keys with
-the ops scope). ``REKINDLE_SECURITY__CODEC_ALLOW_ANONYMOUS`` is for the loopback
+Access (``require_codec_access``): a bearer token from ``REKINDLE_SECURITY__CODEC_TOKENS``
+(comma-separated), an API key with the ``ops`` scope, or the dashboard's signed-in
+session (its ``/codec`` cookie, api/ui/session.py), which the Temporal Web UI sends
+when configured with ``TEMPORAL_CODEC_INCLUDE_CREDENTIALS=true`` on the same site as
+the API: ops sign in to the dashboard and read decoded payloads in the Web UI, with
+no OIDC provider. ``REKINDLE_SECURITY__CODEC_ALLOW_ANONYMOUS`` is for the loopback
 dev stack only, whose Web UI sends no credentials.
 
 Decode is lenient where the UI needs it: a payload that is not encrypted is shown
@@ -33,6 +36,7 @@ from temporalio.api.common.v1 import Payload
 from api.auth import authenticate
 from api.deps import SettingsDep, StateDep
 from api.errors import ApiError, documented
+from api.ui import session as cookies
 from core.apikeys import parse_token
 from core.codec import CodecError, CodecNotConfigured, EncryptionCodec, codec_from_settings, is_encrypted
 
@@ -92,10 +96,12 @@ def _bearer(request: Request) -> str | None:
 
 
 async def require_codec_access(request: Request, settings: SettingsDep, state: StateDep) -> None:
-    """Only authorized ops may decode: an API key with the ``ops`` scope, or a configured
-    codec token (for a Web UI behind a proxy that injects one), compared in constant time."""
+    """Only authorized ops may decode: a signed-in dashboard session, an API key with the
+    ``ops`` scope, or a configured codec token (compared in constant time)."""
     security = settings.security
     if security.codec_allow_anonymous:
+        return
+    if cookies.read_codec(request, security.session_secret.get_secret_value()) is not None:
         return
     token = _bearer(request)
     allowed = security.codec_tokens.get_secret_value().split(",") if security.codec_tokens else []
@@ -109,19 +115,22 @@ async def require_codec_access(request: Request, settings: SettingsDep, state: S
     raise ApiError(
         401,
         "unauthorized",
-        "the codec endpoints need an ops API key or a codec token",
+        "the codec endpoints need a dashboard sign-in, an ops API key or a codec token",
         headers={"WWW-Authenticate": "Bearer"},
     )
 
 
-def get_codec(request: Request, settings: SettingsDep) -> EncryptionCodec | None:
-    """The API's codec, built once; ``None`` when encryption is explicitly disabled."""
+def get_codec(request: Request, settings: SettingsDep, state: StateDep) -> EncryptionCodec | None:
+    """The API's codec with the clients' data keys, built once; ``None`` when encryption is off."""
     cached: tuple[EncryptionCodec | None] | None = getattr(request.app.state, "codec", None)
     if cached is None:
         try:
-            cached = (codec_from_settings(settings.security),)
+            codec = codec_from_settings(settings.security)
         except CodecNotConfigured as exc:
             raise ApiError(503, "codec_not_configured", str(exc)) from exc
+        if codec is not None and state.data_keys is not None:
+            codec = codec.with_data_keys(state.data_keys)
+        cached = (codec,)
         request.app.state.codec = cached
     return cached[0]
 
@@ -169,13 +178,14 @@ async def encode(body: CodecPayloads, codec: CodecDep) -> CodecPayloads:
     "/decode", dependencies=[Depends(require_codec_access)], responses=RESPONSES, summary="Decrypt payloads"
 )
 async def decode(body: CodecPayloads, codec: CodecDep) -> CodecPayloads:
-    """Decrypt with whichever configured key each payload names."""
+    """Decrypt with whichever key each payload names: a master key or a client's data key
+    (an erased client's is gone: 400)."""
     out = []
     for index, item in enumerate(body.payloads):
         payload = item.to_proto()
         if codec is not None and is_encrypted(payload):
             try:
-                payload = codec.decrypt(payload)
+                payload = await codec.decrypt_any(payload)
             except CodecError as exc:
                 raise ApiError(400, "undecodable_payload", f"payloads[{index}]: {exc}") from exc
         out.append(CodecPayload.from_proto(payload))

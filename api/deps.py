@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import httpx
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from core.apikeys import KeyCache
+from core.datakeys import DataKeys
 from core.settings import Settings
 from core.throttle import SignInThrottle
 from core.workflow_config import WorkflowStart
@@ -24,8 +26,12 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     temporal: Client
+    data_keys: DataKeys | None = None
     keys: KeyCache = field(default_factory=KeyCache)
     sign_ins: SignInThrottle = field(default_factory=SignInThrottle)
+    # outgoing HTTP (SNS certificates and subscription confirmations); the lifespan owns it
+    http: httpx.AsyncClient | None = None
+    sns_certificates: dict[str, bytes] = field(default_factory=dict)
     start: WorkflowStart = field(init=False)
 
     def __post_init__(self) -> None:

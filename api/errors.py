@@ -19,6 +19,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.datakeys import DataKeysUnavailable
+from core.feedback import BadPayload, BadSignature
 from core.logging import get_logger
 
 log = get_logger(__name__)
@@ -142,6 +144,18 @@ async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _bad_signature(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BadSignature)
+    return error_response(401, "bad_signature", str(exc))
+
+
+async def _bad_payload(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BadPayload)
+    field, _, reason = str(exc).partition(": ")
+    fields = [FieldError(field=field, reason=reason or field)]
+    return error_response(422, "validation_error", "the payload is not valid", fields)
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", error_type=type(exc).__name__)
     return error_response(500, "internal_error", "an unexpected error occurred")
@@ -155,6 +169,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RPCError, _rpc_error)
     app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(InterfaceError, _database_error)
+    app.add_exception_handler(DataKeysUnavailable, _database_error)
+    app.add_exception_handler(BadSignature, _bad_signature)
+    app.add_exception_handler(BadPayload, _bad_payload)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -130,6 +130,25 @@ EMAIL_IMPORT = {
 }
 DECISION = {"email_id": "e-3f2a9c", "status": "approved", "scheduled_for": "2026-01-06T09:00:00Z"}
 
+CLIENT_EXPORT = {
+    "client_id": "c-1001",
+    "exported_at": "2026-01-06T09:00:00Z",
+    "profile": {"id": "c-1001", **CLIENT_DETAIL["profile"], "order_count": 4},  # type: ignore[dict-item]
+    "orders": [{"order_id": "o-123", "placed_at": "2025-09-14T08:30:00", "amount_minor": 7900}],
+    "scores": [{"scored_at": "2026-01-05T00:00:00", "score": 31.5, "tier": "at_risk"}],
+    "emails": [{"id": "e-3f2a9c", "status": "sent", "to_address": "anna@example.com", "events": []}],
+    "suppressions": [],
+    "live_state": CLIENT_DETAIL["live_state"],
+    "live_state_reason": None,
+}
+ERASURE_RECEIPT = {
+    "client_id": "c-1001",
+    "workflow": "terminated",
+    "data_key_destroyed": True,
+    "rows_deleted": {"clients": 1, "orders": 4, "emails": 1, "email_events": 3},
+    "hashed_suppressions": 1,
+}
+
 
 def ok(example: Any, status: int = 200) -> dict[int | str, dict[str, Any]]:
     """The success response's documented example."""

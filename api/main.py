@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from core.logging import configure_logging
 from core.settings import Settings
+from core.startup import require_production_settings
 from core.tracing import flush as flush_traces
 
 # On SIGTERM uvicorn stops accepting, lets in-flight requests finish for this long, then closes.
@@ -40,6 +41,7 @@ class DrainingServer(uvicorn.Server):
 
 
 async def serve(settings: Settings, app: FastAPI | None = None) -> None:
+    require_production_settings(settings)
     configure_logging(settings.logging)
     config = uvicorn.Config(
         app or create_app(settings),

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.clients import ensure_client as ensure_client_row
 from core.contracts import ProfileUpdated
 from core.db import insert_ignoring_conflicts, transaction, utcnow
-from core.models import Client, Email, EmailEvent, Suppression
+from core.models import Client, ConsentEvent, Email, EmailEvent, Suppression
+from core.outbox import emit
 
 SUPPRESSION_REASON = "unsubscribed"
 IMPORT_GENERATOR = "import"
@@ -42,9 +43,9 @@ class PastEmail(Protocol):
     def subject(self) -> str | None: ...
 
 
-async def ensure_client(session: AsyncSession, client_id: str) -> Client:
-    """The client's row, created empty if this is the first we hear of them."""
-    await ensure_client_row(session, client_id)
+async def ensure_client(session: AsyncSession, client_id: str, holdout: bool | None = None) -> Client:
+    """The client's row, created empty (in its holdout arm) if this is the first we hear of them."""
+    await ensure_client_row(session, client_id, holdout=holdout)
     client = await session.get(Client, client_id, populate_existing=True)
     assert client is not None
     return client
@@ -62,28 +63,45 @@ def apply_profile(client: Client, profile: ProfileUpdated) -> bool:
     return changed
 
 
-async def record_opt_out(sessions: async_sessionmaker[AsyncSession], client_id: str) -> datetime:
-    """Set ``clients.unsubscribed_at`` (first time only) and the suppression row; return the time."""
-    now = utcnow()
+async def record_opt_out(
+    sessions: async_sessionmaker[AsyncSession], client_id: str, source: str = "one_click"
+) -> datetime:
+    """Set ``clients.unsubscribed_at`` (first time only, with its source in the consent history)
+    and the suppression row; return the time."""
     async with transaction(sessions) as session:
-        client = await ensure_client(session, client_id)
-        if client.unsubscribed_at is None:
-            client.unsubscribed_at = now
-            client.updated_at = now
-        await session.execute(
-            insert_ignoring_conflicts(
-                session.get_bind().dialect.name,
-                Suppression.__table__,
-                {
-                    "client_id": client_id,
-                    "email": client.email,
-                    "reason": SUPPRESSION_REASON,
-                    "created_at": now,
-                },
-                ["client_id", "reason"],
-            )
+        return await opt_out(session, client_id, utcnow(), source=source)
+
+
+async def opt_out(session: AsyncSession, client_id: str, now: datetime, source: str) -> datetime:
+    """The opt-out in ``session``'s transaction; the first one is recorded in the consent history
+    and queues ``client.unsubscribed``."""
+    client = await ensure_client(session, client_id)
+    if client.unsubscribed_at is None:
+        client.unsubscribed_at = now
+        client.updated_at = now
+        session.add(ConsentEvent(client_id=client_id, action="unsubscribed", source=source, at=now))
+        await emit(
+            session,
+            "client.unsubscribed",
+            key=client_id,
+            occurred_at=now,
+            client_id=client_id,
+            data={"source": source},
         )
-        return client.unsubscribed_at
+    await session.execute(
+        insert_ignoring_conflicts(
+            session.get_bind().dialect.name,
+            Suppression.__table__,
+            {
+                "client_id": client_id,
+                "email": client.email,
+                "reason": SUPPRESSION_REASON,
+                "created_at": now,
+            },
+            ["client_id", "reason"],
+        )
+    )
+    return client.unsubscribed_at
 
 
 async def known_clients(session: AsyncSession, client_ids: Collection[str]) -> set[str]:

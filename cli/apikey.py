@@ -15,7 +15,9 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import audit
 from core.apikeys import Scope, create_key, revoke_key, verify_token
+from core.audit import CLI
 from core.db import create_engine, session_factory
 from core.models import ApiKey
 from core.process import run_and_exit
@@ -43,7 +45,12 @@ def create(
     async def run() -> None:
         engine = create_engine(settings.database)
         try:
-            key = await create_key(session_factory(engine), name, scopes)
+            sessions = session_factory(engine)
+            key = await create_key(sessions, name, scopes)
+            detail = {"name": name, "scopes": list(scopes)}
+            await audit.record(
+                sessions, CLI, "api_key.create", target_type="api_key", target_id=key.key_id, detail=detail
+            )
         finally:
             await engine.dispose()
         typer.echo(f"created key {key.key_id} ({', '.join(key.scopes)}); the token is shown once:", err=True)
@@ -79,8 +86,10 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key id (the part afte
     async def run() -> None:
         engine = create_engine(settings.database)
         try:
-            if not await revoke_key(session_factory(engine), key_id):
+            sessions = session_factory(engine)
+            if not await revoke_key(sessions, key_id):
                 raise LookupError(f"no active key {key_id}")
+            await audit.record(sessions, CLI, "api_key.revoke", target_type="api_key", target_id=key_id)
         finally:
             await engine.dispose()
         typer.echo(f"revoked {key_id}")

@@ -16,23 +16,21 @@ Everything is keyed by deterministic ids, so a re-run changes nothing.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cli import apiclient
 from cli.demo_population import DemoClient, DemoEpisode, DemoOrder, build_population
 from core.settings import Settings
 
 BATCH_MAX = 1000  # the API's batch limit
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
-KEY_ENV = "REKINDLE_API_KEY"
 
 
 class DemoFailed(Exception):
@@ -190,18 +188,11 @@ async def seed(
 
 
 def resolve_key(settings: Settings, given: str | None) -> str:
-    """``--api-key``, else $REKINDLE_API_KEY, else the key ``rekindle up`` keeps in the data dir."""
-    if given:
-        return given
-    if os.environ.get(KEY_ENV):
-        return os.environ[KEY_ENV]
-    path = Path(settings.devstack.data_dir) / "admin-api-key"
+    """The admin key (cli/apiclient.py), or DemoFailed saying how to get one."""
     try:
-        return path.read_text().strip()
-    except OSError:
-        raise DemoFailed(
-            f"no API key: start the stack with `make run` (it writes {path}) or pass --api-key"
-        ) from None
+        return apiclient.resolve_key(settings, given)
+    except apiclient.NoApiKey as exc:
+        raise DemoFailed(str(exc)) from None
 
 
 async def run_demo(

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from email.utils import parseaddr
 from pathlib import Path
 
 import uvicorn
@@ -24,17 +27,20 @@ from rich.console import Console
 
 from api.app import create_app
 from cli.apikey import dev_admin_key
-from cli.mailsink import start_sink
+from cli.devdata import DEV_KEY_FILE
+from cli.mailsink import Forward, start_sink
 from cli.opsuser import ensure_dev_user
 from core import migrate
 from core.codec import new_key
+from core.datakeys import data_keys_for
 from core.db import async_url, create_engine, session_factory
 from core.logging import configure_logging
 from core.search_attributes import DEV_SERVER_FLAGS
 from core.settings import Settings
+from core.startup import DEV_SECRETS
 from core.temporal import connect
 from worker import registry
-from worker.main import build_workers, run_workers
+from worker.main import build_workers, run_workers, worker_codec
 from worker.schedules import ensure_refit_schedule
 
 console = Console(stderr=True)
@@ -146,10 +152,11 @@ def stack_settings(settings: Settings) -> Settings:
     ui_origins = [f"http://{host}:{dev.temporal_ui_port}" for host in ("127.0.0.1", "localhost")]
     origins = list(dict.fromkeys([*settings.api.cors_origins, *ui_origins]))
     api = settings.api.model_copy(update={"cors_origins": origins})
-    return settings.model_copy(update={"temporal": temporal, "smtp": smtp, "api": api})
+    # Local endpoints are how integrations are tried out on one machine.
+    webhooks = settings.webhooks.model_copy(update={"allow_private_urls": True})
+    return settings.model_copy(update={"temporal": temporal, "smtp": smtp, "api": api, "webhooks": webhooks})
 
 
-DEV_KEY_FILE = "codec-keys"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -172,6 +179,59 @@ def with_dev_codec(settings: Settings, data_dir: Path) -> Settings:
     return settings.model_copy(update={"security": security.model_copy(update=update)})
 
 
+DEV_SECRETS_FILE = "secrets.json"
+DEV_SECRET_NAMES = ("session", "unsubscribe", "suppression_hash")  # the settings are <name>_secret
+DEV_POSTAL_ADDRESS = "Rekindle dev stack, 1 Example Street, Springfield"
+
+
+def with_dev_secrets(settings: Settings, data_dir: Path) -> Settings:
+    """Secrets generated once into the data folder (stable across restarts, so old
+    unsubscribe links in the sink keep working and the suppression list keeps matching) in
+    place of the public defaults; a placeholder postal address for the footers. Configured
+    values win. A data folder from before the suppression secret was generated keeps the
+    default for it: its suppression list was hashed with that."""
+    path = data_dir / DEV_SECRETS_FILE
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(json.dumps({n: secrets.token_urlsafe(32) for n in DEV_SECRET_NAMES}))
+    generated = json.loads(path.read_text())
+    security, update = settings.security, {}
+    for name in DEV_SECRET_NAMES:
+        if name in generated and getattr(security, f"{name}_secret").get_secret_value() in DEV_SECRETS:
+            update[f"{name}_secret"] = SecretStr(generated[name])
+    smtp = settings.smtp
+    postal = smtp.postal_address or DEV_POSTAL_ADDRESS
+    return settings.model_copy(
+        update={
+            "security": security.model_copy(update=update),
+            "smtp": smtp.model_copy(update={"postal_address": postal}),
+        }
+    )
+
+
+def with_dev_inbound(settings: Settings) -> Settings:
+    """The sink hands mail for Rekindle to the API with a password made for this run."""
+    feedback = settings.feedback
+    if feedback.inbound_password is not None:
+        return settings
+    update = {"inbound_password": SecretStr(secrets.token_urlsafe(24))}
+    return settings.model_copy(update={"feedback": feedback.model_copy(update=update)})
+
+
+def sink_forward(settings: Settings) -> Forward:
+    """Mail to the unsubscribe address and to our sender (where bounces go) goes to the API."""
+    password = settings.feedback.inbound_password
+    assert password is not None
+    host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host  # noqa: S104
+    addresses = {settings.smtp.unsubscribe_mailto, parseaddr(settings.smtp.from_address)[1]}
+    return Forward(
+        url=f"http://{host}:{settings.api.port}/v1/webhooks/inbound-mail",
+        username=settings.feedback.inbound_username,
+        password=password.get_secret_value(),
+        addresses=frozenset(a.lower() for a in addresses if a),
+    )
+
+
 async def run_stack(settings: Settings) -> None:
     settings = stack_settings(settings)
     configure_logging(settings.logging)
@@ -186,7 +246,7 @@ async def run_stack(settings: Settings) -> None:
         }
     )
     data_dir.mkdir(parents=True, exist_ok=True)
-    settings = with_dev_codec(settings, data_dir)
+    settings = with_dev_inbound(with_dev_secrets(with_dev_codec(settings, data_dir), data_dir))
     temporal_log = (data_dir / "temporal.log").open("ab")
     process = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, started once
         temporal_command(settings, data_dir), stdout=temporal_log, stderr=subprocess.STDOUT
@@ -199,15 +259,18 @@ async def run_stack(settings: Settings) -> None:
         console.print("Applying migrations …")
         await asyncio.to_thread(migrate.upgrade, async_url(settings.database.url))
         ops_login = await ensure_dev_user(settings, data_dir)
-        sink = start_sink(data_dir / "mail", "127.0.0.1", dev.smtp_sink_port)
+        sink = start_sink(data_dir / "mail", "127.0.0.1", dev.smtp_sink_port, sink_forward(settings))
         engine = create_engine(settings.database)
         sessions = session_factory(engine)
         api_key = await dev_admin_key(sessions, data_dir / "admin-api-key")
-        client = await connect(settings)
+        data_keys = data_keys_for(settings, sessions)
+        client = await connect(settings, data_keys=data_keys)
         await ensure_refit_schedule(client, settings)
         deps = registry.Dependencies(settings=settings, sessions=sessions)
-        workers = build_workers(client, deps)
-        app = create_app(settings, temporal=client)
+        # The worker's client also decodes plaintext payloads (a signal sent by hand).
+        worker_client = await connect(settings, codec=worker_codec(settings), data_keys=data_keys)
+        workers = build_workers(worker_client, deps)
+        app = create_app(settings, temporal=client, data_keys=data_keys)
         server = EmbeddedServer(
             uvicorn.Config(
                 app, host=settings.api.host, port=settings.api.port, log_config=None, lifespan="on"

@@ -282,11 +282,15 @@ async def import_command(
     settings: Settings, path: Path, currency: str, concurrency: int, restart: bool
 ) -> None:
     """``rekindle import``: connect, import, summarise; exit 2 when rows were bad."""
+    from core.datakeys import data_keys_for
+    from core.db import create_engine, session_factory
     from core.process import finish
     from core.temporal import connect
 
     console = Console(stderr=True)
-    temporal = await connect(settings, lazy=True)
+    # Orders go straight to client workflows: encrypted under each client's data key.
+    engine = create_engine(settings.database)
+    temporal = await connect(settings, lazy=True, data_keys=data_keys_for(settings, session_factory(engine)))
     report = await run_import(
         path, temporal, settings, currency=currency, concurrency=concurrency, restart=restart, console=console
     )

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cli import apikey
+from cli.client import app as client_app
 from cli.model import app as model_app
 from cli.opsuser import app as opsuser_app
 from core.process import run_and_exit
@@ -18,6 +19,7 @@ app = typer.Typer(help="Rekindle: durable client re-engagement.", no_args_is_hel
 app.add_typer(model_app, name="model", help="Fit and apply the engagement model to an order export.")
 app.add_typer(opsuser_app, name="opsuser")
 app.add_typer(apikey.app, name="apikey")
+app.add_typer(client_app, name="client")
 
 
 @app.command()
@@ -64,6 +66,26 @@ def migrate(
     run_and_exit(run)
 
 
+@app.command("rewrap-keys")
+def rewrap_keys() -> None:
+    """Re-wrap every client data key under the active master codec key (before retiring an old one)."""
+    from core.datakeys import data_keys_for
+    from core.db import create_engine, session_factory
+
+    settings = Settings()
+
+    async def run() -> None:
+        engine = create_engine(settings.database)
+        try:
+            keys = data_keys_for(settings, session_factory(engine))
+            moved = await keys.rewrap() if keys is not None else 0
+        finally:
+            await engine.dispose()
+        typer.echo(f"{moved} client data keys re-wrapped under the active master key")
+
+    run_and_exit(run)
+
+
 @app.command("import")
 def import_orders(
     path: Annotated[Path, typer.Argument(help="CSV with client_id,ordered_at,amount[,order_id,currency]")],
@@ -95,6 +117,40 @@ def demo(
     from cli.demo import demo_command
 
     run_and_exit(lambda: demo_command(Settings(), clients, seed, base_url, api_key))
+
+
+@app.command()
+def replay(
+    workflow_ids: Annotated[
+        list[str] | None, typer.Argument(help="Workflow ids (latest run of each)")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option(help="A visibility query, e.g. \"ExecutionStatus='Running'\"")
+    ] = None,
+    all_running: Annotated[
+        bool, typer.Option("--all", help="Every running Rekindle workflow (client and refit)")
+    ] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="With --query/--all: the first N")] = None,
+    sample: Annotated[int | None, typer.Option(min=1, help="With --query/--all: N at random")] = None,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="History JSON files (temporal workflow show -o json)")
+    ] = None,
+    save: Annotated[
+        Path | None, typer.Option(help="Also write each fetched history (encrypted) here")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Histories fetched at once")] = 16,
+    processes: Annotated[
+        int, typer.Option(min=1, max=64, help="Replaying processes (more only helps on idle cores)")
+    ] = 1,
+) -> None:
+    """Replay histories against this checkout's workflows: 0 all replayed, 1 nondeterministic, 2 error."""
+    from cli.replay import Request, replay_command
+
+    request = Request(
+        ids=workflow_ids or [], query=query, all=all_running, limit=limit, sample=sample,
+        directory=directory, save=save, concurrency=concurrency, processes=processes,
+    )  # fmt: skip
+    run_and_exit(lambda: replay_command(Settings(), request))
 
 
 def main() -> None:

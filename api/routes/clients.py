@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from api import examples
+from api.actions import upsert_client
 from api.auth import IngestKey, OpsKey
 from api.deps import SessionDep, StateDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE, ApiError
@@ -23,10 +24,8 @@ from api.schemas import (
     ProfileAccepted,
     ScorePoint,
 )
-from api.store import apply_profile, ensure_client
-from api.temporal_calls import query_state, signal_with_start
+from api.temporal_calls import query_state
 from core.contracts import ProfileUpdated, Tier
-from core.db import transaction
 from core.models import Client
 
 router = APIRouter(prefix="/v1", tags=["clients"])
@@ -49,13 +48,7 @@ async def put_client(
     value. If Temporal is unreachable the answer is 503 and nothing is stored.
     """
     update = ProfileUpdated.model_validate(profile.model_dump())
-    # Temporal first: if it refuses, nothing is stored. The write after it is a short
-    # transaction (no lock held across the network call) and idempotent, so a failure
-    # there answers 503 and the caller's retry completes both.
-    workflow_id = await signal_with_start(state.temporal, state.start, client_id, "profile_updated", update)
-    async with transaction(state.sessions) as session:
-        client = await ensure_client(session, client_id)
-        changed = apply_profile(client, update)
+    workflow_id, changed = await upsert_client(state, client_id, update)
     return ProfileAccepted(client_id=client_id, workflow_id=workflow_id, changed=changed)
 
 

@@ -7,17 +7,19 @@ whether edits pass the guardrails (422 if not). The database is only read here.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from api import examples
-from api.auth import OpsKey
+from api.auth import OpsKey, Principal
 from api.deps import SessionDep, StateDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE, ApiError, ErrorResponse
 from api.queries import email_events, list_emails
 from api.schemas import ApproveIn, DecisionOut, EmailDetail, EmailPage, EmailSummary, RejectIn
 from api.temporal_calls import decide_email
+from core import audit
+from core.audit import Actor
 from core.contracts import ApproveEmail, EmailStatus, RejectEmail
 from core.models import Email
 
@@ -85,7 +87,12 @@ async def get_email(email_id: EmailIdPath, session: SessionDep, _key: OpsKey) ->
     "/emails/{email_id}/approve", responses=DECISION_RESPONSES, summary="Approve a draft (optionally edited)"
 )
 async def approve_email(
-    email_id: EmailIdPath, body: ApproveIn, session: SessionDep, state: StateDep, key: OpsKey
+    email_id: EmailIdPath,
+    body: ApproveIn,
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    key: OpsKey,
 ) -> DecisionOut:
     """Approve the pending draft; edited subject, preheader or body are re-checked.
 
@@ -107,12 +114,14 @@ async def approve_email(
             body_text=body.body_text,
         ),
     )
+    edited = body.subject is not None or body.body_text is not None or body.preheader is not None
+    await _audit(state, key, request, "email.approve", email, {"edited": edited})
     return DecisionOut(**decision.model_dump())
 
 
 @router.post("/emails/{email_id}/reject", responses=DECISION_RESPONSES, summary="Reject a draft")
 async def reject_email(
-    email_id: EmailIdPath, body: RejectIn, session: SessionDep, state: StateDep, key: OpsKey
+    email_id: EmailIdPath, body: RejectIn, request: Request, session: SessionDep, state: StateDep, key: OpsKey
 ) -> DecisionOut:
     """Reject the pending draft with a reason; 409 when it is not pending."""
     email = await _email(session, email_id)
@@ -123,7 +132,15 @@ async def reject_email(
         "reject_email",
         RejectEmail(email_id=email_id, rejected_by=body.rejected_by or key.name, reason=body.reason),
     )
+    await _audit(state, key, request, "email.reject", email, {"reason": body.reason})
     return DecisionOut(**decision.model_dump())
+
+
+async def _audit(
+    state: StateDep, key: Principal, request: Request, action: str, email: Email, detail: dict[str, Any]
+) -> None:
+    actor = Actor(f"key:{key.name}", "api_key", request.client.host if request.client else None)
+    await audit.record_email(state.sessions, actor, action, email.id, email.client_id, **detail)
 
 
 async def _email(session: SessionDep, email_id: str) -> Email:

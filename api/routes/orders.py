@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.service import RPCError
 
 from api import examples
@@ -21,7 +21,7 @@ from api.errors import (
     TemporalUnavailable,
 )
 from api.temporal_calls import send_order
-from core.contracts import CLIENT_ID_PATTERN, ClientId, OrderPlaced
+from core.contracts import CLIENT_ID_PATTERN, ClientId, OrderItem, OrderPlaced
 from core.metrics import ORDERS_ACCEPTED, ORDERS_UNAVAILABLE
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -62,13 +62,28 @@ class OrderAccepted(BaseModel):
     status: str = "accepted"
 
 
-class BatchOrder(OrderPlaced):
-    """One order of a batch: the order's fields plus its client."""
+STRICT = ConfigDict(frozen=True, extra="forbid")
 
-    client_id: ClientId
+
+class OrderItemIn(OrderItem):
+    model_config = STRICT
+
+
+class OrderIn(OrderPlaced):
+    """The order as the API takes it: strict (an unknown field is a 422 naming it), unlike the
+    signal ``OrderPlaced``, which tolerates fields a newer sender adds."""
+
+    model_config = STRICT
+    items: list[OrderItemIn] = Field(default_factory=list, max_length=200)  # type: ignore[assignment]
 
     def order(self) -> OrderPlaced:
         return OrderPlaced.model_validate(self.model_dump(exclude={"client_id"}))
+
+
+class BatchOrder(OrderIn):
+    """One order of a batch: the order's fields plus its client."""
+
+    client_id: ClientId
 
 
 # Each item validates on its own: a bad item becomes an InvalidItem, not a 422 for the batch.
@@ -102,7 +117,7 @@ class BatchResult(BaseModel):
     openapi_extra={"requestBody": {"content": {"application/json": {"example": ORDER_EXAMPLE}}}},
 )
 async def ingest_order(
-    client_id: ClientIdPath, order: OrderPlaced, state: StateDep, _key: IngestKey
+    client_id: ClientIdPath, order: OrderIn, state: StateDep, _key: IngestKey
 ) -> OrderAccepted:
     """Forward the order to the client's workflow (starting it if needed).
 
@@ -110,7 +125,7 @@ async def ingest_order(
     ``order_id``: sending the same order again changes nothing.
     """
     try:
-        workflow_id = await send_order(state.temporal, state.start, client_id, order)
+        workflow_id = await send_order(state.temporal, state.start, client_id, order.order())
     except TemporalUnavailable:
         ORDERS_UNAVAILABLE.inc()
         raise

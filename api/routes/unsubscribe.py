@@ -1,25 +1,25 @@
-"""Unsubscribe: a confirmation page (GET) and RFC 8058 one-click (POST) on signed links.
+"""The preference page behind every email's unsubscribe link, and RFC 8058 one-click.
 
-GET never unsubscribes (mail scanners follow links); POST does, whether a person
-pressed the button or a mail provider sent ``List-Unsubscribe=One-Click``. The
-token is an HMAC of the client id, so a link cannot be forged or pointed at another
-client. Consent is written to the database first (the sender checks it), then the
-workflow is signalled; both steps are idempotent, so a retry is always safe.
+``GET /u/{token}`` never changes anything (mail scanners follow links): it shows the client's
+state and buttons to unsubscribe, pause for 30 or 90 days, or resubscribe. ``POST /u/{token}``
+unsubscribes, whether a person pressed the button or a mail provider sent
+``List-Unsubscribe=One-Click``. The token is an HMAC of the client id, so a link cannot be forged
+or pointed at another client. Each change goes to the database first (the sender checks it),
+with its time and source, then to the workflow; every step is idempotent, so a retry is safe.
 """
 
 from __future__ import annotations
 
-from html import escape
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse
 
+from api.consent import PAUSE_DAYS, ConsentStatus, SignalSource, consent_status, opt_out, resubscribe, snooze
 from api.deps import StateDep
 from api.errors import ERROR_RESPONSES, TEMPORAL_RETRY_AFTER_SECONDS, TemporalUnavailable
-from api.store import record_opt_out
-from api.temporal_calls import signal_with_start
-from core.contracts import Unsubscribed
+from api.ui.common import env, security_headers
 from core.tokens import verify_unsubscribe_token
 
 router = APIRouter(tags=["unsubscribe"])
@@ -48,42 +48,44 @@ ONE_CLICK_BODY = {
 }
 
 
-def page(title: str, message: str, status: int = 200, form_action: str | None = None) -> HTMLResponse:
-    """A tiny self-contained page; every interpolated value is escaped."""
-    form = ""
-    if form_action is not None:
-        form = (
-            f'<form method="post" action="{escape(form_action)}">'
-            '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
-            '<button type="submit">Unsubscribe</button></form>'
-        )
-    body = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title></head>"
-        f'<body style="font-family: sans-serif; max-width: 32rem; margin: 4rem auto">'
-        f"<h1>{escape(title)}</h1><p>{escape(message)}</p>{form}</body></html>"
+def page(
+    title: str,
+    message: str,
+    status: int = 200,
+    token: str | None = None,
+    consent: ConsentStatus | None = None,
+) -> HTMLResponse:
+    """The page, autoescaped by Jinja2; buttons only when the link is valid."""
+    body = env.get_template("preferences.html").render(
+        title=title, message=message, token=token, status=consent, pause_days=PAUSE_DAYS
     )
     headers = {"Retry-After": str(TEMPORAL_RETRY_AFTER_SECONDS)} if status == 503 else None
-    return HTMLResponse(body, status_code=status, headers=headers)
+    response = HTMLResponse(body, status_code=status, headers=headers)
+    security_headers(response)
+    return response
 
 
 def _invalid() -> HTMLResponse:
-    return page("Link not valid", "This unsubscribe link is not valid. Use the link in the email.", 404)
+    return page("Link not valid", "This link is not valid. Use the link in the email.", 404)
 
 
-@router.get(
-    "/u/{token}", response_class=HTMLResponse, responses=PAGE_RESPONSES, summary="Confirm unsubscribe"
-)
-async def confirm_page(token: TokenPath, state: StateDep) -> HTMLResponse:
-    """The confirmation page: a button that POSTs back to the same link."""
-    if verify_unsubscribe_token(token, _secret(state)) is None:
+def _retry() -> HTMLResponse:
+    return page("Please try again", "We could not finish just now. Please try again in a minute.", 503)
+
+
+async def _done(state: StateDep, token: str, client_id: str, title: str, message: str) -> HTMLResponse:
+    async with state.sessions() as session:
+        consent = await consent_status(session, client_id)
+    return page(title, message, token=token, consent=consent)
+
+
+@router.get("/u/{token}", response_class=HTMLResponse, responses=PAGE_RESPONSES, summary="Email preferences")
+async def preferences(token: TokenPath, state: StateDep) -> HTMLResponse:
+    """The preference page: the client's state and what they can change."""
+    client_id = verify_unsubscribe_token(token, _secret(state))
+    if client_id is None:
         return _invalid()
-    return page(
-        "Unsubscribe",
-        "Press the button to stop receiving these emails.",
-        form_action=f"/u/{token}",
-    )
+    return await _done(state, token, client_id, "Email preferences", "Choose what you receive from us.")
 
 
 @router.post(
@@ -93,19 +95,62 @@ async def confirm_page(token: TokenPath, state: StateDep) -> HTMLResponse:
     summary="Unsubscribe (one-click, RFC 8058)",
     openapi_extra=ONE_CLICK_BODY,
 )
-async def unsubscribe(token: TokenPath, state: StateDep) -> HTMLResponse:
+async def unsubscribe(token: TokenPath, request: Request, state: StateDep) -> HTMLResponse:
     """Record the opt-out and tell the client's workflow; idempotent."""
+    form = await request.form()
+    one_click = form.get("List-Unsubscribe") == "One-Click" or "action" not in form
+    source = "one_click" if one_click else "preferences"
+    heard: SignalSource = "one_click" if one_click else "link"
+
+    async def act(client_id: str) -> None:
+        await opt_out(state, client_id, source=source, signal_source=heard)
+
+    return await _change(
+        state, token, act, "You are unsubscribed", "You will not receive these emails any more."
+    )
+
+
+@router.post(
+    "/u/{token}/pause", response_class=HTMLResponse, responses=PAGE_RESPONSES, summary="Pause emails"
+)
+async def pause(
+    token: TokenPath, state: StateDep, days: Annotated[int, Form(description="30 or 90")]
+) -> HTMLResponse:
+    """No emails for 30 or 90 days; they resume by themselves."""
+    if days not in PAUSE_DAYS:
+        return page("Not a choice", "Emails can be paused for 30 or 90 days.", 422)
+
+    async def act(client_id: str) -> None:
+        await snooze(state, client_id, days, source="preferences")
+
+    return await _change(state, token, act, "Emails paused", f"We will not email you for {days} days.")
+
+
+@router.post(
+    "/u/{token}/resubscribe", response_class=HTMLResponse, responses=PAGE_RESPONSES, summary="Resubscribe"
+)
+async def opt_in(token: TokenPath, state: StateDep) -> HTMLResponse:
+    """Opt in again after an unsubscribe or a pause."""
+
+    async def act(client_id: str) -> None:
+        await resubscribe(state, client_id, source="preferences")
+
+    return await _change(
+        state, token, act, "You are subscribed", "Welcome back: you will hear from us again."
+    )
+
+
+async def _change(
+    state: StateDep, token: str, act: Callable[[str], Awaitable[None]], title: str, message: str
+) -> HTMLResponse:
     client_id = verify_unsubscribe_token(token, _secret(state))
     if client_id is None:
         return _invalid()
-    at = await record_opt_out(state.sessions, client_id)
     try:
-        await signal_with_start(
-            state.temporal, state.start, client_id, "unsubscribed", Unsubscribed(at=at, source="one_click")
-        )
+        await act(client_id)
     except TemporalUnavailable:
-        return page("Please try again", "We could not finish just now. Please try again in a minute.", 503)
-    return page("You are unsubscribed", "You will not receive these emails any more.")
+        return _retry()
+    return await _done(state, token, client_id, title, message)
 
 
 def _secret(state: StateDep) -> str:

@@ -17,8 +17,10 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.temporal_calls import update_id
 from api.ui import queries
-from api.ui.common import PostDep, Ui, UiDep, is_htmx, render, start_timer
+from api.ui.common import ActDep, Ui, UiDep, is_htmx, render, start_timer
+from core import audit
 from core.contracts import ApproveEmail, EmailDecision, RejectEmail, client_workflow_id
 from core.logging import get_logger
 from core.models import Client, Email
@@ -101,7 +103,11 @@ async def _update(ui: Ui, email: Email, name: str, arg: BaseModel) -> Outcome:
     try:
         decision: EmailDecision = await asyncio.wait_for(
             handle.execute_update(
-                name, arg, result_type=EmailDecision, rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_SECONDS)
+                name,
+                arg,
+                id=update_id(name, arg),  # a repeated click (or bulk run) is deduplicated by Temporal
+                result_type=EmailDecision,
+                rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_SECONDS),
             ),
             UPDATE_TIMEOUT_SECONDS + 2,
         )
@@ -125,6 +131,18 @@ async def _update(ui: Ui, email: Email, name: str, arg: BaseModel) -> Outcome:
     when = f", scheduled for {scheduled.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if scheduled else ""
     log.info("email decided", update=name, email_id=email.id, status=decision.status, by=ui.user)
     return Outcome(True, f"{verb}: the email is now {decision.status}{when}.", decision)
+
+
+async def record_decision(
+    ui: Ui, request: Request, action: str, email: Email, outcome: Outcome, **detail: Any
+) -> None:
+    """Audit a decision the workflow took or refused (the refusal's reason, never the draft)."""
+    code: audit.Outcome = "ok" if outcome.ok else "denied"
+    message = outcome.message[:200]
+    actor = ui.actor(request)
+    await audit.record_email(
+        ui.state.sessions, actor, action, email.id, email.client_id, code, message=message, **detail
+    )
 
 
 def _field_errors(exc: ValidationError) -> dict[str, str]:
@@ -153,7 +171,7 @@ async def _respond(request: Request, ui: Ui, email_id: str, outcome: Outcome | N
 @router.post("/{email_id}/approve", response_class=HTMLResponse)
 async def approve(
     request: Request,
-    ui: PostDep,
+    ui: ActDep,
     email_id: EmailIdPath,
     subject: FormText = None,
     preheader: FormText = None,
@@ -177,12 +195,15 @@ async def approve(
         outcome = Outcome(False, "The edit is not valid.", fields=_field_errors(exc))
     else:
         outcome = await _update(ui, email, "approve_email", arg)
+        await record_decision(
+            ui, request, "email.approve", email, outcome, edited=bool(arg.subject or arg.body_text)
+        )
     return await _respond(request, ui, email_id, outcome)
 
 
 @router.post("/{email_id}/reject", response_class=HTMLResponse)
 async def reject(
-    request: Request, ui: PostDep, email_id: EmailIdPath, reason: FormText = None
+    request: Request, ui: ActDep, email_id: EmailIdPath, reason: FormText = None
 ) -> HTMLResponse:
     """Reject the draft with a reason."""
     async with ui.state.sessions() as session:
@@ -196,4 +217,5 @@ async def reject(
         outcome = Outcome(False, "A reason is needed to reject a draft.", fields=_field_errors(exc))
     else:
         outcome = await _update(ui, email, "reject_email", arg)
+        await record_decision(ui, request, "email.reject", email, outcome, reason=arg.reason)
     return await _respond(request, ui, email_id, outcome)

@@ -12,6 +12,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from api.deps import StateDep
 from api.ui import session as cookies
 from api.ui.common import PostDep, render
+from core import audit
+from core.audit import Actor
 from core.opsusers import authenticate
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -61,6 +63,8 @@ async def login(
         return page
     user = username.strip().lower()
     address = request.client.host if request.client else "unknown"
+    # An unknown name is recorded as typed (cut short): it says who was tried, never a password.
+    actor = Actor(user[:64] or "(empty)", "ops_user", address)
     wait = state.sign_ins.retry_after(user, address)
     if wait is not None:
         minutes = math.ceil(wait / 60)
@@ -68,12 +72,19 @@ async def login(
         context = {"next": _safe_next(next), "error": error}
         page = render(request, "login.html", context, anonymous, status=429)
         page.headers["Retry-After"] = str(math.ceil(wait))
+        await audit.record(
+            state.sessions, actor, "ui.sign_in", outcome="denied", detail={"reason": "throttled"}
+        )
         return page
     if not await authenticate(state.sessions, user, password):
         state.sign_ins.failed(user, address)
+        await audit.record(
+            state.sessions, actor, "ui.sign_in", outcome="denied", detail={"reason": "wrong credentials"}
+        )
         context = {"next": _safe_next(next), "error": "Wrong username or password."}
         return render(request, "login.html", context, anonymous, status=401)
     state.sign_ins.succeeded(user)
+    await audit.record(state.sessions, actor, "ui.sign_in")
     redirect = RedirectResponse(_safe_next(next), status_code=303)
     cookies.write(redirect, cookies.new_session(user), secret, _secure(state))
     return redirect

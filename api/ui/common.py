@@ -7,6 +7,7 @@ allows scripts from our own origin only, so nothing built from data can run.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,9 @@ from fastapi.responses import HTMLResponse
 from api.deps import AppState, get_state
 from api.ui import session as cookies
 from api.ui.session import UiSession
+from core.audit import Actor
 from core.money import from_minor
+from core.opsusers import Role, active_role, role_allows
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 HTMX = "htmx-2.0.11.min.js"
@@ -75,10 +78,17 @@ class Ui:
 
     state: AppState
     session: UiSession
+    role: str = "viewer"
 
     @property
     def user(self) -> str:
         return self.session.user or ""
+
+    def can(self, needed: Role) -> bool:
+        return role_allows(self.role, needed)
+
+    def actor(self, request: Request) -> Actor:
+        return Actor(self.user, "ops_user", request.client.host if request.client else None)
 
 
 def _secret(state: AppState) -> str:
@@ -100,12 +110,19 @@ def login_redirect(request: Request) -> HTTPException:
     return HTTPException(303, "sign in first", headers={"Location": location})
 
 
-def signed_in(request: Request, state: Annotated[AppState, Depends(get_state)]) -> Ui:
-    """Dependency of every page: the signed-in session, or a redirect to the login page."""
+async def signed_in(request: Request, state: Annotated[AppState, Depends(get_state)]) -> Ui:
+    """Dependency of every page: the signed-in session, or a redirect to the login page.
+
+    The role is read per request, so a role change or a disabled user takes effect at once.
+    """
     session = cookies.read(request, _secret(state))
     if session is None or not session.user:
         raise login_redirect(request)
-    return Ui(state, session)
+    role = await active_role(state.sessions, session.user)
+    if role is None:
+        raise login_redirect(request)
+    request.state.ui_role = role  # for the templates: which buttons to show
+    return Ui(state, session, role)
 
 
 async def csrf_checked(request: Request, ui: Annotated[Ui, Depends(signed_in)]) -> Ui:
@@ -120,8 +137,26 @@ async def csrf_checked(request: Request, ui: Annotated[Ui, Depends(signed_in)]) 
     return ui
 
 
+def _requires(needed: Role) -> Callable[[Ui], Awaitable[Ui]]:
+    async def check(ui: Annotated[Ui, Depends(csrf_checked)]) -> Ui:
+        if not ui.can(needed):
+            raise HTTPException(403, f"this needs the {needed} role")
+        return ui
+
+    return check
+
+
+async def admin_only(ui: Annotated[Ui, Depends(signed_in)]) -> Ui:
+    if not ui.can("admin"):
+        raise HTTPException(403, "this page needs the admin role")
+    return ui
+
+
 UiDep = Annotated[Ui, Depends(signed_in)]
 PostDep = Annotated[Ui, Depends(csrf_checked)]
+# A POST that decides or acts: an approver (or admin) with a valid CSRF token.
+ActDep = Annotated[Ui, Depends(_requires("approver"))]
+AdminDep = Annotated[Ui, Depends(admin_only)]
 
 
 def render(
@@ -136,6 +171,7 @@ def render(
         request=request,
         csrf=session.csrf if session else "",
         user=session.user if session else None,
+        role=getattr(request.state, "ui_role", "viewer"),
         path=request.url.path,
         **context,
     )

@@ -15,8 +15,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.ui import charts, queries
 from api.ui.common import UiDep, is_htmx, render, start_timer
+from api.ui.ops import flash
 from core.contracts import CLIENT_ID_PATTERN, ClientStateView, client_workflow_id
 from core.db import utcnow
+from core.ops_models import ClientPause
 from core.uplift import report_from_counts
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(start_timer)])
@@ -115,6 +117,7 @@ async def client_page(request: Request, ui: UiDep, client_id: ClientIdPath) -> H
     """A client's story: profile, score over time with reasons, orders, email timeline."""
     async with ui.state.sessions() as session:
         detail = await queries.client_detail(session, client_id)
+        hold = await session.get(ClientPause, client_id)
     if detail is None:
         return render(request, "not_found.html", {"what": "client"}, ui.session, status=404)
     titles = [
@@ -134,6 +137,8 @@ async def client_page(request: Request, ui: UiDep, client_id: ClientIdPath) -> H
         "chart": chart,
         "workflow_url": workflow_url(temporal.web_ui_url, temporal.namespace, client_id),
         "workflow_id": client_workflow_id(client_id),
+        "hold": hold,
+        "flash": flash(request),
     }
     return render(request, "client.html", context, ui.session)
 

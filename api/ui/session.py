@@ -2,6 +2,12 @@
 
 The cookie holds ``base64(json).base64(hmac)``; nothing secret is in it, only who
 signed in, when, and the per-session CSRF token that every form must echo back.
+
+A signed-in session also gets a second copy scoped to ``/codec``: the Temporal Web UI,
+served on the same site (another port or subdomain of the dashboard's domain) and set
+to include credentials, sends it with its codec calls, so ops who signed in to the
+dashboard read decoded payloads there without an OIDC provider. SameSite=Strict keeps
+it from other sites; CORS keeps other origins from reading a decode.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from dataclasses import dataclass
 from fastapi import Request, Response
 
 COOKIE = "rekindle_ui"
+CODEC_COOKIE = "rekindle_codec"
+CODEC_PATH = "/codec"
 MAX_AGE_SECONDS = 12 * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -74,20 +82,27 @@ def read(request: Request, secret: str) -> UiSession | None:
     return decode(cookie, secret) if cookie else None
 
 
+def read_codec(request: Request, secret: str) -> UiSession | None:
+    """The signed-in session sent to the codec endpoints, if any."""
+    cookie = request.cookies.get(CODEC_COOKIE)
+    session = decode(cookie, secret) if cookie else None
+    return session if session is not None and session.user else None
+
+
 def write(response: Response, session: UiSession, secret: str, secure: bool) -> None:
-    response.set_cookie(
-        COOKIE,
-        encode(session, secret),
-        max_age=MAX_AGE_SECONDS,
-        path="/ui",
-        httponly=True,
-        secure=secure,
-        samesite="strict",
-    )
+    value = encode(session, secret)
+    for name, path in ((COOKIE, "/ui"), (CODEC_COOKIE, CODEC_PATH)):
+        if name == CODEC_COOKIE and not session.user:
+            response.delete_cookie(CODEC_COOKIE, path=CODEC_PATH)
+            continue
+        response.set_cookie(
+            name, value, max_age=MAX_AGE_SECONDS, path=path, httponly=True, secure=secure, samesite="strict"
+        )
 
 
 def clear(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/ui")
+    response.delete_cookie(CODEC_COOKIE, path=CODEC_PATH)
 
 
 def csrf_ok(session: UiSession, submitted: str | None) -> bool:
