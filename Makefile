@@ -1,10 +1,11 @@
-# Rekindle: `make run` starts the dev stack, `make test` runs every test.
+# Rekindle: `make run` starts the dev stack, `make test` runs every test, `make bench` checks
+# that every benchmark still runs (each in its short mode; BENCHMARKS.md).
 PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 PACKAGES := core workflows activities worker api cli
 
-.PHONY: install run test lint fmt clean
+.PHONY: install run test bench lint fmt clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -24,6 +25,11 @@ run: install
 
 test: install
 	.venv/bin/pytest
+
+# The bench group (lifetimes, py-spy) added to the venv; --inexact keeps what install put there.
+bench: install
+	$(UV) sync --frozen --inexact --group bench --python $(PYTHON)
+	.venv/bin/python bench/short.py
 
 lint: install
 	.venv/bin/ruff check .

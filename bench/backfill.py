@@ -7,7 +7,11 @@ with SIGKILL part-way, runs it again to completion, then waits until the workers
 have recorded everything and checks that every order is in the database exactly
 once. Loopback only; stops by itself (bounded by --timeout).
 
-    .venv/bin/python bench/backfill.py [--orders 20000] [--clients 5000]
+    .venv/bin/python bench/backfill.py [--orders 20000] [--clients 5000] [--short]
+
+``--short``: 120 orders for 30 clients; the killed run sends one order at a time and is killed
+once past line 10, so the kill lands part-way through the file on a quiet machine too (its
+checkpoint is written every 0.5 s). About a minute on a loaded machine; bounded at 180 s.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from temporalio.testing import WorkflowEnvironment
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import parse_args, production_env  # noqa: E402
 from core import migrate  # noqa: E402
 from core.codec import new_key  # noqa: E402
 from core.db import create_engine, session_factory  # noqa: E402
@@ -64,6 +69,7 @@ def env_for(address: str, db_url: str) -> dict[str, str]:
             "REKINDLE_LOGGING__LEVEL": "WARNING",
             # the worker and the import encrypt payloads as in production (one key for both)
             "REKINDLE_SECURITY__CODEC_KEYS": CODEC_KEYS,
+            **production_env(),
         }
     )
     return env
@@ -85,12 +91,13 @@ async def counts(db_url: str) -> tuple[int, int, int]:
     return int(rows), int(ids), int(clients)
 
 
-async def interrupted_import(csv: Path, env: dict[str, str], kill_after_line: int) -> int:
+async def interrupted_import(csv: Path, env: dict[str, str], kill_after_line: int, concurrency: int) -> int:
     """Run the import, SIGKILL it once the checkpoint passes ``kill_after_line``; the line reached."""
     checkpoint = csv.with_name(csv.name + ".import-state")
     process = await asyncio.create_subprocess_exec(
-        str(BIN / "rekindle"), "import", str(csv), env=env, stdout=DEVNULL, stderr=DEVNULL
-    )
+        str(BIN / "rekindle"), "import", str(csv), "--concurrency", str(concurrency),
+        env=env, stdout=DEVNULL, stderr=DEVNULL,
+    )  # fmt: skip
     try:
         while process.returncode is None:
             try:
@@ -106,7 +113,8 @@ async def interrupted_import(csv: Path, env: dict[str, str], kill_after_line: in
     return int(json.loads(checkpoint.read_text())["line"])
 
 
-async def run(orders: int, clients: int, limit_seconds: float) -> dict[str, float | int]:
+async def run(args: argparse.Namespace) -> dict[str, float | int]:
+    orders, clients, limit_seconds = args.orders, args.clients, args.timeout
     server = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
         data_converter=data_converter(),
@@ -122,14 +130,23 @@ async def run(orders: int, clients: int, limit_seconds: float) -> dict[str, floa
     worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "worker", cwd=ROOT, env=env)
     try:
         started = time.monotonic()
-        stopped_at = await interrupted_import(csv, env, orders // 3)
-        print(f"import killed (SIGKILL) with the checkpoint at line {stopped_at} of {orders + 1}")
+        kill_after = orders // 3 if args.kill_after is None else args.kill_after
+        stopped_at = await interrupted_import(csv, env, kill_after, args.first_concurrency)
+        print(
+            f"import killed (SIGKILL) after {time.monotonic() - started:.1f} s "
+            f"with the checkpoint at line {stopped_at} of {orders + 1}"
+        )
+        if stopped_at > orders:
+            print("the import finished before the kill: no resume tested (lower --kill-after)")
         resumed = await asyncio.create_subprocess_exec(
             str(BIN / "rekindle"), "import", str(csv), env=env, stdout=DEVNULL, stderr=PIPE
         )
         _, err = await asyncio.wait_for(resumed.communicate(), limit_seconds)
         import_seconds = time.monotonic() - started
-        print(f"re-run exit {resumed.returncode}: {err.decode().strip().splitlines()[-1]}")
+        print(
+            f"re-run exit {resumed.returncode} after {import_seconds:.1f} s in all: "
+            f"{err.decode().strip().splitlines()[-1]}"
+        )
         while (await counts(db_url))[0] < orders and time.monotonic() - started < limit_seconds:
             await asyncio.sleep(1)
         await asyncio.sleep(3)  # anything still in flight would show up as a duplicate now
@@ -157,8 +174,12 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=5_000)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before giving up")
-    args = parser.parse_args()
-    figures = asyncio.run(run(args.orders, args.clients, args.timeout))
+    parser.add_argument(
+        "--first-concurrency", type=int, default=64, help="orders in flight in the run that is killed"
+    )
+    parser.add_argument("--kill-after", type=int, help="line the killed run must pass (default: a third)")
+    args = parse_args(parser, orders=120, clients=30, timeout=180, first_concurrency=1, kill_after=10)
+    figures = asyncio.run(run(args))
     print(
         f"{figures['rows_in_db']} of {figures['orders']} orders recorded "
         f"({figures['distinct_order_ids']} distinct ids, {figures['clients_in_db']} clients), "

@@ -3,7 +3,8 @@
 Runs in-process (no servers), side by side in one run, for a small payload (a profile
 signal) and a large one (a drafted email). Prints a table, then one JSON line with the
 medians (microseconds per encode+decode round trip) and the ratios.
-Usage: .venv/bin/python bench/codec_overhead.py [--rounds 7] [--iterations 2000]
+Usage: .venv/bin/python bench/codec_overhead.py [--rounds 7] [--iterations 2000] [--short]
+(``--short``: 3 rounds of 200, about a second.)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import statistics
 import time
 from typing import Any
 
+from bench.common import parse_args
 from core.codec import EncryptionCodec, new_key, parse_keys
 from core.contracts import DraftEmailResult, ProfileUpdated
 from core.temporal import data_converter
@@ -66,6 +68,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--iterations", type=int, default=2000)
-    args = parser.parse_args()
+    args = parse_args(parser, rounds=3, iterations=200)
     result = asyncio.run(main(args.rounds, args.iterations))
     print(json.dumps(result))

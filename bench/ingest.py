@@ -17,7 +17,9 @@ Both answer once Temporal has persisted the signal. No worker runs, so both meas
 acceptance, not processing. Rates are orders/s per round; the figures quoted are
 medians over rounds, and the ratio is of those medians. Loopback only; stops by itself.
 
-    .venv/bin/python bench/ingest.py [--orders 1500] [--rounds 3] [--profile out.svg]
+    .venv/bin/python bench/ingest.py [--orders 1500] [--rounds 3] [--profile out.svg] [--short]
+
+``--short``: one round of 100 orders per path after a warm-up of 100 (seconds).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from temporalio.testing import WorkflowEnvironment
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, parse_args, production_env  # noqa: E402
 from core import migrate  # noqa: E402
 from core.apikeys import create_key  # noqa: E402
 from core.codec import EncryptionCodec, new_key, parse_keys  # noqa: E402
@@ -198,6 +201,7 @@ def start_api(address: str, db_url: str, port: int) -> subprocess.Popen[bytes]:
             "REKINDLE_API__PORT": str(port),
             "REKINDLE_LOGGING__LEVEL": "WARNING",
             "REKINDLE_SECURITY__CODEC_KEYS": CODEC_KEYS,
+            **production_env(),
         }
     )
     return subprocess.Popen([sys.executable, "-m", "api"], cwd=ROOT, env=env)
@@ -215,14 +219,6 @@ async def wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError("the API did not become ready")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_profiler(pid: int, out: str, seconds: int) -> subprocess.Popen[bytes] | None:
@@ -287,8 +283,9 @@ async def measure(
     try:
         start = api_workflow_start(client.service_client.config.target_host)
         api_send, temporal_send = via_api(https), via_temporal(client, start)
-        await drive(plan("warm-api", 256), api_send)  # connections, caches, first workflows
-        await drive(plan("warm-tmp", 256), temporal_send)
+        warm = min(256, orders)
+        await drive(plan("warm-api", warm), api_send)  # connections, caches, first workflows
+        await drive(plan("warm-tmp", warm), temporal_send)
         rates: dict[str, list[float]] = {"api": [], "temporal": [], "noop": []}
         latencies: list[float] = []
         spy = None
@@ -328,11 +325,12 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1500, help="orders per round and path")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", help="py-spy output of the API process during the last api round")
-    args = parser.parse_args()
+    parser.add_argument("--timeout", type=float, default=900, help="seconds before giving up")
+    args = parse_args(parser, orders=100, rounds=1, timeout=240)
     print(f"{args.orders} orders per round, {args.rounds} rounds, concurrency {CONCURRENCY}, no worker")
     # uvloop in the load generator too (as in the API): both paths share this process.
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        figures = runner.run(asyncio.wait_for(run(args.orders, args.rounds, args.profile), 900))
+        figures = runner.run(asyncio.wait_for(run(args.orders, args.rounds, args.profile), args.timeout))
     print(
         f"API       {figures['api_per_second']:8.1f} orders/s  "
         f"p50 {figures['api_p50_ms']} ms  p99 {figures['api_p99_ms']} ms\n"

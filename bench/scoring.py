@@ -7,7 +7,10 @@ expected orders and value, score, tier), peak traced memory; then `lifetimes`
 on the same arrays for every size whose projected fit time fits the budget.
 The last line is one JSON object with the headline figures.
 
-    uv sync --group bench && .venv/bin/python bench/scoring.py
+    uv sync --group bench && .venv/bin/python bench/scoring.py [--sizes 10000,100000,1000000] [--short]
+
+``--short`` fits 2,000 and 10,000 clients once each (a few seconds); the ``_1m`` figures are
+then those of the largest size, named in ``largest_clients``.
 """
 
 import argparse
@@ -23,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import parse_args
 from core.scoring import bgnbd, gamma_gamma
 from core.scoring._numeric import single_threaded_blas
 from core.scoring.params import BgNbdParams, GammaGammaParams, ModelParameters
@@ -193,7 +197,7 @@ def main() -> None:
         help="seconds per lifetimes fit",
     )
     ap.add_argument("--seed", type=int, default=2024)
-    args = ap.parse_args()
+    args = parse_args(ap, sizes="2000,10000", repeats=1)
     sizes = sorted(int(v) for v in args.sizes.split(","))
     print(f"BG/NBD truth {TRUE_BGNBD!r}, spend {TRUE_SPEND!r}; calibration {START} .. {UNTIL}")
     fitters = _lifetimes()
@@ -221,6 +225,7 @@ def main() -> None:
                 "scores_per_second_1m": round(largest.scores_per_s),
                 "lifetimes_time_ratio": round(common.lifetimes_s / common.fit_s, 2),
                 "max_param_rel_diff": float(f"{_rel_diff(common.ours, common.lifetimes):.3e}"),
+                "largest_clients": largest.n,
             }
         )
     )

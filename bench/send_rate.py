@@ -9,7 +9,9 @@ split over a few workflows so the dev server's workflow-task ceiling is not what
 The rate is measured where it matters, at the SMTP server: (messages - 1) / (last - first
 arrival). Both phases run side by side in one process, each on a fresh task queue.
 
-    .venv/bin/python bench/send_rate.py [--emails 500] [--limit 20] [--workflows 10]
+    .venv/bin/python bench/send_rate.py [--emails 500] [--limit 20] [--workflows 10] [--short]
+
+``--short`` sends 20 emails over 2 workflows per phase (seconds; too few to hold the rate).
 
 The default limit is 20/s because the unlimited rate on a loaded 2-core machine (one Python
 worker, SQLite, the dev server, a new SMTP connection per message) is only about 40-50/s: a
@@ -43,6 +45,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.sending import SendingActivities
+from bench.common import free_port, parse_args
 from core import migrate
 from core.contracts import ACTIVITY_SEND_EMAIL, SendEmailInput, SendEmailResult
 from core.db import create_engine, session_factory, transaction
@@ -200,15 +203,6 @@ async def phase(
     return rate(arrivals.reset()), wall, outcomes
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def main(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="rekindle-bench-"))
     db_path = folder / "bench.db"
@@ -261,7 +255,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--emails", type=int, default=500)
     parser.add_argument("--limit", type=float, default=20.0)
     parser.add_argument("--workflows", type=int, default=10)
-    return parser.parse_args()
+    return parse_args(parser, emails=20, workflows=2)
 
 
 if __name__ == "__main__":

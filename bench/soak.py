@@ -17,7 +17,10 @@ errors: failed/terminated/timed-out workflows (visibility) and failed workflow
 tasks (``temporal_workflow_task_execution_failed``). Stops by itself; every wait is
 bounded by ``--timeout``.
 
-    .venv/bin/python bench/soak.py [--clients 50000] [--duration 600] [--rate 10]
+    .venv/bin/python bench/soak.py [--clients 50000] [--duration 600] [--rate 10] [--short]
+
+``--short``: 10 clients with up to 2 orders each, then 3 s at 5 orders/s (about a minute on a loaded
+machine, most of it starting the stack; bounded at 180 s).
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +51,7 @@ from temporalio.client import Client
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, parse_args, production_env  # noqa: E402
 from cli.demo import Seeder, order_item  # noqa: E402
 from cli.demo_population import DemoOrder, build_population  # noqa: E402
 from cli.devstack import server_state_flags  # noqa: E402
@@ -63,12 +66,6 @@ BIN = Path(sys.executable).parent
 SAMPLE_SECONDS = 5.0
 BACKFILL_CHUNK = 400  # clients; two chunks in flight stay below the worker's 1,000 cached workflows
 AMOUNTS = [Decimal(f"{v}.00") for v in (19, 25, 39, 45, 60, 79, 120)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -134,6 +131,7 @@ async def start_stack() -> Stack:
         "REKINDLE_WORKER__METRICS_PORT": str(ports["metrics"]),
         "REKINDLE_SMTP__PORT": str(free_port()),  # nothing is sent: approval is manual
         "REKINDLE_SCORING__REFIT_ENABLED": "false",
+        **production_env(),
     }
     for name in ("worker", "api"):
         out = (folder / f"{name}.log").open("ab")
@@ -308,7 +306,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     stop = asyncio.Event()
     try:
         async with httpx.AsyncClient(timeout=120) as plain:
+            started = time.monotonic()
             await wait_ready(stack, plain, 120)
+            print(f"stack ready after {time.monotonic() - started:.1f} s", flush=True)
             headers = {"authorization": f"Bearer {await admin_key(stack.db_url)}"}
             sampler = asyncio.create_task(sample_memory(stack, peaks, stop))
             async with httpx.AsyncClient(base_url=stack.api_url, headers=headers, timeout=120) as http:
@@ -367,7 +367,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=10, help="orders a second during the steady phase")
     parser.add_argument("--timeout", type=float, default=6 * 3600, help="give up after this many seconds")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, databases)")
-    args = parser.parse_args()
+    args = parse_args(parser, clients=10, history=2, duration=3, rate=5, timeout=180)
     if not 1 <= args.clients <= 99_999 or args.history < 1 or args.rate < 1:
         parser.error("--clients must be 1..99999, --history and --rate at least 1")
     figures = asyncio.run(run(args))

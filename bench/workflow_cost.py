@@ -8,12 +8,15 @@ file; drafting and sending are in-process stand-ins (auto-approve on). Then the
 worker's memory per cached client workflow is measured (RSS with N cached
 workflows vs before).
 
-Run: ``.venv/bin/python -m bench.workflow_cost`` (loopback only, stops by itself).
-The last line is one JSON object with the figures issue 4 names.
+Run: ``.venv/bin/python -m bench.workflow_cost [--short]`` (loopback only, stops by itself).
+``--short``: one client of each kind for 30 days (scaled to a year) and 30 cached workflows for
+the memory figure (seconds, not minutes). The last line is one JSON object with the figures
+issue 4 names.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
 import json
@@ -41,8 +44,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from activities.facts import ClientFactsActivities
 from activities.orders import OrderActivities
+from activities.policy import PolicyActivities
 from activities.scoring import ScoringActivities
+from bench.common import parse_args
 from bench.naive import NAIVE_WORKFLOW, DailyRescoreWorkflow
 from core import migrate
 from core.contracts import (
@@ -63,7 +69,7 @@ from core.contracts import (
 )
 from core.db import create_engine, session_factory
 from core.process import finish
-from core.settings import DatabaseSettings
+from core.settings import DatabaseSettings, PolicySettings, Settings
 from core.temporal import data_converter, register_search_attributes
 from workflows.client import ClientEngagementWorkflow
 
@@ -108,27 +114,29 @@ async def send_email(input: SendEmailInput) -> SendEmailResult:
     return SendEmailResult(email_id=input.email_id, outcome="sent")
 
 
-def order_days(cadence: float | None, orders: int, rng: random.Random) -> list[int]:
-    """Days of the year a client orders on: their cadence with a little jitter."""
+def order_days(cadence: float | None, orders: int, rng: random.Random, span: int = YEAR_DAYS) -> list[int]:
+    """Days of the ``span`` simulated a client orders on: their cadence with a little jitter."""
     if cadence is None:
         return [rng.randrange(0, 14)]
     days: list[int] = []
-    day = rng.uniform(0, cadence)
-    while day < YEAR_DAYS and len(days) < orders:
+    day = rng.uniform(0, min(cadence, span - 1))  # a short span still sees every client order
+    while day < span and len(days) < orders:
         days.append(int(day))
         day += cadence * rng.uniform(0.85, 1.15)
     return days
 
 
-def schedule(rng: random.Random) -> tuple[dict[int, list[tuple[str, str]]], dict[str, str]]:
-    """Day -> [(client id, order id)] and client id -> kind."""
+def schedule(
+    rng: random.Random, per_kind: int | None = None, span: int = YEAR_DAYS
+) -> tuple[dict[int, list[tuple[str, str]]], dict[str, str]]:
+    """Day -> [(client id, order id)] and client id -> kind (``per_kind`` clients of each, if given)."""
     by_day: dict[int, list[tuple[str, str]]] = {}
     kinds: dict[str, str] = {}
     for kind, cadence, orders, count in POPULATION:
-        for n in range(count):
+        for n in range(per_kind or count):
             cid = f"bench-{kind}-{n}-{uuid.uuid4().hex[:6]}"
             kinds[cid] = kind
-            for i, day in enumerate(order_days(cadence, orders, rng)):
+            for i, day in enumerate(order_days(cadence, orders, rng, span)):
                 by_day.setdefault(day, []).append((cid, f"{cid}-o{i}"))
     return by_day, kinds
 
@@ -145,8 +153,8 @@ async def signal(client: Client, workflow: str, wid: str, cid: str, queue: str, 
     )
 
 
-async def simulate_year(env: WorkflowEnvironment, queue: str, kinds: dict[str, str], by_day: Any) -> None:
-    """Deliver every order on its day to both designs, then let the year run out."""
+async def simulate_year(env: WorkflowEnvironment, queue: str, by_day: Any, span: int = YEAR_DAYS) -> None:
+    """Deliver every order on its day to both designs, then let the ``span`` days run out."""
     start = await env.get_current_time()
     for day in sorted(by_day):
         now = await env.get_current_time()
@@ -160,7 +168,7 @@ async def simulate_year(env: WorkflowEnvironment, queue: str, kinds: dict[str, s
             sends.append(signal(env.client, CLIENT_WORKFLOW, f"client-{cid}", cid, queue, order))
             sends.append(signal(env.client, NAIVE_WORKFLOW, f"daily-{cid}", cid, queue, order))
         await asyncio.gather(*sends)
-    end = start + timedelta(days=YEAR_DAYS)
+    end = start + timedelta(days=span)
     await env.sleep(end - await env.get_current_time())
 
 
@@ -206,27 +214,27 @@ def rss_kb() -> int:
 
 
 async def memory_per_cached_workflow(
-    env: WorkflowEnvironment, activities: Sequence[Any], runner: WorkflowRunner | None = None
+    env: WorkflowEnvironment, activities: Sequence[Any], cached: int, runner: WorkflowRunner | None = None
 ) -> float:
-    """RSS growth of one worker holding N client workflows in its cache, per workflow."""
+    """RSS growth of one worker holding ``cached`` client workflows in its cache, per workflow."""
     queue = f"bench-mem-{uuid.uuid4().hex[:8]}"
     worker = Worker(
         env.client,
         task_queue=queue,
         workflows=[ClientEngagementWorkflow],
         activities=activities,
-        max_cached_workflows=CACHED_WORKFLOWS * 2,
+        max_cached_workflows=cached * 2,
         workflow_runner=runner or SandboxedWorkflowRunner(),
     )
     async with worker:
-        await _warm(env.client, queue, "warm", 50)
+        await _warm(env.client, queue, "warm", min(50, cached))
         deltas = []
         for batch in range(BATCHES):  # the median of three batches: RSS moves in allocator steps
             gc.collect()
             before = rss_kb()
-            await _warm(env.client, queue, f"mem{batch}", CACHED_WORKFLOWS // BATCHES)
+            await _warm(env.client, queue, f"mem{batch}", cached // BATCHES)
             gc.collect()
-            deltas.append((rss_kb() - before) / (CACHED_WORKFLOWS // BATCHES))
+            deltas.append((rss_kb() - before) / (cached // BATCHES))
     return statistics.median(deltas)
 
 
@@ -259,26 +267,27 @@ async def _start_idle(client: Client, queue: str, cid: str) -> None:
     )
 
 
-def report(ours: Cost, naive: Cost, clients: int, kinds: dict[str, str], kb: float, seconds: float) -> None:
-    tasks, daily = ours.tasks / clients, naive.tasks / clients
-    print(f"population: {clients} clients, one simulated year each ({seconds:.1f} s wall clock)")
+def report(ours: Cost, naive: Cost, kinds: dict[str, str], args: argparse.Namespace, kb: float) -> None:
+    clients, year = len(kinds), YEAR_DAYS / args.days  # per client, scaled to a year
+    simulated = "one simulated year" if args.days == YEAR_DAYS else f"{args.days} simulated days, scaled"
+    print(f"population: {clients} clients, {simulated}")
     print(
         f"{'design':<22}{'tasks/client-year':>20}{'events/client-year':>20}{'runs':>6}{'max events/run':>16}"
     )
     for name, c in (("adaptive (Rekindle)", ours), ("daily rescore tick", naive)):
-        per_year = f"{c.tasks / clients:>20.1f}{c.events / clients:>20.1f}"
+        per_year = f"{c.tasks * year / clients:>20.1f}{c.events * year / clients:>20.1f}"
         print(f"{name:<22}{per_year}{c.runs:>6}{c.max_events_per_run:>16}")
     print("adaptive tasks per client-year by kind (daily design in brackets):")
     for kind in dict.fromkeys(kinds.values()):
         mine, theirs = ours.per_kind[kind], naive.per_kind[kind]
-        print(f"  {kind:<10} {sum(mine) / len(mine):7.1f}  [{sum(theirs) / len(theirs):7.1f}]")
-    print(f"ratio (daily / adaptive workflow tasks): {daily / tasks:.1f}x")
-    batch = CACHED_WORKFLOWS // BATCHES
+        print(f"  {kind:<10} {sum(mine) * year / len(mine):7.1f}  [{sum(theirs) * year / len(theirs):7.1f}]")
+    print(f"ratio (daily / adaptive workflow tasks): {naive.tasks / ours.tasks:.1f}x")
     print(f"worker memory per cached client workflow: {kb:.1f} KB")
-    print(f"  (RSS growth per workflow, median of {BATCHES} batches of {batch}, sandbox on as in production)")
+    batches = f"median of {BATCHES} batches of {args.cached // BATCHES}"
+    print(f"  (RSS growth per workflow, {batches}, sandbox on as in production)")
 
 
-async def main() -> None:
+async def main(args: argparse.Namespace) -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
@@ -291,28 +300,38 @@ async def main() -> None:
         )
         try:
             await register_search_attributes(env.client)
+            # Every activity the client workflow calls: the database ones for real (a run's facts,
+            # the live policy seeded with auto-approval like CONFIG), drafting and sending stand-ins.
+            policy = PolicySettings(auto_approve=True)
             activities: list[Callable[..., Any]] = [
                 OrderActivities(sessions).record_order, ScoringActivities(sessions).rescore_client,
+                ClientFactsActivities(sessions).load_client_facts,
+                PolicyActivities(sessions, Settings(_env_file=None, policy=policy)).load_policy,
                 draft_email, update_email, send_email,
             ]  # fmt: skip
-            by_day, kinds = schedule(random.Random(4))
+            by_day, kinds = schedule(random.Random(4), args.per_kind, args.days)
             queue = f"bench-{uuid.uuid4().hex[:8]}"
             workflows = [ClientEngagementWorkflow, DailyRescoreWorkflow]
             async with Worker(env.client, task_queue=queue, workflows=workflows, activities=activities):
-                await simulate_year(env, queue, kinds, by_day)
+                await simulate_year(env, queue, by_day, args.days)
+            print(f"year simulated after {time.monotonic() - started:.1f} s", flush=True)
             ours = await cost_of(env.client, {f"client-{c}": k for c, k in kinds.items()})
             naive = await cost_of(env.client, {f"daily-{c}": k for c, k in kinds.items()})
-            kb = await memory_per_cached_workflow(env, activities)
-            kb_bare = await memory_per_cached_workflow(env, activities, UnsandboxedWorkflowRunner())
+            kb = await memory_per_cached_workflow(env, activities, args.cached)
+            print(f"memory with the sandbox measured after {time.monotonic() - started:.1f} s", flush=True)
+            kb_bare = await memory_per_cached_workflow(
+                env, activities, args.cached, UnsandboxedWorkflowRunner()
+            )
         finally:
             await env.shutdown()
             await engine.dispose()
-    clients = len(kinds)
-    report(ours, naive, clients, kinds, kb, time.monotonic() - started)
+    print(f"all measured in {time.monotonic() - started:.1f} s (wall clock)")
+    report(ours, naive, kinds, args, kb)
     print(f"  (the same without the workflow sandbox, for comparison: {kb_bare:.1f} KB)")
+    per_client_year = YEAR_DAYS / args.days / len(kinds)
     figures = {
-        "tasks_per_client_year": round(ours.tasks / clients, 1),
-        "daily_design_tasks_per_client_year": round(naive.tasks / clients, 1),
+        "tasks_per_client_year": round(ours.tasks * per_client_year, 1),
+        "daily_design_tasks_per_client_year": round(naive.tasks * per_client_year, 1),
         "ratio": round(naive.tasks / ours.tasks, 1),
         "max_events_per_run": ours.max_events_per_run,
         "kb_per_cached_workflow": round(kb, 1),
@@ -320,9 +339,23 @@ async def main() -> None:
     print(json.dumps(figures))
 
 
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--per-kind", type=int, help="clients of each kind (default: the typical mix)")
+    parser.add_argument(
+        "--cached", type=int, default=CACHED_WORKFLOWS, help="workflows cached for the memory figure"
+    )
+    parser.add_argument(
+        "--days", type=int, default=YEAR_DAYS, help="days simulated (figures are scaled to a year)"
+    )
+    parser.add_argument("--timeout", type=float, default=900, help="seconds before giving up")
+    return parse_args(parser, per_kind=1, days=30, cached=30, timeout=240)
+
+
 if __name__ == "__main__":
+    arguments = parse()
     try:
-        asyncio.run(asyncio.wait_for(main(), timeout=900))
+        asyncio.run(asyncio.wait_for(main(arguments), timeout=arguments.timeout))
     except Exception as exc:
         print(f"error: {exc!r}", file=sys.stderr)
         finish(1)

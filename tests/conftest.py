@@ -140,7 +140,16 @@ def settings(db_url: str) -> Settings:
                 update={
                     "task_queue": f"rekindle-{suffix}",
                     "send_task_queue": f"rekindle-send-{suffix}",
+                    "refit_task_queue": f"rekindle-refit-{suffix}",
                     "llm_task_queue": f"rekindle-llm-{suffix}",
+                }
+            ),
+            "webhooks": base.webhooks.model_copy(
+                update={
+                    "task_queue": f"rekindle-webhooks-{suffix}",
+                    "allow_private_urls": True,
+                    "poll_interval_seconds": 0.2,
+                    "max_retry_interval_seconds": 2.0,
                 }
             ),
         }

@@ -30,7 +30,24 @@ TEST_CODEC_KEY_ID = "test-1"
 TEST_CODEC_KEYS = (
     f"{TEST_CODEC_KEY_ID}:{base64.b64encode(hashlib.sha256(b'rekindle test key').digest()).decode()}"
 )
-TEST_SECURITY = SecuritySettings(codec_keys=SecretStr(TEST_CODEC_KEYS), codec_active_key_id=TEST_CODEC_KEY_ID)
+# Long enough for the production entry points (core/startup.py), which refuse the dev defaults.
+TEST_SESSION_SECRET = "test-session-secret-not-for-production-0001"
+TEST_UNSUBSCRIBE_SECRET = "test-unsubscribe-secret-not-for-production-01"
+TEST_SUPPRESSION_HASH_SECRET = "test-suppression-hash-secret-not-for-production"
+TEST_SECURITY = SecuritySettings(
+    codec_keys=SecretStr(TEST_CODEC_KEYS),
+    codec_active_key_id=TEST_CODEC_KEY_ID,
+    session_secret=SecretStr(TEST_SESSION_SECRET),
+    unsubscribe_secret=SecretStr(TEST_UNSUBSCRIBE_SECRET),
+    suppression_hash_secret=SecretStr(TEST_SUPPRESSION_HASH_SECRET),
+)
+# What a subprocess running ``rekindle api``/``worker`` needs besides the codec keys.
+PRODUCTION_TEST_ENV = {
+    "REKINDLE_SECURITY__SESSION_SECRET": TEST_SESSION_SECRET,
+    "REKINDLE_SECURITY__UNSUBSCRIBE_SECRET": TEST_UNSUBSCRIBE_SECRET,
+    "REKINDLE_SECURITY__SUPPRESSION_HASH_SECRET": TEST_SUPPRESSION_HASH_SECRET,
+    "REKINDLE_SMTP__POSTAL_ADDRESS": "Rekindle Test Ltd, 1 Test Street, Testville",
+}
 
 
 def session_codec() -> EncryptionCodec:
@@ -134,6 +151,14 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 10.0, interva
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
         await asyncio.sleep(interval)
+
+
+async def client_quiet(client: Client, client_id: str) -> bool:
+    """No activity and no workflow task pending: the client's workflow waits on a timer or a
+    message (the dev server reports the pending workflow task; the time-skipping one does not)."""
+    described = await client.get_workflow_handle(client_workflow_id(client_id)).describe()
+    raw = described.raw_description
+    return not raw.pending_activities and not raw.HasField("pending_workflow_task")
 
 
 def demo_episodes(population: Sequence[DemoClient]) -> list[Episode]:

@@ -20,6 +20,7 @@ from core.scoring.params import BgNbdParams, GammaGammaParams, ModelParameters, 
 from core.scoring.simulate import simulate_orders
 from core.scoring.summary import summarize
 from tests.helpers import new_worker, unique_id
+from tests.workflows.recording import RECORD, record_chain
 from workflows.refit import RefitModelWorkflow
 
 UNTIL = date(2025, 12, 31)
@@ -185,9 +186,10 @@ async def test_refit_store_activity_is_idempotent(sessions: async_sessionmaker[A
 
 @pytest.mark.temporal
 async def test_refit_workflow_stores_a_new_version_each_run(
-    time_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession]
+    time_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], request: pytest.FixtureRequest
 ) -> None:
     acts = RefitActivities(sessions)
+    ids: list[str] = []
     async with new_worker(
         time_env.client,
         workflows=[RefitModelWorkflow],
@@ -195,10 +197,11 @@ async def test_refit_workflow_stores_a_new_version_each_run(
     ) as worker:
 
         async def refit() -> RefitModelResult:
+            ids.append(unique_id("refit"))
             return await time_env.client.execute_workflow(
                 RefitModelWorkflow.run,
                 RefitModelInput(calibration_end=UNTIL, batch_size=700),
-                id=unique_id("refit"),
+                id=ids[-1],
                 task_queue=worker.task_queue,
             )
 
@@ -207,6 +210,9 @@ async def test_refit_workflow_stores_a_new_version_each_run(
         await _seed_orders(sessions, 700, seed=7)
         first = await refit()
         second = await refit()
+    if RECORD and "sqlite" in request.node.name:  # for the replay tests (tests/workflows/recording.py)
+        for n, workflow_id in enumerate(ids):
+            await record_chain(time_env.client, workflow_id, None, f"{request.node.originalname}-{n}")
     assert (first.stored, first.version, first.n_clients) == (True, 1, 700)
     assert second.version == 2
     assert first.calibration_end == UNTIL

@@ -67,7 +67,7 @@ async def test_draft_email_template_by_default(
     result = await _draft(acts, _input(cid))
     assert result.generator == "template"
     assert result.model is None
-    assert result.prompt_version == "template-v1"
+    assert result.prompt_version == "template-v2"
     assert result.body_text.startswith("Hi Anna,")
     assert "knitwear" in result.body_text
     assert all(v.passed for v in result.guardrails)
@@ -79,6 +79,18 @@ async def test_draft_email_template_by_default(
     assert row.guardrails is not None
     assert row.guardrails["fell_back"] is False
     assert await events(sessions, result.email_id) == ["drafted"]
+
+
+async def test_draft_email_without_an_address_stores_nothing(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    cid = await add_client(sessions, email=None)
+    input = _input(cid)
+    with pytest.raises(ApplicationError) as info:
+        await _draft(DraftingActivities(sessions, settings), input)
+    assert (info.value.type, info.value.non_retryable) == ("NoEmailAddress", True)
+    async with sessions() as session:
+        assert await session.get(Email, input.email_id) is None
 
 
 async def test_draft_email_retry_returns_the_stored_draft(
@@ -119,7 +131,7 @@ async def test_draft_email_llm_draft_is_recorded(
 ) -> None:
     cid = await add_client(sessions)
     result = await _draft(llm.acts, _input(cid))
-    assert (result.generator, result.model, result.prompt_version) == ("llm", "fake-model", "llm-v1")
+    assert (result.generator, result.model, result.prompt_version) == ("llm", "fake-model", "llm-v2")
     assert result.subject == llm.fake.draft["subject"]
     assert not result.fell_back
     row = await get_email(sessions, result.email_id)

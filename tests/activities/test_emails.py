@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.drafting import DraftingActivities
@@ -62,22 +61,22 @@ async def test_update_email_approval_with_edits_is_rechecked_and_rendered(
     assert await events(sessions, eid) == ["approved", "rescheduled"]
 
 
-async def test_update_email_edits_failing_guardrails_are_refused(
+async def test_update_email_edits_failing_guardrails_are_refused_as_a_result(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     cid = await add_client(sessions)
     eid = await add_email(sessions, cid, status="pending_approval")
-    with pytest.raises(ApplicationError) as info:
-        await _update(
-            EmailActivities(sessions, settings),
-            email_id=eid,
-            client_id=cid,
-            status="approved",
-            body_text="Hi Anna, take 50% off today at https://elsewhere.example.com",
-        )
-    assert (info.value.type, info.value.non_retryable) == ("GuardrailViolation", True)
-    assert "no_unapproved_offer" in str(info.value)
-    assert "only_our_links" in str(info.value)
+    result = await _update(
+        EmailActivities(sessions, settings),
+        email_id=eid,
+        client_id=cid,
+        status="approved",
+        body_text="Hi Anna, take 50% off today at https://elsewhere.example.com",
+    )
+    assert (result.applied, result.status) == (False, "pending_approval")
+    assert result.reason is not None
+    assert "no_unapproved_offer" in result.reason
+    assert "only_our_links" in result.reason
     assert (await get_email(sessions, eid)).status == "pending_approval"
 
 
@@ -147,9 +146,10 @@ async def test_update_email_cancel_before_draft_leaves_a_tombstone(
     assert (await get_email(sessions, eid)).status == "cancelled"
 
 
-async def test_update_email_unknown_email_is_non_retryable(
+async def test_update_email_unknown_email_is_answered_not_raised(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    with pytest.raises(ApplicationError) as info:
-        await _update(EmailActivities(sessions, settings), email_id="nope", client_id="c", status="approved")
-    assert (info.value.type, info.value.non_retryable) == ("EmailNotFound", True)
+    result = await _update(
+        EmailActivities(sessions, settings), email_id="nope", client_id="c", status="approved"
+    )
+    assert (result.applied, result.status, result.reason) == (False, None, "no such email")

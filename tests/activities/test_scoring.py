@@ -13,6 +13,7 @@ from activities.orders import OrderActivities
 from activities.scoring import ScoringActivities
 from core.contracts import OrderPlaced, RecordOrderInput, RescoreInput
 from core.models import Client, EngagementScore
+from core.policy import in_holdout
 
 T0 = datetime(2026, 1, 1, 10, tzinfo=UTC)
 
@@ -62,3 +63,29 @@ async def test_rescore_unknown_client_is_created_active(sessions: async_sessionm
     assert (result.tier, result.next_check_at) == ("active", None)
     async with sessions() as session:
         assert (await session.get(Client, "c-new")) is not None
+
+
+async def test_rescore_stores_expected_orders_and_value_and_the_holdout_arm(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    held = next(f"c-h{i}" for i in range(1000) if in_holdout(f"c-h{i}", 0.5))
+    treated = next(f"c-t{i}" for i in range(1000) if not in_holdout(f"c-t{i}", 0.5))
+    for cid in (held, treated):
+        await record(sessions, cid, [0, 30, 60])
+        result = await ActivityEnvironment().run(
+            ScoringActivities(sessions, holdout_fraction=0.5).rescore_client,
+            RescoreInput(client_id=cid, now=T0 + timedelta(days=90)),
+        )
+        assert result.expected_orders is not None
+        assert result.expected_orders > 0
+        assert result.expected_value is not None
+        assert result.expected_value > 0
+    async with sessions() as session:
+        row = await session.scalar(select(EngagementScore).where(EngagementScore.client_id == held))
+        arms = {
+            c.id: c.holdout
+            for c in await session.scalars(select(Client).where(Client.id.in_([held, treated])))
+        }
+    assert row is not None
+    assert row.expected_value is not None
+    assert arms == {held: True, treated: False}

@@ -24,7 +24,14 @@ from core.settings import Settings
 from tests.activities.factories import add_client, add_email, events, get_email
 from tests.fakes.smtp import smtp_server
 from tests.fakes.workflows import ActivityCall, ActivityCallWorkflow
-from tests.helpers import TEST_CODEC_KEY_ID, TEST_CODEC_KEYS, eventually, new_worker, unique_id
+from tests.helpers import (
+    PRODUCTION_TEST_ENV,
+    TEST_CODEC_KEY_ID,
+    TEST_CODEC_KEYS,
+    eventually,
+    new_worker,
+    unique_id,
+)
 
 pytestmark = [pytest.mark.temporal, pytest.mark.fault, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +53,7 @@ def worker_process(
         "REKINDLE_LOGGING__FORMAT": "json",
         "REKINDLE_SECURITY__CODEC_KEYS": TEST_CODEC_KEYS,
         "REKINDLE_SECURITY__CODEC_ACTIVE_KEY_ID": TEST_CODEC_KEY_ID,
+        **PRODUCTION_TEST_ENV,
     }
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env, stdout=out, stderr=out)

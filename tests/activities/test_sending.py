@@ -183,6 +183,20 @@ async def test_send_email_unsubscribed_client_is_suppressed(
     assert server.received == []
 
 
+async def test_send_email_without_an_address_is_cancelled_not_bounced(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    eid, cid = await _approved(sessions, email=None)
+    with smtp_server() as server:
+        result = await _send(_settings(settings, server.port), sessions, eid, cid)
+        again = await _send(_settings(settings, server.port), sessions, eid, cid)
+    assert (result.outcome, again.outcome) == ("cancelled", "cancelled")
+    assert server.received == []
+    assert (await get_email(sessions, eid)).status == "cancelled"
+    async with sessions() as session:
+        assert (await session.scalar(select(Suppression).where(Suppression.client_id == cid))) is None
+
+
 @pytest.mark.parametrize(
     ("status", "error"), [("pending_approval", "EmailNotApproved"), (None, "EmailNotFound")]
 )

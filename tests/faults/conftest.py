@@ -44,6 +44,7 @@ def fault_settings(db_url: str, temporal_address: str, smtp_port: int, **llm: ob
         task_queue=f"faults-{suffix}",
         send_task_queue=f"faults-send-{suffix}",
         llm_task_queue=f"faults-llm-{suffix}",
+        refit_task_queue=f"faults-refit-{suffix}",
     )
     return base.model_copy(
         update={

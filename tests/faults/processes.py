@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from cli.devstack import server_state_flags
 from core.settings import Settings
-from tests.helpers import TEST_CODEC_KEY_ID, TEST_CODEC_KEYS, free_port
+from tests.helpers import PRODUCTION_TEST_ENV, TEST_CODEC_KEY_ID, TEST_CODEC_KEYS, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -34,6 +35,7 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
             "REKINDLE_TEMPORAL__TASK_QUEUE": settings.temporal.task_queue,
             "REKINDLE_TEMPORAL__SEND_TASK_QUEUE": settings.temporal.send_task_queue,
             "REKINDLE_TEMPORAL__LLM_TASK_QUEUE": settings.temporal.llm_task_queue,
+            "REKINDLE_TEMPORAL__REFIT_TASK_QUEUE": settings.temporal.refit_task_queue,
             "REKINDLE_SMTP__PORT": str(settings.smtp.port),
             "REKINDLE_SMTP__TIMEOUT_SECONDS": "10",
             "REKINDLE_SMTP__RATE_LIMIT_PER_SECOND": "50",
@@ -43,9 +45,28 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
             "REKINDLE_LOGGING__LEVEL": "WARNING",
             "REKINDLE_SECURITY__CODEC_KEYS": TEST_CODEC_KEYS,
             "REKINDLE_SECURITY__CODEC_ACTIVE_KEY_ID": TEST_CODEC_KEY_ID,
+            **PRODUCTION_TEST_ENV,
+            **_policy_env(settings),
             **extra,
         }
     )
+    return env
+
+
+def _policy_env(settings: Settings) -> dict[str, str]:
+    """The scenario's policy for the worker too: whichever process reads the live policy first
+    seeds version 1 from its own settings, so API and worker must agree (as in production)."""
+    env = {}
+    for name, value in settings.policy.model_dump(mode="json").items():
+        if value is not None:
+            text = (
+                json.dumps(value)
+                if isinstance(value, list)
+                else str(value).lower()
+                if isinstance(value, bool)
+                else str(value)
+            )
+            env[f"REKINDLE_POLICY__{name.upper()}"] = text
     return env
 
 

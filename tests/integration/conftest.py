@@ -14,9 +14,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from core.apikeys import Scope, create_key
+from core.datakeys import DataKeys
 from core.settings import Settings
-from core.temporal import connect
-from tests.helpers import free_port, serve_app
+from core.temporal import connect, data_converter
+from tests.helpers import free_port, serve_app, session_codec
 from worker import registry
 from worker.main import build_workers, run_workers
 
@@ -32,6 +33,7 @@ class Stack:
     sessions: async_sessionmaker[AsyncSession]
     base_url: str
     api_key: str
+    data_keys: DataKeys | None = None
 
     async def key(self, *scopes: Scope, name: str = "test") -> str:
         return (await create_key(self.sessions, name, scopes)).token
@@ -65,6 +67,29 @@ async def unreachable(
         yield http
 
 
+async def _stack(
+    client: Client,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    api_key: str,
+    data_keys: DataKeys | None = None,
+) -> AsyncIterator[Stack]:
+    deps = registry.Dependencies(settings=settings, sessions=sessions)
+    stop = asyncio.Event()
+    worker_task = asyncio.create_task(run_workers(build_workers(client, deps), stop))
+    app = create_app(settings, temporal=client, data_keys=data_keys)
+    try:
+        async with (
+            serve_app(app) as base_url,
+            httpx.AsyncClient(base_url=base_url, timeout=30, headers=auth(api_key)) as http,
+            httpx.AsyncClient(base_url=base_url, timeout=30) as anon,
+        ):
+            yield Stack(http, anon, client, settings, sessions, base_url, api_key, data_keys)
+    finally:
+        stop.set()
+        await worker_task
+
+
 @pytest.fixture
 async def stack(
     dev_env: WorkflowEnvironment,
@@ -73,18 +98,22 @@ async def stack(
     api_key: str,
 ) -> AsyncIterator[Stack]:
     """Worker + API (served over HTTP on loopback) on this test's database and queues."""
-    client = dev_env.client
-    deps = registry.Dependencies(settings=settings, sessions=sessions)
-    stop = asyncio.Event()
-    worker_task = asyncio.create_task(run_workers(build_workers(client, deps), stop))
-    app = create_app(settings, temporal=client)
-    try:
-        async with (
-            serve_app(app) as base_url,
-            httpx.AsyncClient(base_url=base_url, timeout=30, headers=auth(api_key)) as http,
-            httpx.AsyncClient(base_url=base_url, timeout=30) as anon,
-        ):
-            yield Stack(http, anon, client, settings, sessions, base_url, api_key)
-    finally:
-        stop.set()
-        await worker_task
+    async for served in _stack(dev_env.client, settings, sessions, api_key):
+        yield served
+
+
+@pytest.fixture
+async def keyed_stack(
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    api_key: str,
+) -> AsyncIterator[Stack]:
+    """The same with per-client data keys in the Temporal client, worker and codec server, as
+    production wires them (``stack`` encrypts with the master key only)."""
+    keys = DataKeys(sessions, session_codec().master)
+    codec = session_codec().with_data_keys(keys)
+    service, namespace = dev_env.client.service_client, dev_env.client.namespace
+    client = Client(service, namespace=namespace, data_converter=data_converter(codec))
+    async for served in _stack(client, settings, sessions, api_key, keys):
+        yield served

@@ -135,3 +135,25 @@ async def test_metrics_count_requests_by_route_and_orders(stack: Stack) -> None:
     assert delta("rekindle_http_requests_total", method="GET", route="<unmatched>", status="404") == 1
     assert "rekindle_http_request_seconds_bucket" in text
     assert cid not in text
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"coupon": "WINTER"}, "body.coupon"),
+        ({"items": [{"sku": "SKU-1", "colour": "teal"}]}, "body.items.0.colour"),
+    ],
+    ids=["order", "item"],
+)
+async def test_order_unknown_field_is_422_though_the_signal_tolerates_it(
+    unreachable: httpx.AsyncClient, extra: dict[str, Any], field: str
+) -> None:
+    response = await unreachable.post(
+        f"/v1/clients/{unique_id('strict')}/orders", json={**order_body("o-1"), **extra}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["fields"][0]["field"] == field
+    batch = await unreachable.post(
+        "/v1/orders:batch", json={"orders": [{"client_id": "c-1", **order_body("o-2"), **extra}]}
+    )
+    assert batch.json()["results"][0]["status"] == "invalid"

@@ -89,8 +89,10 @@ ORDERS, CLIENTS = 600, 150
 
 @pytest.mark.timeout(300)
 async def test_import_killed_and_rerun_duplicates_nothing(
-    stack: Stack, dev_env: WorkflowEnvironment, tmp_path: Path
+    keyed_stack: Stack, dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
+    # `rekindle import` encrypts under each client's data key, so the worker must read them too.
+    stack = keyed_stack
     prefix = unique_id("kill")
     path = tmp_path / "orders.csv"
     write_orders(path, ORDERS, CLIENTS, prefix)

@@ -49,7 +49,7 @@ async def test_refit_schedule_is_created_once_and_follows_settings(
     action = described.schedule.action
     assert isinstance(action, ScheduleActionStartWorkflow)
     assert action.workflow == "RefitModelWorkflow"
-    assert action.task_queue == settings.temporal.task_queue
+    assert action.task_queue == settings.temporal.refit_task_queue
     assert not described.schedule.state.paused
     first_run = described.info.next_action_times[0]
     assert (first_run.hour, first_run.minute) == (3, 0)
@@ -66,6 +66,24 @@ async def test_refit_schedule_is_created_once_and_follows_settings(
     assert changed.schedule.state.paused
     assert all(t.minute == 15 for t in changed.info.next_action_times)
     assert (await _ids(client)).count(schedule_id) == 1
+
+
+async def test_refit_schedule_keeps_a_pause_set_by_ops_across_restarts(
+    dev_env: WorkflowEnvironment, settings: Settings, schedule_id: str
+) -> None:
+    handle = await ensure_refit_schedule(dev_env.client, settings, schedule_id)
+    await handle.pause(note="ops: model under review")
+    await ensure_refit_schedule(dev_env.client, settings, schedule_id)  # a worker restarts
+    state = (await handle.describe()).schedule.state
+    assert (state.paused, state.note) == (True, "ops: model under review")
+    disabled = settings.model_copy(
+        update={"scoring": settings.scoring.model_copy(update={"refit_enabled": False})}
+    )
+    await ensure_refit_schedule(dev_env.client, disabled, schedule_id)
+    await handle.unpause()
+    await ensure_refit_schedule(dev_env.client, disabled, schedule_id)  # paused by settings ...
+    await ensure_refit_schedule(dev_env.client, settings, schedule_id)  # ... and resumed by them
+    assert not (await handle.describe()).schedule.state.paused
 
 
 async def _listed(client: Client, schedule_id: str) -> bool:

@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -18,10 +19,19 @@ from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.testing import WorkflowEnvironment
 
 from api.temporal_calls import signal_with_start
-from core.contracts import OrderPlaced, client_workflow_id
+from core.contracts import ACTIVITY_RECORD_ORDER, OrderPlaced, client_workflow_id
 from core.settings import DatabaseSettings, Settings
 from core.workflow_config import WorkflowStart
-from tests.helpers import TEST_CODEC_KEY_ID, TEST_CODEC_KEYS, eventually, free_port, order_body, unique_id
+from tests.helpers import (
+    PRODUCTION_TEST_ENV,
+    TEST_CODEC_KEY_ID,
+    TEST_CODEC_KEYS,
+    client_quiet,
+    eventually,
+    free_port,
+    order_body,
+    unique_id,
+)
 
 # Subprocesses start slowly on a loaded 2-core machine: generous readiness waits and timeouts.
 pytestmark = [pytest.mark.temporal, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -37,27 +47,30 @@ def _env(**values: str) -> dict[str, str]:
             "REKINDLE_SECURITY__CODEC_KEYS": TEST_CODEC_KEYS,
             "REKINDLE_SECURITY__CODEC_ACTIVE_KEY_ID": TEST_CODEC_KEY_ID,
             "REKINDLE_LOGGING__FORMAT": "json",
+            **PRODUCTION_TEST_ENV,
             **values,
         }
     )
     return env
 
 
-def _spawn(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+def _spawn(args: list[str], cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Output goes to `log`: a pipe nobody reads until the end fills up and stalls a chatty
+    process (its next log line blocks, and with it the activity that logs)."""
+    with log.open("wb") as out:
+        return subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def _stop(process: subprocess.Popen[str], timeout: float = 60) -> str:
-    out, _ = process.communicate(timeout=timeout)
-    return out
+def _stop(process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> str:
+    process.wait(timeout=timeout)
+    return log.read_text(errors="replace")
 
 
-async def _activity_running(env: WorkflowEnvironment, workflow_id: str) -> bool:
+async def _activity_running(env: WorkflowEnvironment, workflow_id: str, activity_type: str) -> bool:
     described = await env.client.get_workflow_handle(workflow_id).describe()
     pending = described.raw_description.pending_activities
-    return any(p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for p in pending)
+    started = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+    return any(p.state == started and p.activity_type.name == activity_type for p in pending)
 
 
 async def test_shutdown_sigterm_drains_the_worker(
@@ -71,6 +84,7 @@ async def test_shutdown_sigterm_drains_the_worker(
         update={"database": DatabaseSettings(url=f"sqlite+aiosqlite:///{db}")}
     )
     settings.temporal.task_queue = queue
+    worker_log = tmp_path / "worker.log"
     worker = _spawn(
         [REKINDLE, "worker"],
         tmp_path,
@@ -82,6 +96,7 @@ async def test_shutdown_sigterm_drains_the_worker(
             REKINDLE_TEMPORAL__LLM_TASK_QUEUE=f"{queue}-llm",
             REKINDLE_WORKER__METRICS_PORT=str(metrics_port),
         ),
+        worker_log,
     )
     lock = sqlite3.connect(db, timeout=1, isolation_level=None)
     lock.execute("PRAGMA journal_mode=WAL")  # as the app leaves it; switching modes would not wait
@@ -91,37 +106,52 @@ async def test_shutdown_sigterm_drains_the_worker(
             lambda: _metrics_with(metrics_port, "temporal_worker_start"), timeout=READY_SECONDS
         )
         assert "rekindle_orders_recorded" in metrics
-        lock.execute("BEGIN IMMEDIATE")  # record_order now waits for the database
         cid = unique_id("drain")
-        order = OrderPlaced.model_validate(order_body("o-1"))
-        await signal_with_start(
-            dev_env.client, WorkflowStart.from_settings(settings), cid, "order_placed", order
-        )
-        await eventually(lambda: _activity_running(dev_env, client_workflow_id(cid)), timeout=30)
+        workflow_id = client_workflow_id(cid)
+        start = WorkflowStart.from_settings(settings)
+        # The first order starts the run (it loads the client's facts, records, rescores);
+        # once the run is quiet, the second order's first step is the write, which waits.
+        # Orders from today: an active client, so nothing is drafted in between.
+        today = datetime.now(UTC).isoformat()
+        first = OrderPlaced.model_validate(order_body("o-1", placed_at=today))
+        await signal_with_start(dev_env.client, start, cid, "order_placed", first)
+        await eventually(lambda: _orders(db, cid) == 1, timeout=READY_SECONDS)
+        await eventually(lambda: client_quiet(dev_env.client, cid), timeout=READY_SECONDS)
+        lock.execute("BEGIN IMMEDIATE")  # record_order now waits for the database
+        second = OrderPlaced.model_validate(order_body("o-2", placed_at=today))
+        await signal_with_start(dev_env.client, start, cid, "order_placed", second)
+        await eventually(lambda: _activity_running(dev_env, workflow_id, ACTIVITY_RECORD_ORDER), timeout=60)
 
         worker.send_signal(signal.SIGTERM)
         await asyncio.sleep(1.5)
         assert worker.poll() is None, "the worker left with an activity in flight"
         lock.execute("ROLLBACK")  # the activity can finish now
-        out = await asyncio.to_thread(_stop, worker)
+        out = await asyncio.to_thread(_stop, worker, worker_log)
         assert worker.returncode == 0, out
     finally:
         lock.close()
         _kill(worker)
     assert "worker stopped" in out
-    history = await dev_env.client.get_workflow_handle(client_workflow_id(cid)).fetch_history()
+    history = await dev_env.client.get_workflow_handle(workflow_id).fetch_history()
     types = [event.event_type for event in history.events]
     assert EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED in types
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM orders WHERE client_id = ?", (cid,)).fetchone() == (1,)
+    assert _orders(db, cid) == 2  # the order in flight at SIGTERM was recorded
 
 
-def _kill(process: subprocess.Popen[str]) -> None:
-    """Leave nothing running and no pipe open, whatever the test did."""
+def _orders(db: Path, client_id: str) -> int:
+    with sqlite3.connect(db, timeout=0.2) as conn:
+        try:
+            row = conn.execute("SELECT count(*) FROM orders WHERE client_id = ?", (client_id,)).fetchone()
+        except sqlite3.OperationalError:  # busy: the worker is writing
+            return -1
+    return int(row[0])
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Leave nothing running, whatever the test did."""
     if process.poll() is None:
         process.kill()
-    if process.stdout is not None and not process.stdout.closed:
-        process.communicate()
+        process.wait()
 
 
 def _metrics_with(port: int, name: str) -> str | None:
@@ -139,6 +169,7 @@ def _get(url: str) -> str | None:
 
 async def test_shutdown_sigterm_lets_the_api_answer_in_flight_requests(tmp_path: Path) -> None:
     port = free_port()
+    api_log = tmp_path / "api.log"
     api = _spawn(
         [sys.executable, "-m", "tests.integration.slow_api"],
         ROOT,
@@ -147,6 +178,7 @@ async def test_shutdown_sigterm_lets_the_api_answer_in_flight_requests(tmp_path:
             REKINDLE_DATABASE__URL=f"sqlite+aiosqlite:///{tmp_path / 'api.db'}",
             SLOW_SECONDS="2",
         ),
+        api_log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -158,7 +190,7 @@ async def test_shutdown_sigterm_lets_the_api_answer_in_flight_requests(tmp_path:
             response = await in_flight
         assert response.status_code == 200
         assert response.json() == {"status": "finished"}
-        out = await asyncio.to_thread(_stop, api)
+        out = await asyncio.to_thread(_stop, api, api_log)
         assert api.returncode == 0, out
         assert _get(f"{base}/healthz") is None  # no longer listening
     finally:

@@ -31,6 +31,18 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A desktop-sized page; any script dialog (an injected script ran) fails the test."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: dialogs.append(d.message))
+    yield page
+    await context.close()
+    assert dialogs == [], f"a script ran: {dialogs}"
+
+
 async def shoot(page: Page, name: str) -> None:
     """Full-page screenshot at the page's current width into ``screenshots/``."""
     SCREENSHOTS.mkdir(exist_ok=True)

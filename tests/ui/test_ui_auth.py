@@ -113,3 +113,21 @@ async def test_ui_auth_repeated_failures_lock_the_username(anonymous: Dashboard)
     assert (await anonymous.http.get("/ui")).status_code == 303  # not signed in
     # Another ops user (from the same address, below its own limit) signs in as usual.
     assert (await sign_in(anonymous.http, "second", "another long passphrase")).status_code == 303
+
+
+async def test_ui_auth_session_opens_the_codec_until_sign_out(anonymous: Dashboard) -> None:
+    http = anonymous.http
+    body = {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "e30="}]}
+    assert (await http.post("/codec/decode", json=body)).status_code == 401
+    signed = await sign_in(http)
+    codec_cookie = [c for c in signed.headers.get_list("set-cookie") if c.startswith(cookies.CODEC_COOKIE)]
+    assert len(codec_cookie) == 1
+    assert {"path=/codec", "httponly", "samesite=strict"} <= set(codec_cookie[0].lower().split("; "))
+    assert (await http.post("/codec/decode", json=body)).status_code == 200
+    forged = httpx.Cookies(
+        {cookies.CODEC_COOKIE: cookies.encode(cookies.new_session("ops"), "not-our-secret")}
+    )
+    async with httpx.AsyncClient(base_url=anonymous.base_url, cookies=forged) as stranger:
+        assert (await stranger.post("/codec/decode", json=body)).status_code == 401
+    await http.post("/ui/logout", data={"csrf_token": await anonymous.csrf()})
+    assert (await http.post("/codec/decode", json=body)).status_code == 401

@@ -7,10 +7,9 @@ The approval runs through a contract-only stand-in workflow on the real dev serv
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -18,23 +17,12 @@ from core.contracts import client_workflow_id
 from tests.helpers import new_worker, unique_id
 from tests.ui import factories as f
 from tests.ui.approval_workflow import ApprovalOnlyWorkflow, PendingDraft
-from tests.ui.browser import WIDTHS, browser, shoot, sign_in
+from tests.ui.browser import WIDTHS, browser, page, shoot, sign_in
 from tests.ui.conftest import OPS_PASSWORD, OPS_USER, Dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.temporal, pytest.mark.slow]
-__all__ = ["browser"]  # the fixture, imported so pytest finds it here
+__all__ = ["browser", "page"]  # the fixtures, imported so pytest finds them here
 XSS = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: dialogs.append(d.message))
-    yield page
-    await context.close()
-    assert dialogs == [], f"a script ran: {dialogs}"
 
 
 async def _seed(ui: Dashboard) -> tuple[str, str]:

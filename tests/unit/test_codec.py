@@ -136,3 +136,17 @@ def test_codec_keys_are_secret_in_settings(monkeypatch: pytest.MonkeyPatch) -> N
     assert isinstance(settings.security.codec_keys, SecretStr)
     assert KEY_A not in repr(settings)
     assert "ops-token-123" not in repr(settings)
+
+
+async def test_codec_strict_by_default_lenient_worker_counts_plaintext() -> None:
+    with pytest.raises(NotEncrypted):
+        await _codec(f"a:{KEY_A}").decode([_plain()])
+    seen: list[int] = []
+    lenient = codec_from_settings(
+        SecuritySettings(codec_keys=SecretStr(f"a:{KEY_A}")), on_plaintext=lambda: seen.append(1)
+    )
+    assert lenient is not None
+    [sealed] = await lenient.encode([_plain()])
+    assert sealed.metadata["encoding"] == ENCODING  # what it writes is still encrypted
+    assert await lenient.decode([_plain(), sealed]) == [_plain(), _plain()]
+    assert seen == [1]

@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -30,10 +31,12 @@ REQUIRED_SETTINGS = {
     "REKINDLE_SECURITY__CODEC_TOKENS",
     "REKINDLE_SECURITY__UNSUBSCRIBE_SECRET",
     "REKINDLE_SECURITY__SESSION_SECRET",
+    "REKINDLE_SECURITY__SUPPRESSION_HASH_SECRET",
     "REKINDLE_API__PUBLIC_BASE_URL",
     "REKINDLE_API__CORS_ORIGINS",
     "REKINDLE_SMTP__HOST",
     "REKINDLE_SMTP__FROM_ADDRESS",
+    "REKINDLE_SMTP__POSTAL_ADDRESS",
 }
 SECRET_NAME = re.compile(r"(PASSWORD|PWD|SECRET|TOKEN|_KEY$|_KEYS$|API_KEY)", re.IGNORECASE)
 
@@ -136,10 +139,20 @@ def test_deploy_compose_example_env_parses_as_settings(monkeypatch: pytest.Monke
 
 def test_deploy_compose_web_ui_decodes_through_the_api() -> None:
     ui = SERVICES["temporal-ui"]["environment"]
-    assert ui["TEMPORAL_CODEC_ENDPOINT"].endswith("/codec")
+    endpoint = urlsplit(ui["TEMPORAL_CODEC_ENDPOINT"])
+    assert endpoint.path == "/codec"
+    assert endpoint.port == int(SERVICES["api"]["ports"][0].split(":")[0])
     ui_origin = "http://localhost:" + SERVICES["temporal-ui"]["ports"][0].split(":")[0]
     cors = _example(ROOT / "deploy" / "rekindle.env")["REKINDLE_API__CORS_ORIGINS"] or ""
     assert ui_origin in cors
+    # Credentials the UI actually has: the dashboard's session cookie, sent because the UI and the
+    # API share a site (and scheme); there is no OIDC provider, so no access token to pass.
+    assert (ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"], ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"]) == (
+        "true",
+        "false",
+    )
+    assert (endpoint.scheme, endpoint.hostname) == (urlsplit(ui_origin).scheme, urlsplit(ui_origin).hostname)
+    assert "TEMPORAL_AUTH_ENABLED" not in ui
     for script in ("setup-schema.sh", "setup-namespace.sh"):
         assert (ROOT / "deploy" / "temporal" / script).exists()
 

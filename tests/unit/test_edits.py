@@ -67,3 +67,15 @@ def test_edit_of_a_draft_without_a_kept_body_judges_only_the_edit() -> None:
     assert check_edit(_edit(subject="Autumn knitwear"), legacy, first_name="Anna", config=CONFIG) == []
     problems = check_edit(_edit(subject="50% off today"), legacy, first_name="Anna", config=CONFIG)
     assert any(p.startswith("no_unapproved_offer") for p in problems), problems
+
+
+def test_edit_may_carry_a_policy_link_in_the_clients_language() -> None:
+    config = WorkflowConfig(
+        public_base_url="https://rekindle.example", cta_links=["https://shop.example.com/new"]
+    )
+    body = "Bonjour Anna,\n\nDécouvrez les nouveautés : https://shop.example.com/new\n\nL'équipe"
+    edit = ApproveEmail(email_id="e1", approved_by="ops", subject="Des nouveautés", body_text=body)
+    assert check_edit(edit, None, first_name="Anna", config=config, locale="fr") == []
+    gratuit = ApproveEmail(email_id="e1", approved_by="ops", subject="Livraison gratuite", body_text=body)
+    assert check_edit(gratuit, None, first_name="Anna", config=config, locale="fr") != []
+    assert check_edit(edit, None, first_name="Anna", config=WorkflowConfig(), locale="fr") != []

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from activities.draft_model import DraftContext, RecentOrder
 from activities.template_drafter import TIERS, draft_from_template
-from core.guardrails import GuardrailPolicy, check_draft, failures, passed, plausible_first_name
+from core.guardrails import (
+    GuardrailPolicy,
+    check_draft,
+    check_with_policy,
+    failures,
+    passed,
+    plausible_first_name,
+)
 
 OURS = "https://rekindle.example.com"
 BODY = (
@@ -176,7 +183,11 @@ def test_guardrails_module_is_pure() -> None:
     modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     top = {m.split(".")[0] for m in modules}
     assert top <= set(sys.stdlib_module_names) | {"pydantic", "core", "__future__"}
-    assert {m for m in modules if m.startswith("core")} == {"core.contracts"}
+    assert {m for m in modules if m.startswith("core")} == {"core", "core.contracts"}
+    languages = (path.parent / "guardrail_languages.py").read_text()
+    assert {n.module for n in ast.walk(ast.parse(languages)) if isinstance(n, ast.ImportFrom)} == {
+        "__future__"
+    }
 
 
 _words = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=60)
@@ -221,3 +232,68 @@ def test_guardrails_template_drafts_always_pass(
     assert draft.body_text.strip()
     assert draft.subject.strip()
     assert "90%" not in draft.subject + draft.body_text
+
+
+@pytest.mark.parametrize(
+    ("locale", "body", "rule"),
+    [
+        (
+            "fr",
+            "Bonjour Anna,\n\nLivraison gratuite pour vous cette semaine, avec une remise.",
+            "no_unapproved_offer",
+        ),
+        (
+            "de",
+            "Hallo Anna,\n\nHeute mit Rabatt und Gutschein für Sie, schauen Sie vorbei.",
+            "no_unapproved_offer",
+        ),
+        ("es", "Hola Anna,\n\nTenemos un descuento y un cupón para ti esta semana.", "no_unapproved_offer"),
+        ("ja", "アンナさん\n\n今週は全品20\uff05オフのセールです。ぜひご覧ください。", "no_unapproved_offer"),
+        ("fr", "Bonjour Anna,\n\nPour vous désabonner, répondez simplement à ce message.", "footer_is_ours"),
+        ("de", "Hallo Anna,\n\nSie können sich jederzeit hier abmelden, wenn Sie möchten.", "footer_is_ours"),
+        (
+            "es",
+            "Hola Anna,\n\nPuedes darte de baja cuando quieras respondiendo a este correo.",
+            "footer_is_ours",
+        ),
+        ("ja", "アンナさん\n\n配信停止をご希望の場合はこのメールにご返信ください。", "footer_is_ours"),
+        (
+            "fr",
+            "Bonjour Marie,\n\nNous avons pensé à vous cette semaine et à vos prochaines envies.",
+            "no_other_client_data",
+        ),
+        (
+            "de",
+            "Hallo Marie,\n\nWir haben diese Woche an Sie gedacht und neue Stücke ausgesucht.",
+            "no_other_client_data",
+        ),
+        (
+            "es",
+            "Hola Marie,\n\nEsta semana pensamos en ti y elegimos algunas piezas nuevas.",
+            "no_other_client_data",
+        ),
+        (
+            "ja",
+            "マリさん\n\n今週はあなたのことを思い出して、新しいアイテムを選びました。",
+            "no_other_client_data",
+        ),
+    ],
+)
+def test_guardrails_check_each_language(locale: str, body: str, rule: str) -> None:
+    verdicts = {v.name: v for v in check_draft("Un message", "", body, first_name="Anna", locale=locale)}
+    if locale == "ja":
+        verdicts = {v.name: v for v in check_draft("お知らせ", "", body, first_name="アンナ", locale=locale)}
+    assert not verdicts[rule].passed, verdicts
+    others = [v for name, v in verdicts.items() if name != rule]
+    assert all(v.passed for v in others), others
+
+
+def test_guardrails_accept_a_policy_link_and_nothing_else() -> None:
+    policy = GuardrailPolicy(
+        allowed_url_prefixes=["https://rekindle.example", "https://shop.example.com/new"], locale="fr"
+    )
+    body = "Bonjour Anna,\n\nDécouvrez les nouveautés : https://shop.example.com/new\n\nÀ bientôt"
+    assert passed(check_with_policy("Des nouveautés", "", body, first_name="Anna", policy=policy))
+    other = body.replace("https://shop.example.com/new", "https://shop.example.com/autre-page")
+    verdicts = check_with_policy("Des nouveautés", "", other, first_name="Anna", policy=policy)
+    assert [v.name for v in verdicts if not v.passed] == ["only_our_links"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from core.contracts import CarriedState, OrderPlaced
+from core.contracts import CarriedState, OrderItem, OrderPlaced
 from core.ledger import OrderLedger
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -47,3 +47,15 @@ def test_ledger_window_is_bounded_and_survives_carry() -> None:
     assert again.offer(order("o0"))  # fell out of the window: the database insert still dedupes
     assert [o.order_id for o in again.pending] == ["queued", "o0"]
     assert again.order_count == 5
+
+
+def test_ledger_carry_budget_bounds_what_continue_as_new_carries() -> None:
+    ledger = OrderLedger()
+    items = [OrderItem(sku=f"SKU-{n}-with-a-long-name", category="knitwear", kept=True) for n in range(199)]
+    for n in range(10):  # 200 units per order
+        ledger.offer(order(f"o-{n}").model_copy(update={"items": items}))
+    assert not ledger.over_carry_budget()  # 2,000 units: exactly the budget
+    ledger.offer(order("o-10"))
+    assert ledger.over_carry_budget()
+    carried = CarriedState.model_validate(ledger.carry())
+    assert len(carried.model_dump_json()) < 2_000_000 // 2

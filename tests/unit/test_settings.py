@@ -48,3 +48,9 @@ def test_settings_reject_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REKINDLE_API__PORT", "70000")
     with pytest.raises(ValidationError, match=r"api\.port"):
         Settings(_env_file=None)
+
+
+def test_settings_refuse_a_sendgrid_key_that_is_not_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REKINDLE_FEEDBACK__SENDGRID_PUBLIC_KEY", "bm90IGEga2V5")  # "not a key"
+    with pytest.raises(ValidationError, match=r"feedback\.sendgrid_public_key"):
+        Settings(_env_file=None)

@@ -1,28 +1,28 @@
 """A client's life on the time-skipping server: the real workflow (sandbox on), the real
 order and scoring activities on a real database, doubles for drafting and sending.
 
-``REKINDLE_RECORD_HISTORIES=1`` writes each scenario's histories (SQLite run) to
-``tests/workflows/histories/`` for the replay tests.
+``REKINDLE_RECORD_HISTORIES=1`` writes each scenario's histories (SQLite run) into a new
+version folder of ``tests/workflows/histories/`` for the replay tests (``recording.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
-import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowHandle
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.facts import ClientFactsActivities
 from activities.orders import OrderActivities
 from activities.scoring import ScoringActivities
 from core.contracts import (
@@ -36,13 +36,18 @@ from core.contracts import (
 from core.workflow_config import initial_search_attributes
 from tests.helpers import new_worker, random_task_queue
 from tests.workflows.doubles import EmailDoubles
+from tests.workflows.policy_double import PolicyDouble
+from tests.workflows.recording import RECORD, record_chain
 from workflows.client import ClientEngagementWorkflow
 
-HISTORIES = Path(__file__).parent / "histories"
-RECORD = os.environ.get("REKINDLE_RECORD_HISTORIES") == "1"
 # Tests choose holdout explicitly: by default nobody is in the control group.
 CONFIG = WorkflowConfig(holdout_fraction=0.0)
 QUERY_TIMEOUT = timedelta(seconds=3)
+QUIET_TIMEOUT = timedelta(seconds=15)
+_TASK_IN_FLIGHT = (
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+)
 
 
 @dataclass
@@ -54,6 +59,7 @@ class Life:
     doubles: EmailDoubles
     sessions: async_sessionmaker[AsyncSession]
     handles: dict[str, WorkflowHandle[ClientEngagementWorkflow, None]] = field(default_factory=dict)
+    policy: PolicyDouble = field(default_factory=PolicyDouble)
 
     @property
     def client(self) -> Client:
@@ -66,6 +72,7 @@ class Life:
         self, client_id: str, signal: str, arg: object, config: WorkflowConfig = CONFIG
     ) -> WorkflowHandle[ClientEngagementWorkflow, None]:
         """Signal-with-start, exactly as the API does."""
+        self.policy.configs.setdefault(client_id, config)
         handle: WorkflowHandle[ClientEngagementWorkflow, None] = await self.client.start_workflow(
             CLIENT_WORKFLOW,
             ClientWorkflowInput(client_id=client_id, config=config),
@@ -109,6 +116,14 @@ class Life:
 
     async def sleep(self, delta: timedelta) -> None:
         await self.env.sleep(delta)
+
+    async def end(self) -> None:
+        """Terminate every client's workflow once it is quiet (see ``quiet``)."""
+        for handle in self.handles.values():
+            current = self.client.get_workflow_handle(handle.id)
+            await quiet(current)
+            # The shared test server must not keep skipping through finished tests' timers.
+            await current.terminate("test over")
 
     async def until(
         self,
@@ -161,9 +176,11 @@ async def _life(
     activities = [
         OrderActivities(sessions).record_order,
         ScoringActivities(sessions).rescore_client,
+        ClientFactsActivities(sessions).load_client_facts,
         *doubles.activities(),
     ]
     life = Life(env, task_queue, doubles, sessions)
+    activities.append(life.policy.load_policy)
     worker = new_worker(
         env.client, workflows=[ClientEngagementWorkflow], activities=activities, task_queue=task_queue
     )
@@ -171,32 +188,42 @@ async def _life(
         yield life
         if RECORD and "sqlite" in request.node.name:
             await _record(life, request.node.originalname)
-        for handle in life.handles.values():
-            # The shared test server must not keep skipping through finished tests' timers.
-            await life.client.get_workflow_handle(handle.id).terminate("test over")
+        await life.end()
+
+
+async def quiet(handle: WorkflowHandle[object, object], timeout: timedelta = QUIET_TIMEOUT) -> None:  # noqa: ASYNC109
+    """Wait (worker still running) until the workflow has no activity or workflow task in flight.
+
+    The time-skipping test server locks time skipping for every scheduled activity and workflow
+    task and releases the lock when the task completes. A workflow terminated with one in flight
+    (e.g. the ``update_email`` activity just after an ``approve_email`` update returns) never
+    releases it: time skipping stays locked for the rest of the session, and the next test's
+    ``env.sleep`` waits in real time until its RPC times out.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout.total_seconds()
+    while not await _is_quiet(handle):
+        if loop.time() > deadline:
+            raise AssertionError(f"{handle.id} still has a task in flight after {timeout}")
+        await asyncio.sleep(0.02)
+
+
+async def _is_quiet(handle: WorkflowHandle[object, object]) -> bool:
+    description = await handle.describe()
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        return True
+    raw = description.raw_description
+    if raw.pending_activities or raw.HasField("pending_workflow_task"):
+        return False
+    # The test server does not report the pending workflow task: read it off the history.
+    last = None
+    async for event in handle.fetch_history_events():
+        last = event
+    return last is None or last.event_type not in _TASK_IN_FLIGHT
 
 
 async def _record(life: Life, name: str) -> None:
     """Every run of every client in the scenario, oldest first."""
-    HISTORIES.mkdir(exist_ok=True)
     for n, handle in enumerate(life.handles.values()):
-        runs = []
-        run_id: str | None = handle.first_execution_run_id or handle.result_run_id
-        while run_id:
-            history = await life.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
-            runs.append(history)
-            run_id = _continued_as(history)
-        for i, history in enumerate(runs):
-            if not any(e.HasField("workflow_task_completed_event_attributes") for e in history.events):
-                continue  # a run that has only just started: nothing to replay yet
-            compact = json.dumps(history.to_json_dict(), separators=(",", ":"))
-            (HISTORIES / f"{name}-{n}-run{i}.json").write_text(compact + "\n")
-
-
-def _continued_as(history: object) -> str | None:
-    events = history.events  # type: ignore[attr-defined]
-    last = events[-1]
-    if last.HasField("workflow_execution_continued_as_new_event_attributes"):
-        run: str = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-        return run
-    return None
+        run_id = handle.first_execution_run_id or handle.result_run_id
+        await record_chain(life.client, handle.id, run_id, f"{name}-{n}")
