@@ -36,6 +36,12 @@ RUN uv sync --frozen --no-dev
 # CPU per cache miss): compile our packages once, here.
 RUN python -m compileall -q core workflows activities worker api cli
 
+# Which code this image runs, stamped on every workflow task its worker completes
+# (docs/versioning.md): docker build --build-arg BUILD_ID=$(git rev-parse --short HEAD).
+# Empty (the default) leaves the SDK's checksum of the loaded code.
+ARG BUILD_ID=""
+ENV REKINDLE_WORKER__BUILD_ID=${BUILD_ID}
+
 RUN useradd --system --uid 10001 --home-dir /app rekindle && mkdir -p /app/data && chown rekindle /app/data
 USER rekindle
 

@@ -200,6 +200,12 @@ class WorkerSettings(BaseModel):
     build_id: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"^[^.\s]+$")
     deployment_name: str = Field(default="rekindle", min_length=1, max_length=255, pattern=r"^[^.\s]+$")
 
+    @field_validator("build_id", mode="before")
+    @classmethod
+    def _empty_build_id_is_unset(cls, value: object) -> object:
+        # An image built without BUILD_ID carries REKINDLE_WORKER__BUILD_ID="" (Dockerfile).
+        return None if value == "" else value
+
 
 class TracingSettings(BaseModel):
     """OpenTelemetry tracing: off unless an OTLP/HTTP endpoint is configured."""

@@ -189,3 +189,16 @@ def test_deploy_dockerfile_copies_every_package() -> None:
     assert set(packages) <= set(makefile[1].split())  # `make install` compiles them too
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", ".env", "data", ".git"} <= set(ignored)
+
+
+def test_deploy_image_carries_the_build_id_to_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`docker compose build` passes REKINDLE_BUILD_ID into the image as the worker's build id;
+    an image built without it carries an empty value, which means "unset", not a bad id."""
+    assert re.search(r'^ARG BUILD_ID=""$', DOCKERFILE, re.MULTILINE)
+    assert re.search(r"^ENV REKINDLE_WORKER__BUILD_ID=\$\{BUILD_ID\}$", DOCKERFILE, re.MULTILINE)
+    build_ids = {SERVICES[name]["build"]["args"]["BUILD_ID"] for name in APP_SERVICES}
+    assert build_ids == {"${REKINDLE_BUILD_ID:-}"}
+    monkeypatch.setenv("REKINDLE_WORKER__BUILD_ID", "")
+    assert Settings(_env_file=None).worker.build_id is None
+    monkeypatch.setenv("REKINDLE_WORKER__BUILD_ID", "3f2c1ab")
+    assert Settings(_env_file=None).worker.build_id == "3f2c1ab"
