@@ -131,7 +131,12 @@ def replay(
         bool, typer.Option("--all", help="Every running Rekindle workflow (client and refit)")
     ] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="With --query/--all: the first N")] = None,
-    sample: Annotated[int | None, typer.Option(min=1, help="With --query/--all: N at random")] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="With --query/--all: N uniformly at random (pages the whole listing, keeps N)"
+        ),
+    ] = None,
     directory: Annotated[
         Path | None, typer.Option("--dir", help="History JSON files (temporal workflow show -o json)")
     ] = None,

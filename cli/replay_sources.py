@@ -14,10 +14,10 @@ import dataclasses
 import json
 import random
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
@@ -32,6 +32,7 @@ RUNNING_QUERY = "ExecutionStatus = 'Running' AND WorkflowType IN ({})".format(
 )
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
+T = TypeVar("T")
 Kind = Literal["replayed", "nondeterministic", "error"]
 
 
@@ -58,17 +59,40 @@ class SourceError(Exception):
     """The source itself is unusable (bad query, unreachable server): exit status 2."""
 
 
-async def listed(client: Client, query: str, limit: int | None, sample: int | None) -> list[Target]:
-    """The runs a visibility query matches: the first ``limit``, or ``sample`` of them at random."""
-    targets = []
+async def listed(
+    client: Client, query: str, limit: int | None, sample: int | None, rng: random.Random | None = None
+) -> list[Target]:
+    """The runs a visibility query matches: the first ``limit``, or ``sample`` of them at random.
+
+    Visibility has no random order, so a uniform sample pages through the whole listing; it
+    keeps only ``sample`` targets in memory while it does (a reservoir), not the namespace.
+    """
+    runs = _runs(client, query, None if sample else limit)
     try:
-        async for execution in client.list_workflows(query, limit=None if sample else limit):
-            targets.append(Target(execution.id, execution.run_id, execution.workflow_type))
+        if sample is None:
+            return [target async for target in runs]
+        return await reservoir(runs, sample, rng or random.Random())  # noqa: S311 (a sample, not a secret)
     except RPCError as exc:
         raise SourceError(f"the visibility query failed: {exc.message}") from None
-    if sample is not None and sample < len(targets):
-        targets = random.sample(targets, sample)
-    return targets
+
+
+async def _runs(client: Client, query: str, limit: int | None) -> AsyncIterator[Target]:
+    async for execution in client.list_workflows(query, limit=limit):
+        yield Target(execution.id, execution.run_id, execution.workflow_type)
+
+
+async def reservoir(items: AsyncIterable[T], size: int, rng: random.Random) -> list[T]:
+    """``size`` items drawn uniformly from a stream of unknown length, holding only ``size``
+    (Vitter's algorithm R): every item ends up in the sample with probability size/n."""
+    chosen: list[T] = []
+    seen = 0
+    async for item in items:
+        if len(chosen) < size:
+            chosen.append(item)
+        elif (slot := rng.randrange(seen + 1)) < size:
+            chosen[slot] = item
+        seen += 1
+    return chosen
 
 
 def by_id(ids: Iterable[str]) -> list[Target]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from cli.devdata import DEV_KEY_FILE, dev_settings
 from cli.replay import Request, describe_mismatch
+from cli.replay_sources import reservoir
 from core.codec import new_key
 from core.settings import DevStackSettings, Settings, TemporalSettings
 
@@ -65,3 +69,22 @@ def test_replay_names_the_event_and_the_command_of_a_mismatch() -> None:
         "event 6 (ActivityTaskScheduled), code issued StartTimer: "
         "Timer machine does not handle this event: HistoryEvent(id: 6, ActivityTaskScheduled)"
     )
+
+
+async def _stream(n: int) -> AsyncIterator[int]:
+    for item in range(n):
+        yield item
+
+
+async def test_replay_sample_is_uniform_over_a_stream_and_holds_only_the_sample() -> None:
+    rng = random.Random(20261203)
+    assert sorted(await reservoir(_stream(3), 5, rng)) == [0, 1, 2]  # fewer than asked: all of them
+    counts = Counter[int]()
+    for _ in range(4000):
+        drawn = await reservoir(_stream(20), 5, rng)
+        assert len(set(drawn)) == 5
+        counts.update(drawn)
+    # Each of the 20 items is expected 1,000 times (4,000 draws x 5/20); 4.5 standard deviations
+    # (sd = sqrt(4000 * 0.25 * 0.75) = 27.4) either side. A first-N or last-N bias lands at 0 or 4,000.
+    assert set(counts) == set(range(20))
+    assert all(875 <= count <= 1125 for count in counts.values()), counts
