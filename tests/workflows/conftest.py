@@ -186,8 +186,7 @@ async def _life(
     )
     async with worker:
         yield life
-        if RECORD and "sqlite" in request.node.name:
-            await _record(life, request.node.originalname)
+        await record_scenario(life, request)
         await life.end()
 
 
@@ -222,8 +221,12 @@ async def _is_quiet(handle: WorkflowHandle[object, object]) -> bool:
     return last is None or last.event_type not in _TASK_IN_FLIGHT
 
 
-async def _record(life: Life, name: str) -> None:
-    """Every run of every client in the scenario, oldest first."""
+async def record_scenario(life: Life, request: pytest.FixtureRequest) -> None:
+    """With REKINDLE_RECORD_HISTORIES=1 (SQLite runs only): every run of every client in the
+    scenario, oldest first, into the corpus (recording.py)."""
+    if not (RECORD and "sqlite" in request.node.name):
+        return
+    name = request.node.originalname
     for n, handle in enumerate(life.handles.values()):
         run_id = handle.first_execution_run_id or handle.result_run_id
         await record_chain(life.client, handle.id, run_id, f"{name}-{n}")

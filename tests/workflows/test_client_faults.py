@@ -41,7 +41,7 @@ from core.contracts import (
     UpdateEmailResult,
 )
 from tests.helpers import new_worker, random_task_queue, unique_id
-from tests.workflows.conftest import CONFIG, Life
+from tests.workflows.conftest import CONFIG, Life, record_scenario
 from tests.workflows.doubles import EmailDoubles
 from tests.workflows.pipeline_env import AUTO, go_silent
 from workflows.client import ClientEngagementWorkflow
@@ -75,7 +75,7 @@ class Breakable:
 
 @pytest.fixture
 async def life(
-    time_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession]
+    time_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], request: pytest.FixtureRequest
 ) -> AsyncIterator[Life]:
     doubles = EmailDoubles()
     breakable = Breakable(doubles, sessions)
@@ -94,6 +94,7 @@ async def life(
     )
     async with worker:
         yield life
+        await record_scenario(life, request)
         await life.end()
 
 
