@@ -27,7 +27,9 @@ UNTIL = date(2025, 12, 31)
 EPOCH = date(1970, 1, 1)
 
 
-async def _seed_orders(sessions: async_sessionmaker[AsyncSession], n_clients: int, seed: int) -> None:
+async def seed_simulated_orders(
+    sessions: async_sessionmaker[AsyncSession], n_clients: int, seed: int
+) -> None:
     """Simulated clients and their orders (USD, cents); every 10th also orders after UNTIL."""
     sim = simulate_orders(
         BgNbdParams(r=0.9, alpha=25.0, a=0.8, b=3.0),
@@ -132,7 +134,7 @@ async def test_model_store_refuses_the_defaults(sessions: async_sessionmaker[Asy
 async def test_refit_fit_activity_loads_in_batches_and_matches_a_direct_fit(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    await _seed_orders(sessions, 800, seed=5)
+    await seed_simulated_orders(sessions, 800, seed=5)
     env = ActivityEnvironment()
     beats: list[object] = []
     env.on_heartbeat = lambda *details: beats.append(details)
@@ -160,7 +162,7 @@ async def test_refit_fit_activity_loads_in_batches_and_matches_a_direct_fit(
 async def test_refit_fit_activity_returns_defaults_on_thin_data(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    await _seed_orders(sessions, 60, seed=6)
+    await seed_simulated_orders(sessions, 60, seed=6)
     result = await ActivityEnvironment().run(
         RefitActivities(sessions).fit_model,
         FitModelInput(
@@ -207,7 +209,7 @@ async def test_refit_workflow_stores_a_new_version_each_run(
 
         thin = await refit()
         assert (thin.stored, thin.version, thin.n_clients) == (False, None, 0)
-        await _seed_orders(sessions, 700, seed=7)
+        await seed_simulated_orders(sessions, 700, seed=7)
         first = await refit()
         second = await refit()
     if RECORD and "sqlite" in request.node.name:  # for the replay tests (tests/workflows/recording.py)

@@ -60,9 +60,14 @@ def main_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
 
 
 def refit_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
-    """The refit's activities, on the refit queue."""
+    """The refit's activities, on the refit queue (the workflow schedules them on its own queue):
+    fit, store, and push the stored model version to every running client."""
     refit = RefitActivities(deps.sessions)
-    return [refit.fit_model, refit.store_model_parameters]
+    return [
+        refit.fit_model,
+        refit.store_model_parameters,
+        PolicyActivities(deps.sessions, deps.settings).push_rollout,
+    ]
 
 
 def llm_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
