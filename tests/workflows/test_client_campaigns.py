@@ -4,7 +4,7 @@ and the lapsed win-back the default policy adds."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -15,7 +15,7 @@ from core import search_attributes as sa
 from core.contracts import ClientStateView
 from core.models import Client
 from core.policy_contracts import SIGNAL_POLICY_CHANGED, PolicyChanged
-from core.policy_document import Policy, TierPolicy, TouchSequence, default_policy
+from core.policy_document import Policy, QuietHours, TierPolicy, TouchSequence, default_policy
 from core.settings import Settings
 from tests.helpers import unique_id
 from tests.workflows.conftest import Life
@@ -150,3 +150,54 @@ async def test_client_draft_is_in_the_clients_language(
     assert email.body_text.startswith("Bonjour Amélie,")
     assert "L'équipe Rekindle" in email.body_text
     assert email.generator == "template"
+
+
+async def test_client_quiet_hours_change_re_plans_a_scheduled_send(life: Life) -> None:
+    """An approved email waiting for its send window is re-planned when a policy version moves
+    the quiet hours: here the window is lifted and the email goes out at once, not 12 h later."""
+    cid = unique_id("quiet")
+    life.policy.set(cid, 1, _policy("at_risk", TierPolicy(email=True), approval_expiry_hours=72.0))
+    await go_silent(life, cid, AUTO)
+    await life.until(cid, lambda s: s.pending_email is not None)
+    # Sends only in the hour that opens 12 hours from now (the client's zone is UTC).
+    opens = ((await life.now()).astimezone(UTC).hour + 12) % 24
+    narrow = QuietHours(start=(opens + 1) % 24, end=opens)
+    auto = TierPolicy(email=True, auto_approve=True)
+    v2 = life.policy.set(cid, 2, _policy("at_risk", auto, quiet_hours=narrow))
+    await life.handle(cid).signal(SIGNAL_POLICY_CHANGED, PolicyChanged(policy=v2))
+
+    def approved(state: ClientStateView) -> bool:
+        return state.pending_email is not None and state.pending_email.status == "approved"
+
+    state = await life.until(cid, approved, step=timedelta(minutes=10))
+    assert state.pending_email is not None
+    scheduled = state.pending_email.scheduled_for
+    assert scheduled is not None
+    assert scheduled.astimezone(UTC).hour == opens
+    assert scheduled - await life.now() > timedelta(hours=10)
+    assert life.doubles.sends(cid) == []
+
+    v3 = life.policy.set(cid, 3, _policy("at_risk", auto))  # no quiet hours
+    await life.handle(cid).signal(SIGNAL_POLICY_CHANGED, PolicyChanged(policy=v3))
+    state = await life.until(cid, lambda s: s.counters.sent >= 1, step=timedelta(minutes=10))
+    assert state.policy_version == 3
+    [sent] = life.doubles.sends(cid)
+    assert scheduled - sent.at > timedelta(hours=10)
+
+
+async def test_client_minimum_expected_value_holds_the_draft_until_the_policy_lowers_it(life: Life) -> None:
+    """A tier rule with ``min_expected_value`` above the client's expected spend drafts nothing;
+    the version that drops the minimum drafts the same sleeping client."""
+    cid = unique_id("value")
+    high = TierPolicy(email=True, auto_approve=True, min_expected_value=1_000_000)
+    life.policy.set(cid, 1, _policy("at_risk", high))
+    await go_silent(life, cid, AUTO)
+    state = await life.until(cid, lambda s: s.tier == "at_risk", step=timedelta(days=1))
+    await life.sleep(timedelta(days=5))
+    state = await life.state(cid)
+    assert (state.tier, state.counters.drafts, state.pending_email) == ("at_risk", 0, None)
+
+    v2 = life.policy.set(cid, 2, _policy("at_risk", TierPolicy(email=True, auto_approve=True)))
+    await life.handle(cid).signal(SIGNAL_POLICY_CHANGED, PolicyChanged(policy=v2))
+    state = await life.until(cid, lambda s: s.counters.sent >= 1, step=timedelta(minutes=10))
+    assert (state.policy_version, state.counters.drafts) == (2, 1)
