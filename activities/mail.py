@@ -48,6 +48,13 @@ class NotDelivered(DeliveryError):
         self.permanent = permanent
 
 
+class AuthRefused(NotDelivered):
+    """The server refused our credentials: nothing goes out until the configuration changes."""
+
+    def __init__(self, *, code: int | None, phase: str) -> None:
+        super().__init__("SMTP authentication refused", code=code, phase=phase, permanent=True)
+
+
 class Rejected(DeliveryError):
     """The server refused the recipient or the message for good (5xx)."""
 
@@ -152,7 +159,7 @@ def client(settings: SmtpSettings) -> aiosmtplib.SMTP:
 def _classify(exc: Exception, phase: str) -> DeliveryError:
     code = exc.code if isinstance(exc, aiosmtplib.SMTPResponseException) else None
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-        return NotDelivered("SMTP authentication refused", code=code, phase=phase, permanent=True)
+        return AuthRefused(code=code, phase=phase)
     if code is not None and 400 <= code < 500:
         return NotDelivered(f"temporary SMTP reply {code} at {phase}", code=code, phase=phase)
     if code is not None and code >= 500:

@@ -272,7 +272,7 @@ class SendingActivities:
 
 def _error_type(exc: mail.NotDelivered) -> str:
     if exc.permanent:
-        return "SmtpAuthFailed" if "authentication" in str(exc) else "SmtpMisconfigured"
+        return "SmtpAuthFailed" if isinstance(exc, mail.AuthRefused) else "SmtpMisconfigured"
     return "SmtpTransient"
 
 

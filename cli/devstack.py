@@ -294,6 +294,7 @@ async def run_stack(settings: Settings) -> None:
         console.print("Stopping …")
         server.should_exit = True
         await asyncio.gather(api_task, worker_task, return_exceptions=True)
+        await deps.close()
     finally:
         if engine is not None:
             await engine.dispose()

@@ -80,7 +80,6 @@ class LlmSettings(BaseModel):
     model: str = "gpt-4o-mini"
     api_key: SecretStr | None = None
     timeout_seconds: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1, le=50)
 
 
 class PolicySettings(BaseModel):

@@ -48,7 +48,7 @@ def deployment(settings: WorkerSettings) -> WorkerDeploymentConfig | None:
 
 
 def build_workers(client: Client, deps: registry.Dependencies) -> list[Worker]:
-    """One worker per task queue; queues without activities or workflows are skipped."""
+    """One worker per task queue: main, refit, LLM, send and webhooks."""
     temporal = deps.settings.temporal
     workers = [
         Worker(
@@ -75,30 +75,26 @@ def build_workers(client: Client, deps: registry.Dependencies) -> list[Worker]:
             deployment_config=deployment(deps.settings.worker),
         )
     )
-    llm = registry.llm_activities(deps)
-    if llm:
-        workers.append(
-            Worker(
-                client,
-                task_queue=temporal.llm_task_queue,
-                activities=llm,
-                max_concurrent_activities=16,
-                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-                deployment_config=deployment(deps.settings.worker),
-            )
+    workers.append(
+        Worker(
+            client,
+            task_queue=temporal.llm_task_queue,
+            activities=registry.llm_activities(deps),
+            max_concurrent_activities=16,
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            deployment_config=deployment(deps.settings.worker),
         )
-    send = registry.send_activities(deps)
-    if send:
-        workers.append(
-            Worker(
-                client,
-                task_queue=temporal.send_task_queue,
-                activities=send,
-                max_task_queue_activities_per_second=deps.settings.smtp.rate_limit_per_second,
-                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-                deployment_config=deployment(deps.settings.worker),
-            )
+    )
+    workers.append(
+        Worker(
+            client,
+            task_queue=temporal.send_task_queue,
+            activities=registry.send_activities(deps),
+            max_task_queue_activities_per_second=deps.settings.smtp.rate_limit_per_second,
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            deployment_config=deployment(deps.settings.worker),
         )
+    )
     workers.append(
         Worker(
             client,
@@ -169,7 +165,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await ensure_webhook_deliveries(client, settings, deps.sessions)
         workers = build_workers(client, deps)
         log.info("worker started", queues=[w.task_queue for w in workers], metrics=metrics and metrics.url)
-        await run_workers(workers, stop)
+        try:
+            await run_workers(workers, stop)
+        finally:
+            await deps.close()
         log.info("worker stopped")
     finally:
         if metrics is not None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +29,14 @@ class Dependencies:
 
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
+    # What the activities opened (the LLM client's connection pool): closed by ``close()``
+    # once the workers have drained.
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for close in reversed(self.closers):
+            await close()
+        self.closers.clear()
 
 
 def workflows() -> Sequence[type]:
@@ -72,7 +80,9 @@ def refit_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
 
 def llm_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
     """Drafting activities on their own queue, with their own concurrency."""
-    return [DraftingActivities(deps.sessions, deps.settings).draft_email]
+    drafting = DraftingActivities(deps.sessions, deps.settings)
+    deps.closers.append(drafting.close)
+    return [drafting.draft_email]
 
 
 def send_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
