@@ -8,6 +8,7 @@ import itertools
 import signal
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.converter import PayloadCodec
@@ -48,64 +49,51 @@ def deployment(settings: WorkerSettings) -> WorkerDeploymentConfig | None:
 
 
 def build_workers(client: Client, deps: registry.Dependencies) -> list[Worker]:
-    """One worker per task queue: main, refit, LLM, send and webhooks."""
+    """One worker per task queue: main, refit, LLM, send and webhooks; each drains for up to
+    ``GRACEFUL_SHUTDOWN`` and carries the build's Deployment Version when one is configured."""
     temporal = deps.settings.temporal
-    workers = [
-        Worker(
+    version = deployment(deps.settings.worker)
+
+    def worker(task_queue: str, **options: Any) -> Worker:
+        return Worker(
             client,
-            task_queue=temporal.task_queue,
+            task_queue=task_queue,
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            deployment_config=version,
+            **options,
+        )
+
+    return [
+        worker(
+            temporal.task_queue,
             workflows=registry.workflows(),
             activities=registry.main_activities(deps),
             # Every main-queue activity holds a database connection: never more at once than
             # the pool can give (pool_size plus as many overflow connections, core/db.py).
             max_concurrent_activities=2 * deps.settings.database.pool_size,
             max_cached_workflows=deps.settings.worker.max_cached_workflows,
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-            deployment_config=deployment(deps.settings.worker),
-        )
-    ]
-    workers.append(
-        Worker(
-            client,
-            task_queue=temporal.refit_task_queue,
+        ),
+        worker(
+            temporal.refit_task_queue,
             workflows=[RefitModelWorkflow],
             activities=registry.refit_activities(deps),
             max_concurrent_activities=2,
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-            deployment_config=deployment(deps.settings.worker),
-        )
-    )
-    workers.append(
-        Worker(
-            client,
-            task_queue=temporal.llm_task_queue,
-            activities=registry.llm_activities(deps),
-            max_concurrent_activities=16,
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-            deployment_config=deployment(deps.settings.worker),
-        )
-    )
-    workers.append(
-        Worker(
-            client,
-            task_queue=temporal.send_task_queue,
+        ),
+        worker(
+            temporal.llm_task_queue, activities=registry.llm_activities(deps), max_concurrent_activities=16
+        ),
+        worker(
+            temporal.send_task_queue,
             activities=registry.send_activities(deps),
             max_task_queue_activities_per_second=deps.settings.smtp.rate_limit_per_second,
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-            deployment_config=deployment(deps.settings.worker),
-        )
-    )
-    workers.append(
-        Worker(
-            client,
-            task_queue=deps.settings.webhooks.task_queue,
+        ),
+        worker(
+            deps.settings.webhooks.task_queue,
             workflows=registry.webhook_workflows(),
             activities=registry.webhook_activities(deps),
             max_concurrent_activities=50,
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        )
-    )
-    return workers
+        ),
+    ]
 
 
 class WorkerDied(RuntimeError):
