@@ -18,10 +18,19 @@ from api.deps import AppState
 from api.errors import ApiError, FieldError
 from api.ops_temporal import cancel_resume_timer, start_resume_timer
 from api.store import apply_profile, ensure_client, opt_out
-from api.temporal_calls import signal_with_start
 from core import audit, pauses
 from core.audit import Actor
-from core.contracts import Paused, ProfileUpdated, Resumed, Unsubscribed
+from core.client_workflow import signal_with_start
+from core.contracts import (
+    SIGNAL_PAUSED,
+    SIGNAL_PROFILE_UPDATED,
+    SIGNAL_RESUMED,
+    SIGNAL_UNSUBSCRIBED,
+    Paused,
+    ProfileUpdated,
+    Resumed,
+    Unsubscribed,
+)
 from core.db import transaction, utcnow
 from core.models import Client
 from core.ops_models import ClientPause
@@ -32,7 +41,9 @@ from core.policy import in_holdout
 async def upsert_client(state: AppState, client_id: str, update: ProfileUpdated) -> tuple[str, bool]:
     """Tell the client's workflow (starting it), then store the profile; the workflow id and
     whether anything changed. Temporal first: if it refuses, nothing is stored (503)."""
-    workflow_id = await signal_with_start(state.temporal, state.start, client_id, "profile_updated", update)
+    workflow_id = await signal_with_start(
+        state.temporal, state.start, client_id, SIGNAL_PROFILE_UPDATED, update
+    )
     async with transaction(state.sessions) as session:
         # The client's arm is stored from the first write, so ops can list the control group.
         client = await ensure_client(
@@ -104,7 +115,7 @@ async def pause(
     if hold is not None and hold.paused and hold.paused_until == until:
         return _out("pause", client, hold, changed=False)
     await signal_with_start(
-        state.temporal, state.start, client_id, "paused", Paused(reason=reason, by=actor.name)
+        state.temporal, state.start, client_id, SIGNAL_PAUSED, Paused(reason=reason, by=actor.name)
     )
     if until is not None:
         await start_resume_timer(state.temporal, state.start, client_id, until)
@@ -147,7 +158,7 @@ async def resume(state: AppState, client_id: str, actor: Actor) -> ClientActionO
         )
     if not hold.paused:
         return _out("resume", client, hold, changed=False)
-    await signal_with_start(state.temporal, state.start, client_id, "resumed", Resumed(by=actor.name))
+    await signal_with_start(state.temporal, state.start, client_id, SIGNAL_RESUMED, Resumed(by=actor.name))
     await cancel_resume_timer(state.temporal, client_id)
     hold = await record_resume(state, client_id, actor)
     return _out("resume", client, hold, changed=True)
@@ -166,7 +177,7 @@ async def unsubscribe(state: AppState, client_id: str, actor: Actor, reason: str
         return _out("unsubscribe", client, hold, changed=False)
     now = utcnow()
     await signal_with_start(
-        state.temporal, state.start, client_id, "unsubscribed", Unsubscribed(at=now, source="ops")
+        state.temporal, state.start, client_id, SIGNAL_UNSUBSCRIBED, Unsubscribed(at=now, source="ops")
     )
     async with transaction(state.sessions) as session:
         await opt_out(session, client_id, now, source="ops")

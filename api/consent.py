@@ -17,8 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AppState
 from api.store import SUPPRESSION_REASON, ensure_client, record_opt_out
-from api.temporal_calls import signal_with_start
-from core.contracts import Resubscribed, Snoozed, Unsubscribed
+from core.client_workflow import signal_with_start
+from core.contracts import (
+    SIGNAL_RESUBSCRIBED,
+    SIGNAL_SNOOZED,
+    SIGNAL_UNSUBSCRIBED,
+    Resubscribed,
+    Snoozed,
+    Unsubscribed,
+)
 from core.db import transaction, utcnow
 from core.models import ConsentEvent, Suppression
 from core.outbox import emit
@@ -40,7 +47,7 @@ async def opt_out(state: AppState, client_id: str, source: str, signal_source: S
     """Unsubscribe ``client_id``; ``source`` is recorded, ``signal_source`` is what the workflow hears."""
     at = await record_opt_out(state.sessions, client_id, source=source)
     event = Unsubscribed(at=at, source=signal_source)
-    await signal_with_start(state.temporal, state.start, client_id, "unsubscribed", event)
+    await signal_with_start(state.temporal, state.start, client_id, SIGNAL_UNSUBSCRIBED, event)
     return at
 
 
@@ -60,7 +67,7 @@ async def snooze(state: AppState, client_id: str, days: int, source: str) -> dat
             data={"paused_until": until.isoformat(), "source": source},
         )
     await signal_with_start(
-        state.temporal, state.start, client_id, "snoozed", Snoozed(until=until, source=source)
+        state.temporal, state.start, client_id, SIGNAL_SNOOZED, Snoozed(until=until, source=source)
     )
     return until
 
@@ -79,7 +86,7 @@ async def resubscribe(state: AppState, client_id: str, source: str) -> None:
         )
         session.add(ConsentEvent(client_id=client_id, action="resubscribed", source=source, at=now))
     event = Resubscribed(at=now, source=source)
-    await signal_with_start(state.temporal, state.start, client_id, "resubscribed", event)
+    await signal_with_start(state.temporal, state.start, client_id, SIGNAL_RESUBSCRIBED, event)
 
 
 async def consent_status(session: AsyncSession, client_id: str) -> ConsentStatus:

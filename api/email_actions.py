@@ -17,11 +17,11 @@ from sqlalchemy import CursorResult, update
 
 from api.action_schemas import EmailActionOut
 from api.deps import AppState
-from api.errors import ApiError, TemporalUnavailable
-from api.temporal_calls import decide_email, signal_with_start
+from api.errors import ApiError
 from core import audit
 from core.audit import Actor
-from core.contracts import SIGNAL_EMAIL_RESOLVED, CancelEmail, EmailResolved
+from core.client_workflow import EmailNotPending, TemporalUnavailable, decide_email, signal_with_start
+from core.contracts import SIGNAL_EMAIL_RESOLVED, UPDATE_CANCEL_EMAIL, CancelEmail, EmailResolved
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.logging import get_logger
 from core.models import Email, EmailEvent
@@ -61,11 +61,9 @@ async def cancel(state: AppState, email_id: str, actor: Actor, reason: str) -> E
         raise await _uncancellable(state, actor, email, f"the email is {email.status}")
     request = CancelEmail(email_id=email_id, cancelled_by=actor.name, reason=reason)
     try:
-        decision = await decide_email(state.temporal, email.client_id, "cancel_email", request)
-    except ApiError as exc:
-        if exc.status == 409:
-            raise await _uncancellable(state, actor, email, "it is sending or settled") from None
-        raise
+        decision = await decide_email(state.temporal, email.client_id, UPDATE_CANCEL_EMAIL, request)
+    except EmailNotPending:
+        raise await _uncancellable(state, actor, email, "it is sending or settled") from None
     if decision.status != "cancelled":
         raise await _uncancellable(state, actor, email, f"the email is {decision.status}")
     await audit.record_email(state.sessions, actor, "email.cancel", email_id, email.client_id, reason=reason)

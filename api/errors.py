@@ -17,8 +17,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
+from core.client_workflow import (
+    UNAVAILABLE_CODES,
+    ClientWorkflowError,
+    EditRejected,
+    EmailNotPending,
+    TemporalUnavailable,
+    WorkflowBusy,
+)
 from core.datakeys import DataKeysUnavailable
 from core.feedback import BadPayload, BadSignature
 from core.logging import get_logger
@@ -61,22 +69,18 @@ class ApiError(Exception):
         self.headers = headers
 
 
-class TemporalUnavailable(ApiError):
-    def __init__(self) -> None:
-        super().__init__(
-            503,
-            "temporal_unavailable",
-            "the workflow service is unreachable; nothing was accepted, retry later",
-            headers={"Retry-After": str(TEMPORAL_RETRY_AFTER_SECONDS)},
-        )
-
-
-UNAVAILABLE_CODES = {
-    RPCStatusCode.UNAVAILABLE,
-    RPCStatusCode.DEADLINE_EXCEEDED,
-    RPCStatusCode.RESOURCE_EXHAUSTED,
-    RPCStatusCode.CANCELLED,
-}
+def client_workflow_error(exc: ClientWorkflowError) -> ApiError:
+    """The HTTP answer for a client workflow call that did not happen (core.client_workflow)."""
+    retry = {"Retry-After": str(TEMPORAL_RETRY_AFTER_SECONDS)}
+    if isinstance(exc, EditRejected):
+        fields = [FieldError(field="body", reason=f"{v.name}: {v.detail}".rstrip(": ")) for v in exc.verdicts]
+        fields = fields or [FieldError(field="body", reason=str(exc) or "fails the guardrails")]
+        return ApiError(422, "edit_rejected", "the edited email fails the guardrails", fields)
+    if isinstance(exc, EmailNotPending):
+        return ApiError(409, "not_pending", "the email is not awaiting a decision (already decided or stale)")
+    if isinstance(exc, WorkflowBusy):
+        return ApiError(503, "workflow_busy", str(exc), headers=retry)
+    return ApiError(503, "temporal_unavailable", str(TemporalUnavailable()), headers=retry)
 
 
 def error_response(
@@ -128,10 +132,14 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _rpc_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RPCError)
     if exc.status in UNAVAILABLE_CODES:
-        err = TemporalUnavailable()
-        return error_response(err.status, err.code, err.message, headers=err.headers)
+        return await _api_error(_request, client_workflow_error(TemporalUnavailable()))
     log.error("temporal rejected a request", status=exc.status.name)
     return error_response(502, "temporal_error", "the workflow service rejected the request")
+
+
+async def _client_workflow_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ClientWorkflowError)
+    return await _api_error(request, client_workflow_error(exc))
 
 
 async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -166,6 +174,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientWorkflowError, _client_workflow_error)
     app.add_exception_handler(RPCError, _rpc_error)
     app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(InterfaceError, _database_error)

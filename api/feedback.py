@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.consent import opt_out
 from api.deps import AppState
-from api.temporal_calls import signal_with_start
-from core.contracts import Unsubscribed
+from core.client_workflow import signal_with_start
+from core.contracts import SIGNAL_UNSUBSCRIBED, Unsubscribed
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.feedback import FeedbackEvent
 from core.logging import get_logger
@@ -196,4 +196,4 @@ async def _signal(state: AppState, outcome: Outcome) -> None:
         await opt_out(state, outcome.client_id, source="complaint", signal_source="api")
         return
     event = Unsubscribed(at=utcnow(), source="bounce")
-    await signal_with_start(state.temporal, state.start, outcome.client_id, "unsubscribed", event)
+    await signal_with_start(state.temporal, state.start, outcome.client_id, SIGNAL_UNSUBSCRIBED, event)

@@ -8,8 +8,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import UNAVAILABLE_CODES, TemporalUnavailable
-from api.temporal_calls import SIGNAL_TIMEOUT
+from core.client_workflow import SIGNAL_TIMEOUT, UNAVAILABLE_CODES, TemporalUnavailable
 from core.ops_contracts import (
     RESUME_TIMER_WORKFLOW,
     WEBHOOK_WORKFLOW,

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.temporal_calls import LiveStateReason
+from core.client_workflow import LiveStateReason
 from core.contracts import ProfileUpdated, ShortText
 from core.models import Client, Email, EmailEvent, EngagementScore
 from core.money import from_minor

@@ -51,7 +51,13 @@ from bench.common import free_port, parse_args, production_env  # noqa: E402
 from core import migrate  # noqa: E402
 from core.apikeys import create_key  # noqa: E402
 from core.codec import EncryptionCodec, new_key, parse_keys  # noqa: E402
-from core.contracts import CLIENT_WORKFLOW, ClientWorkflowInput, OrderPlaced, client_workflow_id  # noqa: E402
+from core.contracts import (  # noqa: E402
+    CLIENT_WORKFLOW,
+    SIGNAL_ORDER_PLACED,
+    ClientWorkflowInput,
+    OrderPlaced,
+    client_workflow_id,
+)
 from core.db import create_engine, session_factory  # noqa: E402
 from core.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 from core.settings import DatabaseSettings, Settings, TemporalSettings  # noqa: E402
@@ -123,7 +129,7 @@ def via_temporal(client: Client, start: WorkflowStart) -> Send:
             task_queue=start.task_queue,
             search_attributes=start.search_attributes(client_id),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal="order_placed",
+            start_signal=SIGNAL_ORDER_PLACED,
             start_signal_args=[OrderPlaced.model_validate(body)],
         )
 

@@ -9,7 +9,13 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from core.contracts import ClientWorkflowInput, OrderPlaced, RecordOrderInput, RescoreInput
+    from core.contracts import (
+        SIGNAL_ORDER_PLACED,
+        ClientWorkflowInput,
+        OrderPlaced,
+        RecordOrderInput,
+        RescoreInput,
+    )
     from workflows import calls
 
 NAIVE_WORKFLOW = "DailyRescoreWorkflow"
@@ -26,7 +32,7 @@ class DailyRescoreWorkflow:
         self._pending: deque[OrderPlaced] = deque()
         self._seen: set[str] = set()
 
-    @workflow.signal(name="order_placed")
+    @workflow.signal(name=SIGNAL_ORDER_PLACED)
     def order_placed(self, order: OrderPlaced) -> None:
         if order.order_id not in self._seen:
             self._seen.add(order.order_id)

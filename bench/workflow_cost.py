@@ -56,6 +56,9 @@ from core.contracts import (
     ACTIVITY_SEND_EMAIL,
     ACTIVITY_UPDATE_EMAIL,
     CLIENT_WORKFLOW,
+    QUERY_STATE,
+    SIGNAL_ORDER_PLACED,
+    SIGNAL_PROFILE_UPDATED,
     ClientStateView,
     ClientWorkflowInput,
     DraftEmailInput,
@@ -148,7 +151,7 @@ async def signal(client: Client, workflow: str, wid: str, cid: str, queue: str, 
         id=wid,
         task_queue=queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        start_signal="order_placed",
+        start_signal=SIGNAL_ORDER_PLACED,
         start_signal_args=[order],
     )
 
@@ -249,7 +252,7 @@ async def _warm(client: Client, queue: str, prefix: str, n: int) -> None:
 async def _scored(client: Client, workflow_id: str) -> None:
     handle = client.get_workflow_handle(workflow_id)
     for _ in range(200):
-        state = await handle.query("state", result_type=ClientStateView)
+        state = await handle.query(QUERY_STATE, result_type=ClientStateView)
         if state.score is not None:
             return
         await asyncio.sleep(0.05)
@@ -262,7 +265,7 @@ async def _start_idle(client: Client, queue: str, cid: str) -> None:
         ClientWorkflowInput(client_id=cid, config=CONFIG),
         id=f"client-{cid}",
         task_queue=queue,
-        start_signal="profile_updated",
+        start_signal=SIGNAL_PROFILE_UPDATED,
         start_signal_args=[ProfileUpdated()],
     )
 

@@ -34,8 +34,7 @@ from rich.progress import (
 )
 from temporalio.client import Client
 
-from api.errors import TemporalUnavailable
-from api.temporal_calls import send_order
+from core.client_workflow import TemporalUnavailable, send_order
 from core.contracts import CLIENT_ID_PATTERN, OrderPlaced
 from core.settings import Settings
 from core.workflow_config import WorkflowStart

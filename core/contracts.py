@@ -25,6 +25,23 @@ from core.money import CURRENCIES, to_minor
 from core.policy_contracts import Episode, LivePolicy
 
 CLIENT_WORKFLOW = "ClientEngagementWorkflow"
+
+# The client workflow's messages: the one place their names are spelled (the workflow, the
+# API, the dashboard, the CLI, tests and benches import them). Renaming one breaks every
+# running workflow and recorded history: these are wire names, not identifiers.
+SIGNAL_ORDER_PLACED = "order_placed"
+SIGNAL_PROFILE_UPDATED = "profile_updated"
+SIGNAL_UNSUBSCRIBED = "unsubscribed"
+SIGNAL_PAUSED = "paused"
+SIGNAL_RESUMED = "resumed"
+SIGNAL_SNOOZED = "snoozed"
+SIGNAL_RESUBSCRIBED = "resubscribed"
+SIGNAL_PAST_EMAIL_SENT = "past_email_sent"
+SIGNAL_EMAIL_RESOLVED = "email_resolved"
+UPDATE_APPROVE_EMAIL = "approve_email"
+UPDATE_REJECT_EMAIL = "reject_email"
+UPDATE_CANCEL_EMAIL = "cancel_email"
+QUERY_STATE = "state"
 # No "@": workflow ids (``client-{id}``) and search attributes are never encrypted, so an email
 # address must not become a client id.
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
@@ -168,9 +185,6 @@ class Snoozed(Frozen):
 
     until: AwareDatetime
     source: Annotated[str, StringConstraints(max_length=32)] = "preferences"
-
-
-SIGNAL_EMAIL_RESOLVED = "email_resolved"
 
 
 class EmailResolved(Frozen):
@@ -320,7 +334,6 @@ class DraftEmailInput(Frozen):
     segment: str | None = None
     reasons: list[str] = Field(default_factory=list)
     created_at: datetime
-    holdout: bool = False
     # A sequence's touch (1: the episode's first email) and the episode's earlier emails, which
     # the drafter reads so a follow-up knows what was said; absent in older histories' inputs.
     touch: int = Field(default=1, ge=1, le=10)

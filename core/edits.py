@@ -1,6 +1,6 @@
 """Ops' edits to a draft, re-checked by the guardrails before an approval is accepted.
 
-Pure and sandbox-safe: the ``approve_email`` Update validator calls ``check_edit`` so
+Pure and sandbox-safe: the ``approve_email`` Update validator calls ``failing_verdicts`` so
 a bad edit is refused before anything reaches the workflow history. The edited fields
 are merged with the pending draft and the whole email goes through
 ``core.guardrails.check_draft``, exactly as a freshly drafted one does.
@@ -8,23 +8,23 @@ are merged with the pending draft and the whole email goes through
 
 from __future__ import annotations
 
-from core.contracts import ApproveEmail, PendingEmail, WorkflowConfig
-from core.guardrails import check_draft, failures, plausible_first_name
+from core.contracts import ApproveEmail, GuardrailVerdict, PendingEmail, WorkflowConfig
+from core.guardrails import check_draft, plausible_first_name
 
 # Stands in for a part of the draft the workflow does not hold (an email pending since
 # before bodies were kept): a neutral text every rule passes, so only the edits are judged.
 NEUTRAL_BODY = "Hello,\n\nIt has been a while. We would love to see you again.\n"
 
 
-def check_edit(
+def failing_verdicts(
     edit: ApproveEmail,
     pending: PendingEmail | None,
     *,
     first_name: str | None,
     config: WorkflowConfig,
     locale: str | None = None,
-) -> list[str]:
-    """``"rule: detail"`` for each guardrail the edited email breaks; empty when acceptable."""
+) -> list[GuardrailVerdict]:
+    """The guardrail verdicts the edited email fails (what an ``EditRejected`` carries)."""
     if edit.subject is None and edit.preheader is None and edit.body_text is None:
         return []
     subject = edit.subject if edit.subject is not None else (pending.subject if pending else None)
@@ -42,4 +42,4 @@ def check_edit(
         ],
         locale=locale,
     )
-    return failures(verdicts)
+    return [v for v in verdicts if not v.passed]

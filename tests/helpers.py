@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 
 from cli.demo_population import DemoClient
 from core.codec import EncryptionCodec, codec_from_settings
-from core.contracts import ClientStateView, client_workflow_id
+from core.contracts import QUERY_STATE, ClientStateView, client_workflow_id
 from core.settings import SecuritySettings
 from core.uplift import Episode
 
@@ -179,7 +179,7 @@ def unique_id(prefix: str) -> str:
 async def orders_recorded(temporal: Client, client_id: str, count: int) -> bool:
     """Whether the client's workflow has recorded ``count`` orders (for ``eventually``)."""
     handle = temporal.get_workflow_handle(client_workflow_id(client_id))
-    state: ClientStateView = await handle.query("state", result_type=ClientStateView)
+    state: ClientStateView = await handle.query(QUERY_STATE, result_type=ClientStateView)
     return state.order_count == count
 
 

@@ -54,3 +54,74 @@ def test_architecture_workflows_do_no_io() -> None:
             if name in WORKFLOW_CORE_ALLOWED_IO or name.split(".")[0] in IO_LIBRARIES:
                 violations.append(f"{path.relative_to(ROOT)} imports {name}")
     assert violations == []
+
+
+# The CLI modules that host the API itself (``rekindle api``, ``rekindle up``).
+CLI_SERVING_THE_API = {"cli/main.py", "cli/devstack.py"}
+
+
+def test_architecture_http_stays_in_the_api() -> None:
+    """The CLI talks to workflows through ``core.client_workflow`` (domain errors), never
+    through the API's modules and their HTTP statuses."""
+    violations = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _files("cli")
+        if str(path.relative_to(ROOT)) not in CLI_SERVING_THE_API
+        for name in _imports(path)
+        if name.split(".")[0] == "api"
+    ]
+    assert violations == []
+
+
+# Calls and keywords that take a client workflow message's name.
+_MESSAGE_CALLS = {
+    "signal",
+    "query",
+    "execute_update",
+    "start_update",
+    "signal_with_start",
+    "decide_email",
+    "_update",
+}
+_MESSAGE_KEYWORDS = {"name", "start_signal", "signal", "update", "query"}
+
+
+def _message_constant(name: str) -> bool:
+    return name.startswith(("SIGNAL_", "UPDATE_", "QUERY_")) and not name.startswith("UPDATE_ERROR_")
+
+
+def test_architecture_client_workflow_message_names_are_spelled_once() -> None:
+    """Signal, update and query names live in ``core/contracts.py``; everyone else imports them,
+    so a rename cannot leave the API, the dashboard or a bench talking to a name nobody handles."""
+    contracts = ast.parse((ROOT / "core" / "contracts.py").read_text())
+    names = {
+        node.value.value
+        for node in contracts.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and any(
+            isinstance(t, ast.Name) and t.id.startswith(("SIGNAL_", "UPDATE_", "QUERY_"))
+            for t in node.targets
+        )
+        and not any(isinstance(t, ast.Name) and t.id.startswith("UPDATE_ERROR_") for t in node.targets)
+    }
+    assert {"order_placed", "approve_email", "state"} <= names
+    spelled: list[str] = []
+    for package in ("api", "cli", "bench", "workflows", "worker", "core", "activities", "tests"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path == ROOT / "core" / "contracts.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.Call):
+                    continue
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                values = [k.value for k in node.keywords if k.arg in _MESSAGE_KEYWORDS]
+                if called in _MESSAGE_CALLS:
+                    values += node.args
+                spelled += [
+                    f"{path.relative_to(ROOT)}:{v.lineno} {v.value!r}"
+                    for v in values
+                    if isinstance(v, ast.Constant) and v.value in names
+                ]
+    assert spelled == []

@@ -69,12 +69,14 @@ async def rescore(input: RescoreInput) -> RescoreResult:
     return result
 
 
-async def draft_email(input: DraftEmailInput, task_queue: str | None) -> DraftEmailResult:
+async def draft_email(input: DraftEmailInput, task_queue: str | None, *, holdout: bool) -> DraftEmailResult:
+    """``holdout`` only labels the step in the Web UI: a held-out client's draft is made (and
+    approved) like any other and is never sent; the drafter does not need to know."""
     result: DraftEmailResult = await workflow.execute_activity(
         ACTIVITY_DRAFT_EMAIL,
         input,
         result_type=DraftEmailResult,
-        summary=f"draft win-back email ({input.tier}{', holdout' if input.holdout else ''})",
+        summary=f"draft win-back email ({input.tier}{', holdout' if holdout else ''})",
         task_queue=task_queue,
         start_to_close_timeout=timedelta(minutes=2),
         schedule_to_close_timeout=timedelta(minutes=30),

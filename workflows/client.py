@@ -31,8 +31,21 @@ with workflow.unsafe.imports_passed_through():
     from core import search_attributes as sa
     from core.contracts import (
         CLIENT_WORKFLOW,
+        QUERY_STATE,
         SIGNAL_EMAIL_RESOLVED,
+        SIGNAL_ORDER_PLACED,
+        SIGNAL_PAST_EMAIL_SENT,
+        SIGNAL_PAUSED,
+        SIGNAL_PROFILE_UPDATED,
+        SIGNAL_RESUBSCRIBED,
+        SIGNAL_RESUMED,
+        SIGNAL_SNOOZED,
+        SIGNAL_UNSUBSCRIBED,
+        UPDATE_APPROVE_EMAIL,
+        UPDATE_CANCEL_EMAIL,
+        UPDATE_ERROR_GUARDRAILS,
         UPDATE_ERROR_NOT_PENDING,
+        UPDATE_REJECT_EMAIL,
         ApproveEmail,
         CancelEmail,
         CarriedState,
@@ -57,7 +70,8 @@ with workflow.unsafe.imports_passed_through():
         Unsubscribed,
         WorkflowCounters,
     )
-    from core.edits import check_edit
+    from core.edits import failing_verdicts
+    from core.guardrails import failures
     from core.ledger import OrderLedger
     from core.policy_contracts import SIGNAL_POLICY_CHANGED, PolicyChanged
 
@@ -103,31 +117,31 @@ class ClientEngagementWorkflow:
 
     # ---- messages: record and wake the loop, nothing else -----------------------------------
 
-    @workflow.signal(name="order_placed")
+    @workflow.signal(name=SIGNAL_ORDER_PLACED)
     def order_placed(self, order: OrderPlaced) -> None:
         """Queue an order unless its id was seen (duplicates and replays change nothing)."""
         if self._ledger.offer(order):
             self._wake = True
 
-    @workflow.signal(name="profile_updated")
+    @workflow.signal(name=SIGNAL_PROFILE_UPDATED)
     def profile_updated(self, update: ProfileUpdated) -> None:
         self._profile = self._profile.model_copy(update=update.model_dump(exclude_none=True))
         if update.email:
             self._emails.address_arrived()
         self._wake = True
 
-    @workflow.signal(name="unsubscribed")
+    @workflow.signal(name=SIGNAL_UNSUBSCRIBED)
     def unsubscribed(self, event: Unsubscribed) -> None:
         self._consent.unsubscribed_at = self._consent.unsubscribed_at or event.at
         self._consent.bounced = self._consent.bounced or event.source == "bounce"
         self._wake = True
 
-    @workflow.signal(name="paused")
+    @workflow.signal(name=SIGNAL_PAUSED)
     def paused(self, _event: Paused) -> None:
         self._consent.paused = self._pause_heard = True
         self._wake = True
 
-    @workflow.signal(name="resumed")
+    @workflow.signal(name=SIGNAL_RESUMED)
     def resumed(self, _event: Resumed) -> None:
         self._consent.paused, self._pause_heard = False, True
         self._wake = True
@@ -136,13 +150,13 @@ class ClientEngagementWorkflow:
     def email_resolved(self, event: EmailResolved) -> None:
         self._emails.resolved(event)
 
-    @workflow.signal(name="snoozed")
+    @workflow.signal(name=SIGNAL_SNOOZED)
     def snoozed(self, event: Snoozed) -> None:
         """A break the client chose: the latest request wins (a shorter one shortens it)."""
         self._consent.paused_until = event.until
         self._wake = True
 
-    @workflow.signal(name="resubscribed")
+    @workflow.signal(name=SIGNAL_RESUBSCRIBED)
     def resubscribed(self, event: Resubscribed) -> None:
         """Consent again, unless the opt-out came after this request (signals may cross)."""
         opted_out = self._consent.unsubscribed_at
@@ -151,7 +165,7 @@ class ClientEngagementWorkflow:
         self._consent.paused_until = None
         self._wake = True
 
-    @workflow.signal(name="past_email_sent")
+    @workflow.signal(name=SIGNAL_PAST_EMAIL_SENT)
     def past_email_sent(self, event: PastEmailSent) -> None:
         """An email sent before Rekindle (imported) counts against the frequency cap."""
         if self._emails.record_past_send(event.sent_at):
@@ -164,7 +178,7 @@ class ClientEngagementWorkflow:
             self._emails.replan = True
             self._wake = True
 
-    @workflow.update(name="approve_email")
+    @workflow.update(name=UPDATE_APPROVE_EMAIL)
     async def approve_email(self, decision: ApproveEmail) -> EmailDecision:
         """Approve the pending draft (optionally edited); answers once the loop has acted on it."""
         return await self._decide(decision.email_id, decision)
@@ -172,17 +186,23 @@ class ClientEngagementWorkflow:
     @approve_email.validator
     def _validate_approve(self, decision: ApproveEmail) -> None:
         self._emails.check_pending(decision.email_id)
-        problems = check_edit(
+        failing = failing_verdicts(
             decision,
             self._emails.email,
             first_name=self._profile.first_name,
             config=self._emails.config,
             locale=self._profile.locale,
         )
-        if problems:
-            raise ApplicationError("; ".join(problems), type="EditRejected", non_retryable=True)
+        if failing:
+            # details[0]: the failing verdicts, which the API turns into a field-level 422.
+            raise ApplicationError(
+                "; ".join(failures(failing)),
+                [v.model_dump() for v in failing],
+                type=UPDATE_ERROR_GUARDRAILS,
+                non_retryable=True,
+            )
 
-    @workflow.update(name="reject_email")
+    @workflow.update(name=UPDATE_REJECT_EMAIL)
     async def reject_email(self, decision: RejectEmail) -> EmailDecision:
         """Reject the pending draft with a reason."""
         return await self._decide(decision.email_id, decision)
@@ -191,7 +211,7 @@ class ClientEngagementWorkflow:
     def _validate_reject(self, decision: RejectEmail) -> None:
         self._emails.check_pending(decision.email_id)
 
-    @workflow.update(name="cancel_email")
+    @workflow.update(name=UPDATE_CANCEL_EMAIL)
     async def cancel_email(self, request: CancelEmail) -> EmailDecision:
         """Cancel the email in flight; answers its status once the loop has acted (``sent`` if it
         went out first)."""
@@ -208,7 +228,7 @@ class ClientEngagementWorkflow:
         if not self._in_flight(request.email_id) or due:
             raise ApplicationError("not cancellable", type=UPDATE_ERROR_NOT_PENDING, non_retryable=True)
 
-    @workflow.query(name="state")
+    @workflow.query(name=QUERY_STATE)
     def state(self) -> ClientStateView:
         counters = self._counters.model_copy(update={"duplicate_orders": self._ledger.duplicates})
         return ClientStateView(

@@ -21,7 +21,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from core.contracts import Resumed, client_workflow_id
+    from core.contracts import SIGNAL_RESUMED, Resumed, client_workflow_id
     from core.ops_contracts import (
         ACTIVITY_DELIVER_WEBHOOKS,
         ACTIVITY_RESUME_CLIENT,
@@ -64,7 +64,7 @@ class ClientResumeTimerWorkflow:
             return  # lifted by hand meanwhile
         handle = workflow.get_external_workflow_handle(client_workflow_id(input.client_id))
         try:
-            await handle.signal("resumed", Resumed(by=RESUME_ACTOR))
+            await handle.signal(SIGNAL_RESUMED, Resumed(by=RESUME_ACTOR))
         except Exception:  # the client's workflow is not running (terminated): nothing to resume
             workflow.logger.warning("client workflow not running; nothing to resume")
 

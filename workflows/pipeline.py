@@ -22,6 +22,7 @@ from workflows.campaign import Campaign
 with workflow.unsafe.imports_passed_through():
     from core import policy
     from core.contracts import (
+        UPDATE_ERROR_NOT_PENDING,
         ApproveEmail,
         CarriedState,
         ClientFacts,
@@ -126,9 +127,11 @@ class EmailPipeline:
     def check_pending(self, email_id: str) -> None:
         """For Update validators: refuse before anything is written to history."""
         if not self.is_pending(email_id) or self.decision is not None:
-            raise ApplicationError("not the pending draft", type="EmailNotPending", non_retryable=True)
+            raise ApplicationError("not the pending draft", type=UPDATE_ERROR_NOT_PENDING, non_retryable=True)
         if self.consent.refusal() is not None:
-            raise ApplicationError("the client cannot be emailed", type="EmailNotPending", non_retryable=True)
+            raise ApplicationError(
+                "the client cannot be emailed", type=UPDATE_ERROR_NOT_PENDING, non_retryable=True
+            )
 
     def record_past_send(self, sent_at: datetime) -> bool:
         """Move the last send forward to ``sent_at`` (never back); ``True`` if it moved."""
@@ -242,11 +245,10 @@ class EmailPipeline:
             segment=score.segment,
             reasons=score.reasons,
             created_at=now,
-            holdout=self.holdout,
             **self.campaign.draft_fields(score.tier),
         )
         try:
-            draft = await calls.draft_email(request, self.config.llm_task_queue)
+            draft = await calls.draft_email(request, self.config.llm_task_queue, holdout=self.holdout)
         except ActivityError as err:
             # No address: wait (a profile with one clears the wait); else the provider failed.
             kind = error_type(err)

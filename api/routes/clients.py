@@ -24,7 +24,7 @@ from api.schemas import (
     ProfileAccepted,
     ScorePoint,
 )
-from api.temporal_calls import query_state
+from core.client_workflow import query_state
 from core.contracts import ProfileUpdated, Tier
 from core.models import Client
 

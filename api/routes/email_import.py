@@ -30,15 +30,9 @@ from api import examples
 from api.auth import AdminKey
 from api.batches import InvalidItem, KeepInvalid
 from api.deps import StateDep
-from api.errors import (
-    AUTH_RESPONSES,
-    ERROR_RESPONSES,
-    TEMPORAL_RETRY_AFTER_SECONDS,
-    FieldError,
-    TemporalUnavailable,
-)
+from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, TEMPORAL_RETRY_AFTER_SECONDS, FieldError
 from api.store import IMPORT_GENERATOR, emails_by_id, known_clients, store_imported
-from api.temporal_calls import send_past_email
+from core.client_workflow import TemporalUnavailable, send_past_email
 from core.contracts import ClientId, PastEmailSent
 from core.db import utcnow
 from core.logging import get_logger

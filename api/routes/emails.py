@@ -17,10 +17,10 @@ from api.deps import SessionDep, StateDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE, ApiError, ErrorResponse
 from api.queries import email_events, list_emails
 from api.schemas import ApproveIn, DecisionOut, EmailDetail, EmailPage, EmailSummary, RejectIn
-from api.temporal_calls import decide_email
 from core import audit
 from core.audit import Actor
-from core.contracts import ApproveEmail, EmailStatus, RejectEmail
+from core.client_workflow import decide_email
+from core.contracts import UPDATE_APPROVE_EMAIL, UPDATE_REJECT_EMAIL, ApproveEmail, EmailStatus, RejectEmail
 from core.models import Email
 
 router = APIRouter(prefix="/v1", tags=["emails"])
@@ -105,7 +105,7 @@ async def approve_email(
     decision = await decide_email(
         state.temporal,
         email.client_id,
-        "approve_email",
+        UPDATE_APPROVE_EMAIL,
         ApproveEmail(
             email_id=email_id,
             approved_by=body.approved_by or key.name,
@@ -129,7 +129,7 @@ async def reject_email(
     decision = await decide_email(
         state.temporal,
         email.client_id,
-        "reject_email",
+        UPDATE_REJECT_EMAIL,
         RejectEmail(email_id=email_id, rejected_by=body.rejected_by or key.name, reason=body.reason),
     )
     await _audit(state, key, request, "email.reject", email, {"reason": body.reason})

@@ -13,14 +13,8 @@ from api import examples
 from api.auth import IngestKey
 from api.batches import InvalidItem, KeepInvalid
 from api.deps import StateDep
-from api.errors import (
-    AUTH_RESPONSES,
-    ERROR_RESPONSES,
-    TEMPORAL_RETRY_AFTER_SECONDS,
-    FieldError,
-    TemporalUnavailable,
-)
-from api.temporal_calls import send_order
+from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, TEMPORAL_RETRY_AFTER_SECONDS, FieldError
+from core.client_workflow import TemporalUnavailable, send_order
 from core.contracts import CLIENT_ID_PATTERN, ClientId, OrderItem, OrderPlaced
 from core.metrics import ORDERS_ACCEPTED, ORDERS_UNAVAILABLE
 

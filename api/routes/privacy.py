@@ -12,16 +12,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from api import examples
 from api.auth import AdminKey
 from api.deps import StateDep
-from api.errors import (
-    AUTH_RESPONSES,
-    ERROR_RESPONSES,
-    NOT_FOUND_RESPONSE,
-    UNAVAILABLE_CODES,
-    ApiError,
-    TemporalUnavailable,
-)
+from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE, ApiError
 from api.routes.orders import ClientIdPath
-from api.temporal_calls import LiveStateReason, query_state
+from core.client_workflow import UNAVAILABLE_CODES, LiveStateReason, TemporalUnavailable, query_state
 from core.contracts import client_workflow_id
 from core.db import transaction, utcnow
 from core.logging import get_logger

@@ -18,8 +18,9 @@ from fastapi.responses import HTMLResponse
 
 from api.consent import PAUSE_DAYS, ConsentStatus, SignalSource, consent_status, opt_out, resubscribe, snooze
 from api.deps import StateDep
-from api.errors import ERROR_RESPONSES, TEMPORAL_RETRY_AFTER_SECONDS, TemporalUnavailable
+from api.errors import ERROR_RESPONSES, TEMPORAL_RETRY_AFTER_SECONDS
 from api.ui.common import env, security_headers
+from core.client_workflow import TemporalUnavailable
 from core.tokens import verify_unsubscribe_token
 
 router = APIRouter(tags=["unsubscribe"])

@@ -6,28 +6,37 @@ the workflow's validator is the judge, and the page shows its answer or refusal.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ValidationError
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from api.temporal_calls import update_id
 from api.ui import queries
 from api.ui.common import ActDep, Ui, UiDep, is_htmx, render, start_timer
 from core import audit
-from core.contracts import ApproveEmail, EmailDecision, RejectEmail, client_workflow_id
+from core.client_workflow import (
+    EditRejected,
+    EmailNotPending,
+    TemporalUnavailable,
+    WorkflowBusy,
+    decide_email,
+)
+from core.contracts import (
+    UPDATE_APPROVE_EMAIL,
+    UPDATE_REJECT_EMAIL,
+    ApproveEmail,
+    EmailDecision,
+    RejectEmail,
+)
 from core.logging import get_logger
 from core.models import Client, Email
 
 router = APIRouter(prefix="/ui/approvals", include_in_schema=False, dependencies=[Depends(start_timer)])
 log = get_logger(__name__)
-UPDATE_TIMEOUT_SECONDS = 10.0
 EmailIdPath = Annotated[str, Path(min_length=1, max_length=128)]
 FormText = Annotated[str | None, Form(max_length=20_000)]
 
@@ -99,34 +108,22 @@ def _changed(new: str | None, old: str | None) -> str | None:
 
 
 async def _update(ui: Ui, email: Email, name: str, arg: BaseModel) -> Outcome:
-    handle = ui.state.temporal.get_workflow_handle(client_workflow_id(email.client_id))
+    """The same Update the API sends (core.client_workflow.decide_email: a deterministic id, so
+    a repeated click or bulk run is deduplicated by Temporal), answered for a person."""
     try:
-        decision: EmailDecision = await asyncio.wait_for(
-            handle.execute_update(
-                name,
-                arg,
-                id=update_id(name, arg),  # a repeated click (or bulk run) is deduplicated by Temporal
-                result_type=EmailDecision,
-                rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_SECONDS),
-            ),
-            UPDATE_TIMEOUT_SECONDS + 2,
-        )
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        reason = getattr(cause, "message", None) or str(cause or exc)
+        decision = await decide_email(ui.state.temporal, email.client_id, name, arg)
+    except (EmailNotPending, EditRejected) as exc:
+        if isinstance(exc, EmailNotPending) and not exc.workflow_running:
+            return Outcome(False, "This client's workflow is not running; nothing was changed.")
         log.info("email decision refused", update=name, email_id=email.id, by=ui.user)
-        return Outcome(False, f"The workflow refused: {reason}")
-    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+        return Outcome(False, f"The workflow refused: {exc}")
+    except WorkflowBusy:
         return Outcome(
             False, "No answer from the workflow in time; reload the page in a moment to see the result."
         )
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return Outcome(False, "This client's workflow is not running; nothing was changed.")
+    except (TemporalUnavailable, RPCError):
         return Outcome(False, "Temporal is unreachable; nothing was changed. Try again shortly.")
-    except RuntimeError:
-        return Outcome(False, "Temporal is unreachable; nothing was changed. Try again shortly.")
-    verb = "Approved" if name == "approve_email" else "Rejected"
+    verb = "Approved" if name == UPDATE_APPROVE_EMAIL else "Rejected"
     scheduled = decision.scheduled_for
     when = f", scheduled for {scheduled.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if scheduled else ""
     log.info("email decided", update=name, email_id=email.id, status=decision.status, by=ui.user)
@@ -194,7 +191,7 @@ async def approve(
     except ValidationError as exc:
         outcome = Outcome(False, "The edit is not valid.", fields=_field_errors(exc))
     else:
-        outcome = await _update(ui, email, "approve_email", arg)
+        outcome = await _update(ui, email, UPDATE_APPROVE_EMAIL, arg)
         await record_decision(
             ui, request, "email.approve", email, outcome, edited=bool(arg.subject or arg.body_text)
         )
@@ -216,6 +213,6 @@ async def reject(
     except ValidationError as exc:
         outcome = Outcome(False, "A reason is needed to reject a draft.", fields=_field_errors(exc))
     else:
-        outcome = await _update(ui, email, "reject_email", arg)
+        outcome = await _update(ui, email, UPDATE_REJECT_EMAIL, arg)
         await record_decision(ui, request, "email.reject", email, outcome, reason=arg.reason)
     return await _respond(request, ui, email_id, outcome)

@@ -16,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.ui import charts, queries
 from api.ui.common import UiDep, is_htmx, render, start_timer
 from api.ui.ops import flash
-from core.contracts import CLIENT_ID_PATTERN, ClientStateView, client_workflow_id
+from core.contracts import CLIENT_ID_PATTERN, QUERY_STATE, ClientStateView, client_workflow_id
 from core.db import utcnow
 from core.ops_models import ClientPause
 from core.uplift import report_from_counts
@@ -148,7 +148,7 @@ async def _query_state(ui: UiDep, client_id: str) -> tuple[ClientStateView | Non
     try:
         state = await asyncio.wait_for(
             handle.query(
-                "state",
+                QUERY_STATE,
                 result_type=ClientStateView,
                 rpc_timeout=timedelta(seconds=STATE_TIMEOUT_SECONDS),
             ),

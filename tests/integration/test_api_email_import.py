@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.contracts import ClientStateView, client_workflow_id
+from core.contracts import QUERY_STATE, ClientStateView, client_workflow_id
 from core.db import utcnow
 from core.models import Client, EmailEvent
 from tests.helpers import eventually, order_body, unique_id
@@ -69,7 +69,7 @@ async def event_count(sessions: async_sessionmaker[AsyncSession], client_id: str
 
 async def state(stack: Stack, client_id: str) -> ClientStateView:
     handle = stack.temporal.get_workflow_handle(client_workflow_id(client_id))
-    view: ClientStateView = await handle.query("state", result_type=ClientStateView)
+    view: ClientStateView = await handle.query(QUERY_STATE, result_type=ClientStateView)
     return view
 
 

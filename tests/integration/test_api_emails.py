@@ -1,45 +1,42 @@
-"""Emails over HTTP: the queue by status, detail, approve/reject forwarded as Updates."""
+"""Emails over HTTP: the queue by status, detail, approve/reject forwarded as Updates to the
+real client workflow (its validators decide 409 and the field-level 422)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from temporalio.worker import UnsandboxedWorkflowRunner
 
-from api import temporal_calls
+from core import client_workflow
 from core.contracts import CLIENT_WORKFLOW, client_workflow_id
-from tests.helpers import new_worker, unique_id, utc
+from core.db import utcnow
+from tests.helpers import eventually, order_body, unique_id, utc
 from tests.integration.api_factories import add_client, add_email
-from tests.integration.approval_stub import FORBIDDEN_PHRASE, ApprovalStub, StubInput
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.temporal
 
 
-@pytest.fixture
-async def stub_queue(stack: Stack) -> AsyncIterator[str]:
-    """A worker running the approval stub; yields its task queue."""
-    worker = new_worker(stack.temporal, workflows=[ApprovalStub], workflow_runner=UnsandboxedWorkflowRunner())
-    async with worker:
-        yield worker.task_queue
+async def _pending(stack: Stack) -> tuple[str, str]:
+    """A client silent for 100 days whose workflow holds a draft awaiting a person's decision."""
+    cid = unique_id("c")
+    profile = {"email": "anna@example.com", "first_name": "Anna"}
+    assert (await stack.http.put(f"/v1/clients/{cid}", json=profile)).status_code == 202
+    for n, days in enumerate((160, 130, 100)):
+        placed_at = (utcnow() - timedelta(days=days)).isoformat()
+        response = await stack.http.post(
+            f"/v1/clients/{cid}/orders", json=order_body(f"{cid}-o{n}", placed_at)
+        )
+        assert response.status_code == 202, response.text
 
+    async def drafted() -> str | None:
+        live = (await stack.http.get(f"/v1/clients/{cid}")).json()["live_state"]
+        pending = live and live["order_count"] == 3 and live["pending_email"]
+        return pending["email_id"] if pending and pending["status"] == "pending_approval" else None
 
-async def _pending(stack: Stack, task_queue: str) -> tuple[str, str]:
-    """A client whose (stub) workflow awaits a decision on a stored draft."""
-    cid, eid = unique_id("c"), unique_id("e")
-    await add_client(stack.sessions, cid)
-    await add_email(stack.sessions, eid, cid)
-    await stack.temporal.start_workflow(
-        CLIENT_WORKFLOW,
-        StubInput(client_id=cid, pending_email_id=eid),
-        id=client_workflow_id(cid),
-        task_queue=task_queue,
-        execution_timeout=timedelta(minutes=5),
-    )
-    return cid, eid
+    email_id: str = await eventually(drafted, timeout=60, interval=0.2)
+    return cid, email_id
 
 
 async def test_list_emails_by_status_paginates(stack: Stack) -> None:
@@ -83,11 +80,11 @@ async def test_email_detail_has_draft_verdicts_and_timeline(stack: Stack) -> Non
     assert missing.json()["error"]["code"] == "not_found"
 
 
-async def test_approve_forwards_the_update_and_repeats_are_409(stack: Stack, stub_queue: str) -> None:
-    _cid, eid = await _pending(stack, stub_queue)
+async def test_approve_forwards_the_update_and_repeats_are_409(stack: Stack) -> None:
+    _cid, eid = await _pending(stack)
     response = await stack.http.post(f"/v1/emails/{eid}/approve", json={"approved_by": "maria"})
     assert response.status_code == 200, response.text
-    assert response.json() == {"email_id": eid, "status": "approved", "scheduled_for": None}
+    assert (response.json()["email_id"], response.json()["status"]) == (eid, "approved")
     # The identical request again is the same Update (deduplicated): same answer.
     same = await stack.http.post(f"/v1/emails/{eid}/approve", json={"approved_by": "maria"})
     assert same.status_code == 200
@@ -96,27 +93,39 @@ async def test_approve_forwards_the_update_and_repeats_are_409(stack: Stack, stu
     assert other.json()["error"]["code"] == "not_pending"
 
 
-async def test_approve_with_edits_failing_guardrails_is_422(stack: Stack, stub_queue: str) -> None:
-    _cid, eid = await _pending(stack, stub_queue)
+async def test_approve_with_edits_failing_guardrails_is_422(stack: Stack) -> None:
+    _cid, eid = await _pending(stack)
     response = await stack.http.post(
-        f"/v1/emails/{eid}/approve", json={"body_text": f"Take {FORBIDDEN_PHRASE} today, Anna."}
+        f"/v1/emails/{eid}/approve",
+        json={"body_text": "Take 50% off today, Anna: https://evil.example/deal"},
     )
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == "edit_rejected"
-    assert "no_unapproved_offer" in error["fields"][0]["reason"]
+    # One field error per failing guardrail, from the verdicts the workflow's validator sent.
+    reasons = [f["reason"] for f in error["fields"]]
+    assert {r.split(":")[0] for r in reasons} == {"no_unapproved_offer", "only_our_links"}, reasons
+    assert {f["field"] for f in error["fields"]} == {"body"}
     # Rejected by the validator: nothing happened, the draft is still pending.
-    ok = await stack.http.post(f"/v1/emails/{eid}/approve", json={"body_text": "Hello again, Anna."})
-    assert ok.status_code == 200
+    ok = await stack.http.post(f"/v1/emails/{eid}/approve", json={"subject": "Anna, new arrivals"})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["status"] == "approved"
 
 
-async def test_reject_forwards_the_reason(stack: Stack, stub_queue: str) -> None:
-    _cid, eid = await _pending(stack, stub_queue)
+async def test_reject_forwards_the_reason(stack: Stack) -> None:
+    cid, eid = await _pending(stack)
     empty = await stack.http.post(f"/v1/emails/{eid}/reject", json={"reason": ""})
     assert empty.status_code == 422
     response = await stack.http.post(f"/v1/emails/{eid}/reject", json={"reason": "tone"})
     assert response.status_code == 200
     assert response.json()["status"] == "rejected"
+
+    async def rejected_in_the_database() -> dict[str, object] | None:
+        detail = (await stack.http.get(f"/v1/emails/{eid}")).json()
+        return detail if detail["status"] == "rejected" else None
+
+    detail = await eventually(rejected_in_the_database, timeout=30)
+    assert (detail["client_id"], detail["rejected_reason"]) == (cid, "tone")
 
 
 async def test_decision_on_unknown_or_stale_email(stack: Stack) -> None:
@@ -131,8 +140,17 @@ async def test_decision_on_unknown_or_stale_email(stack: Stack) -> None:
 async def test_decision_with_no_worker_is_503_in_bounded_time(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(temporal_calls, "UPDATE_TIMEOUT", timedelta(seconds=1))
-    _cid, eid = await _pending(stack, unique_id("nobody-polls"))
+    monkeypatch.setattr(client_workflow, "UPDATE_TIMEOUT", timedelta(seconds=1))
+    cid, eid = unique_id("c"), unique_id("e")
+    await add_client(stack.sessions, cid)
+    await add_email(stack.sessions, eid, cid)
+    await stack.temporal.start_workflow(  # its queue has no worker: the Update is never answered
+        CLIENT_WORKFLOW,
+        {"client_id": cid},
+        id=client_workflow_id(cid),
+        task_queue=unique_id("nobody-polls"),
+        execution_timeout=timedelta(minutes=5),
+    )
     started = asyncio.get_running_loop().time()
     response = await stack.http.post(f"/v1/emails/{eid}/approve", json={})
     assert response.status_code == 503, response.text

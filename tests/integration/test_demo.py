@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cli.demo import DemoFailed, run_demo
 from cli.demo_population import DemoClient, build_population
-from core.contracts import ClientStateView, client_workflow_id
+from core.contracts import QUERY_STATE, ClientStateView, client_workflow_id
 from core.db import utcnow
 from core.models import Client, Email, Order
 from core.opsusers import create_user
@@ -46,7 +46,7 @@ async def _counts(sessions: async_sessionmaker[AsyncSession], prefix: str) -> tu
 
 async def _states(stack: Stack, client_ids: list[str]) -> list[ClientStateView]:
     handles = [stack.temporal.get_workflow_handle(client_workflow_id(c)) for c in client_ids]
-    return list(await asyncio.gather(*(h.query("state", result_type=ClientStateView) for h in handles)))
+    return list(await asyncio.gather(*(h.query(QUERY_STATE, result_type=ClientStateView) for h in handles)))
 
 
 async def test_demo_seeds_through_the_api_and_a_rerun_changes_nothing(stack: Stack) -> None:

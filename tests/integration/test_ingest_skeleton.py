@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.contracts import ClientStateView, client_workflow_id
+from core.contracts import QUERY_STATE, ClientStateView, client_workflow_id
 from tests.helpers import eventually, order_body, unique_id
 from tests.integration.conftest import Stack
 
@@ -44,7 +44,7 @@ async def test_ingest_order_is_recorded_once(stack: Stack) -> None:
     await eventually(lambda: _is(stack, cid, 2))
 
     handle = stack.temporal.get_workflow_handle(client_workflow_id(cid))
-    state = await handle.query("state", result_type=ClientStateView)
+    state = await handle.query(QUERY_STATE, result_type=ClientStateView)
     assert state.order_count == 2
     assert state.pending_orders == 0
     detail = (await stack.http.get(f"/v1/clients/{cid}")).json()

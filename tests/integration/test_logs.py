@@ -12,8 +12,8 @@ import pytest
 import structlog
 from pydantic import SecretStr
 
-from api.temporal_calls import signal_with_start
-from core.contracts import ProfileUpdated
+from core.client_workflow import signal_with_start
+from core.contracts import SIGNAL_PROFILE_UPDATED, ProfileUpdated
 from core.logging import configure_logging, get_logger
 from core.settings import LoggingSettings, Settings
 from core.workflow_config import WorkflowStart
@@ -61,7 +61,7 @@ async def test_logs_of_a_scenario_hold_no_email_or_api_key(stack: Stack, capture
     assert accepted.status_code == 202, accepted.text
     profile = ProfileUpdated(email=EMAIL, first_name="Grace", style_notes=f"write to {EMAIL}")
     await signal_with_start(
-        stack.temporal, WorkflowStart.from_settings(stack.settings), cid, "profile_updated", profile
+        stack.temporal, WorkflowStart.from_settings(stack.settings), cid, SIGNAL_PROFILE_UPDATED, profile
     )
     await eventually(lambda: orders_recorded(stack.temporal, cid, 1))
     bad = await stack.http.post(

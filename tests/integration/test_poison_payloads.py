@@ -20,9 +20,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from api.temporal_calls import send_order
+from core.client_workflow import send_order
 from core.codec import ENCODING
-from core.contracts import OrderPlaced, client_workflow_id
+from core.contracts import SIGNAL_ORDER_PLACED, OrderPlaced, client_workflow_id
 from core.settings import Settings
 from core.temporal import data_converter
 from core.workflow_config import WorkflowStart
@@ -76,13 +76,13 @@ async def test_plaintext_and_skewed_signals_are_recorded(
         await send_order(api, start, cid, OrderPlaced.model_validate(order(f"{cid}-1")))
         await eventually(lambda: orders_recorded(api, cid, 1), timeout=30)
         handle = api.get_workflow_handle(client_workflow_id(cid))
-        await by_hand.get_workflow_handle(handle.id).signal("order_placed", order(f"{cid}-2"))
+        await by_hand.get_workflow_handle(handle.id).signal(SIGNAL_ORDER_PLACED, order(f"{cid}-2"))
         await eventually(lambda: orders_recorded(api, cid, 2), timeout=30)
         assert plaintext_counted() > before
 
         # Version skew: a newer sender's unknown field, an older sender's missing optional one.
-        await handle.signal("order_placed", order(f"{cid}-3", coupon="WINTER", channel="app"))
-        await handle.signal("order_placed", order(f"{cid}-4"))  # no "items"
+        await handle.signal(SIGNAL_ORDER_PLACED, order(f"{cid}-3", coupon="WINTER", channel="app"))
+        await handle.signal(SIGNAL_ORDER_PLACED, order(f"{cid}-4"))  # no "items"
         await eventually(lambda: orders_recorded(api, cid, 4), timeout=30)
 
         # The next order through the API path is recorded within seconds.

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from core.contracts import SIGNAL_RESUBSCRIBED, SIGNAL_SNOOZED, SIGNAL_UNSUBSCRIBED
 from core.tokens import make_unsubscribe_token
 from tests.helpers import eventually, unique_id
 from tests.integration.api_factories import add_client
@@ -68,7 +69,7 @@ async def test_pause_then_resubscribe_recorded_and_signalled(stack: Stack) -> No
     ]
     live = await eventually(lambda: _live(stack, cid, unsubscribed=False, paused_until=None), timeout=30)
     assert live["bounced"] is False
-    assert await signals(stack.temporal, cid) == ["snoozed", "unsubscribed", "resubscribed"]
+    assert await signals(stack.temporal, cid) == [SIGNAL_SNOOZED, SIGNAL_UNSUBSCRIBED, SIGNAL_RESUBSCRIBED]
 
 
 async def test_one_click_still_records_its_source(stack: Stack) -> None:

@@ -21,9 +21,15 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from api.temporal_calls import signal_with_start
+from core.client_workflow import signal_with_start
 from core.codec import ENCODING, KEY_ID_METADATA, UnknownKeyId, codec_from_settings, new_key
-from core.contracts import OrderPlaced, ProfileUpdated, client_workflow_id
+from core.contracts import (
+    SIGNAL_ORDER_PLACED,
+    SIGNAL_PROFILE_UPDATED,
+    OrderPlaced,
+    ProfileUpdated,
+    client_workflow_id,
+)
 from core.settings import SecuritySettings, Settings
 from core.temporal import data_converter
 from core.workflow_config import WorkflowStart
@@ -90,7 +96,7 @@ async def test_privacy_raw_history_holds_no_personal_data(stack: Stack, dev_env:
         assert response.status_code == 202, response.text
     profile = ProfileUpdated(email=EMAIL, first_name=FIRST, last_name=LAST, style_notes=STYLE)
     await signal_with_start(
-        stack.temporal, WorkflowStart.from_settings(stack.settings), cid, "profile_updated", profile
+        stack.temporal, WorkflowStart.from_settings(stack.settings), cid, SIGNAL_PROFILE_UPDATED, profile
     )
     await eventually(lambda: orders_recorded(stack.temporal, cid, 2))
 
@@ -144,7 +150,7 @@ async def test_privacy_retired_key_still_decodes_while_configured(
             client,
             WorkflowStart.from_settings(before),
             cid,
-            "order_placed",
+            SIGNAL_ORDER_PLACED,
             OrderPlaced.model_validate(_order("o-1")),
         )
         await eventually(lambda: orders_recorded(client, cid, 1))
@@ -157,7 +163,7 @@ async def test_privacy_retired_key_still_decodes_while_configured(
     after = settings.model_copy(update={"security": _security(keys, "rot-b")})
     async with _with_worker(dev_env, after, sessions) as client:
         order = OrderPlaced.model_validate(_order("o-2", "2026-03-01T10:00:00Z"))
-        await signal_with_start(client, WorkflowStart.from_settings(after), cid, "order_placed", order)
+        await signal_with_start(client, WorkflowStart.from_settings(after), cid, SIGNAL_ORDER_PLACED, order)
         await eventually(lambda: orders_recorded(client, cid, 2), timeout=60)
 
     history = await _raw_history(dev_env, client_workflow_id(cid))

@@ -18,8 +18,8 @@ import pytest
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.testing import WorkflowEnvironment
 
-from api.temporal_calls import signal_with_start
-from core.contracts import ACTIVITY_RECORD_ORDER, OrderPlaced, client_workflow_id
+from core.client_workflow import signal_with_start
+from core.contracts import ACTIVITY_RECORD_ORDER, SIGNAL_ORDER_PLACED, OrderPlaced, client_workflow_id
 from core.settings import DatabaseSettings, Settings
 from core.workflow_config import WorkflowStart
 from tests.helpers import (
@@ -114,12 +114,12 @@ async def test_shutdown_sigterm_drains_the_worker(
         # Orders from today: an active client, so nothing is drafted in between.
         today = datetime.now(UTC).isoformat()
         first = OrderPlaced.model_validate(order_body("o-1", placed_at=today))
-        await signal_with_start(dev_env.client, start, cid, "order_placed", first)
+        await signal_with_start(dev_env.client, start, cid, SIGNAL_ORDER_PLACED, first)
         await eventually(lambda: _orders(db, cid) == 1, timeout=READY_SECONDS)
         await eventually(lambda: client_quiet(dev_env.client, cid), timeout=READY_SECONDS)
         lock.execute("BEGIN IMMEDIATE")  # record_order now waits for the database
         second = OrderPlaced.model_validate(order_body("o-2", placed_at=today))
-        await signal_with_start(dev_env.client, start, cid, "order_placed", second)
+        await signal_with_start(dev_env.client, start, cid, SIGNAL_ORDER_PLACED, second)
         await eventually(lambda: _activity_running(dev_env, workflow_id, ACTIVITY_RECORD_ORDER), timeout=60)
 
         worker.send_signal(signal.SIGTERM)

@@ -15,7 +15,15 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from core.contracts import ApproveEmail, ClientStateView, EmailDecision, RejectEmail
+    from core.contracts import (
+        QUERY_STATE,
+        UPDATE_APPROVE_EMAIL,
+        UPDATE_REJECT_EMAIL,
+        ApproveEmail,
+        ClientStateView,
+        EmailDecision,
+        RejectEmail,
+    )
 
 
 class PendingDraft(BaseModel):
@@ -44,7 +52,7 @@ class ApprovalOnlyWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._decisions
 
-    @workflow.query(name="state")
+    @workflow.query(name=QUERY_STATE)
     def state(self) -> ClientStateView:
         return ClientStateView(client_id=self._client_id, order_count=6, last_order_at=None, pending_orders=0)
 
@@ -52,7 +60,7 @@ class ApprovalOnlyWorkflow:
         if email_id != self._pending:
             raise ApplicationError(f"email {email_id} is not the pending draft", type="NotPending")
 
-    @workflow.update(name="approve_email")
+    @workflow.update(name=UPDATE_APPROVE_EMAIL)
     def approve_email(self, approval: ApproveEmail) -> EmailDecision:
         self._decisions.approved.append(approval)
         self._pending = None
@@ -67,7 +75,7 @@ class ApprovalOnlyWorkflow:
                 "guardrail no_invented_prices: the subject mentions a price", type="Guardrail"
             )
 
-    @workflow.update(name="reject_email")
+    @workflow.update(name=UPDATE_REJECT_EMAIL)
     def reject_email(self, rejection: RejectEmail) -> EmailDecision:
         self._decisions.rejected.append(rejection)
         self._pending = None

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from core.contracts import ApproveEmail, PendingEmail, WorkflowConfig
-from core.edits import check_edit
+from core.edits import failing_verdicts
+from core.guardrails import failures
+
+
+def check_edit(*args: Any, **kwargs: Any) -> list[str]:
+    """``"rule: detail"`` per failing guardrail, as the Update's error message lists them."""
+    return failures(failing_verdicts(*args, **kwargs))
+
 
 BODY = "Hi Anna,\n\nWe have new knitwear you might like this autumn.\n\nSee you soon."
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

@@ -27,6 +27,8 @@ from activities.orders import OrderActivities
 from activities.scoring import ScoringActivities
 from core.contracts import (
     CLIENT_WORKFLOW,
+    QUERY_STATE,
+    SIGNAL_ORDER_PLACED,
     ClientStateView,
     ClientWorkflowInput,
     OrderPlaced,
@@ -92,7 +94,7 @@ class Life:
         order = OrderPlaced(
             order_id=order_id, placed_at=at or await self.now(), currency="USD", amount=Decimal("50.00")
         )
-        await self.signal(client_id, "order_placed", order, config)
+        await self.signal(client_id, SIGNAL_ORDER_PLACED, order, config)
         return order
 
     def handle(self, client_id: str) -> WorkflowHandle[ClientEngagementWorkflow, None]:
@@ -106,7 +108,7 @@ class Life:
         for attempt in range(3):
             try:
                 state: ClientStateView = await self.handle(client_id).query(
-                    "state", result_type=ClientStateView, rpc_timeout=QUERY_TIMEOUT
+                    QUERY_STATE, result_type=ClientStateView, rpc_timeout=QUERY_TIMEOUT
                 )
                 return state
             except RPCError:

@@ -8,7 +8,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from core.contracts import CancelEmail, EmailDecision
+from core.contracts import UPDATE_CANCEL_EMAIL, CancelEmail, EmailDecision
 from tests.helpers import unique_id
 from tests.workflows.conftest import CONFIG, Life
 from tests.workflows.test_client_life import approve, go_silent, has_draft
@@ -20,7 +20,7 @@ ONE_HOUR_WINDOW = CONFIG.model_copy(update={"quiet_hours_start": 0, "quiet_hours
 
 async def cancel(life: Life, cid: str, email_id: str) -> EmailDecision:
     decision: EmailDecision = await life.handle(cid).execute_update(
-        "cancel_email",
+        UPDATE_CANCEL_EMAIL,
         CancelEmail(email_id=email_id, cancelled_by="ops-ana", reason="asked by phone"),
         result_type=EmailDecision,
     )

@@ -26,6 +26,8 @@ from core.contracts import (
     ACTIVITY_RESCORE,
     ACTIVITY_UPDATE_EMAIL,
     SIGNAL_EMAIL_RESOLVED,
+    SIGNAL_PROFILE_UPDATED,
+    UPDATE_APPROVE_EMAIL,
     ApproveEmail,
     ClientFacts,
     ClientStateView,
@@ -141,7 +143,7 @@ async def test_client_update_email_failure_keeps_the_decision_and_applies_it_lat
     email_id = state.pending_email.email_id
     life.doubles.broken.add(ACTIVITY_UPDATE_EMAIL)
     update = await life.handle(cid).start_update(
-        "approve_email",
+        UPDATE_APPROVE_EMAIL,
         ApproveEmail(email_id=email_id, approved_by="ops-ana"),
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         result_type=EmailDecision,
@@ -165,7 +167,7 @@ async def test_client_update_email_failure_keeps_the_decision_and_applies_it_lat
 
 async def approve(life: Life, cid: str, email_id: str, **edits: str) -> EmailDecision:
     decision: EmailDecision = await life.handle(cid).execute_update(
-        "approve_email",
+        UPDATE_APPROVE_EMAIL,
         ApproveEmail(email_id=email_id, approved_by="ops-ana", **edits),
         result_type=EmailDecision,
     )
@@ -260,7 +262,7 @@ async def test_client_without_an_address_waits_and_is_drafted_once_one_arrives(l
     state = await life.until(cid, lambda s: s.blocked_reason is not None, step=timedelta(days=1))
     assert (state.blocked_reason, state.pending_email, state.bounced) == ("no_email_address", None, False)
     life.doubles.no_address.discard(cid)  # the profile reaches the database, then the workflow
-    await life.signal(cid, "profile_updated", ProfileUpdated(email="late@example.org"))
+    await life.signal(cid, SIGNAL_PROFILE_UPDATED, ProfileUpdated(email="late@example.org"))
     state = await life.until(
         cid, lambda s: s.pending_email is not None, step=timedelta(minutes=10), limit=timedelta(hours=1)
     )
@@ -280,7 +282,7 @@ async def test_client_blocked_draft_keeps_its_retry_time_through_continue_as_new
     assert life.doubles.draft_calls.count(cid) == 1
     for i in range(40):  # one message at a time until the run hands over
         zone = "Europe/Paris" if i % 2 else "Europe/Rome"
-        await life.signal(cid, "profile_updated", ProfileUpdated(time_zone=zone), config)
+        await life.signal(cid, SIGNAL_PROFILE_UPDATED, ProfileUpdated(time_zone=zone), config)
         await life.sleep(timedelta(minutes=1))
         if (await life.state(cid)).counters.runs > blocked.counters.runs:
             break

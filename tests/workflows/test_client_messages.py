@@ -10,7 +10,16 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from core.contracts import ApproveEmail, ClientStateView, EmailDecision, OrderPlaced, ProfileUpdated
+from core.contracts import (
+    SIGNAL_ORDER_PLACED,
+    SIGNAL_PROFILE_UPDATED,
+    UPDATE_APPROVE_EMAIL,
+    ApproveEmail,
+    ClientStateView,
+    EmailDecision,
+    OrderPlaced,
+    ProfileUpdated,
+)
 from core.models import Order
 from tests.helpers import eventually, unique_id
 from tests.workflows.conftest import CONFIG, Life
@@ -24,7 +33,7 @@ async def test_client_storm_of_500_duplicate_orders_counts_each_once(life: Life)
     first = await life.order(cid, f"{cid}-o0")
     orders = [first] + [first.model_copy(update={"order_id": f"{cid}-o{i}"}) for i in range(1, 5)]
     handle = life.handle(cid)
-    await asyncio.gather(*(handle.signal("order_placed", orders[i % 5]) for i in range(500)))
+    await asyncio.gather(*(handle.signal(SIGNAL_ORDER_PLACED, orders[i % 5]) for i in range(500)))
     state = await life.until(cid, lambda s: s.order_count == 5 and s.pending_orders == 0, step=timedelta(1))
     await life.sleep(timedelta(days=1))
     state = await life.state(cid)
@@ -39,7 +48,7 @@ async def test_client_continue_as_new_keeps_state_and_loses_no_signal(dev_life: 
     life = dev_life
     cid = unique_id("can")
     config = CONFIG.model_copy(update={"events_per_run": 60})
-    await life.signal(cid, "profile_updated", ProfileUpdated(time_zone="Europe/Paris"), config)
+    await life.signal(cid, SIGNAL_PROFILE_UPDATED, ProfileUpdated(time_zone="Europe/Paris"), config)
     handle = life.handle(cid)
     now = await life.now()
 
@@ -47,7 +56,7 @@ async def test_client_continue_as_new_keeps_state_and_loses_no_signal(dev_life: 
         return OrderPlaced(order_id=f"{cid}-o{i}", placed_at=now, currency="USD", amount="10.00")
 
     for wave in range(4):  # signals keep arriving while runs hand over to each other
-        await asyncio.gather(*(handle.signal("order_placed", order(wave * 10 + i)) for i in range(10)))
+        await asyncio.gather(*(handle.signal(SIGNAL_ORDER_PLACED, order(wave * 10 + i)) for i in range(10)))
         await asyncio.sleep(0.2)
     done = await eventually(lambda: _settled(life, cid, 40), timeout=60)
     assert done.counters.runs >= 2
@@ -58,7 +67,7 @@ async def test_client_continue_as_new_keeps_state_and_loses_no_signal(dev_life: 
     query = f"WorkflowId = 'client-{cid}' AND RiskTier = 'active' AND ExecutionStatus = 'Running'"
     assert await eventually(lambda: _visible(life, query), timeout=15) == 1
 
-    await asyncio.gather(*(handle.signal("order_placed", order(i)) for i in range(10)))  # replays
+    await asyncio.gather(*(handle.signal(SIGNAL_ORDER_PLACED, order(i)) for i in range(10)))  # replays
     state = await eventually(lambda: _duplicates(life, cid, 10), timeout=30)
     assert state.order_count == 40
     assert state.counters.orders_recorded == 40
@@ -89,7 +98,7 @@ async def test_client_continue_as_new_carries_pending_draft(life: Life) -> None:
     runs = before.counters.runs
     for i in range(40):  # one message at a time until the run hands over
         zone = "Europe/Paris" if i % 2 else "Europe/Rome"
-        await life.signal(cid, "profile_updated", ProfileUpdated(time_zone=zone), config)
+        await life.signal(cid, SIGNAL_PROFILE_UPDATED, ProfileUpdated(time_zone=zone), config)
         await life.sleep(timedelta(minutes=1))
         if (await life.state(cid)).counters.runs > runs:
             break
@@ -115,7 +124,7 @@ async def test_client_approval_validators_refuse_before_history(life: Life) -> N
     for fields, error_type in bad:
         with pytest.raises(WorkflowUpdateFailedError) as info:
             await life.handle(cid).execute_update(
-                "approve_email",
+                UPDATE_APPROVE_EMAIL,
                 ApproveEmail(approved_by="ops", **fields),
                 result_type=EmailDecision,
             )

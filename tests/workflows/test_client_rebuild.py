@@ -15,7 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.store import record_opt_out
-from core.contracts import ClientStateView, Paused, ProfileUpdated, Unsubscribed, WorkflowConfig
+from core.contracts import (
+    SIGNAL_PAUSED,
+    SIGNAL_PROFILE_UPDATED,
+    SIGNAL_UNSUBSCRIBED,
+    ClientStateView,
+    Paused,
+    ProfileUpdated,
+    Unsubscribed,
+    WorkflowConfig,
+)
 from core.ops_models import ClientPause
 from core.settings import Settings
 from tests.activities.factories import add_client
@@ -74,13 +83,13 @@ async def test_client_opted_out_is_not_drafted_after_terminate(life: Life) -> No
     cid = await lapsed_client(life, CONFIG)
     await state_when(life, cid, lambda s: s.pending_email is not None)
     await record_opt_out(life.sessions, cid)  # as the one-click route does, then the signal
-    await life.signal(cid, "unsubscribed", Unsubscribed(at=datetime.now(UTC), source="one_click"))
+    await life.signal(cid, SIGNAL_UNSUBSCRIBED, Unsubscribed(at=datetime.now(UTC), source="one_click"))
     await state_when(life, cid, lambda s: s.last_email is not None)
 
     state = await terminate_then_order(life, cid, CONFIG)
     assert state.unsubscribed
     assert state.counters.runs == 1  # a new run, not a continued one
-    await life.signal(cid, "profile_updated", ProfileUpdated(first_name="Anna"))  # one more wake
+    await life.signal(cid, SIGNAL_PROFILE_UPDATED, ProfileUpdated(first_name="Anna"))  # one more wake
     state = await state_when(life, cid, lambda s: s.profile is not None and s.profile.first_name == "Anna")
     assert state.pending_email is None
     assert [e.status for e in await emails_of(life.sessions, cid)] == ["cancelled"]
@@ -107,7 +116,7 @@ async def test_client_pending_draft_resumes_after_terminate(life: Life) -> None:
     assert drafted.pending_email is not None
 
     await life.handle(cid).terminate("ops")
-    await life.signal(cid, "profile_updated", ProfileUpdated(time_zone="Europe/Stockholm"))
+    await life.signal(cid, SIGNAL_PROFILE_UPDATED, ProfileUpdated(time_zone="Europe/Stockholm"))
     state = await state_when(life, cid, lambda s: s.tier == "at_risk")
     assert state.pending_email is not None
     assert state.pending_email.email_id == drafted.pending_email.email_id
@@ -122,7 +131,7 @@ async def test_client_held_by_ops_stays_held_after_terminate(life: Life) -> None
     cid = await add_client(life.sessions, categories=())
     async with life.sessions.begin() as session:  # what POST /v1/clients/{id}:pause stores
         session.add(ClientPause(client_id=cid, paused=True, paused_at=datetime.now(UTC), paused_by="ops"))
-    await life.signal(cid, "paused", Paused(reason="complaint under review"))
+    await life.signal(cid, SIGNAL_PAUSED, Paused(reason="complaint under review"))
     now = datetime.now(UTC)
     for n, days_ago in enumerate((160, 130, 100)):
         await life.order(cid, f"{cid}-o{n}", CONFIG, at=now - days_ago * DAY)
@@ -132,7 +141,7 @@ async def test_client_held_by_ops_stays_held_after_terminate(life: Life) -> None
     state = await terminate_then_order(life, cid, CONFIG)
     assert state.counters.runs == 1  # a new run, not a continued one
     assert state.paused
-    await life.signal(cid, "profile_updated", ProfileUpdated(first_name="Anna"))  # one more wake
+    await life.signal(cid, SIGNAL_PROFILE_UPDATED, ProfileUpdated(first_name="Anna"))  # one more wake
     state = await state_when(life, cid, lambda s: s.profile is not None and s.profile.first_name == "Anna")
     assert (state.paused, state.pending_email) == (True, None)
     assert await emails_of(life.sessions, cid) == []

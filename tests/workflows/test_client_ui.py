@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
-from core.contracts import ProfileUpdated
+from core.contracts import SIGNAL_PROFILE_UPDATED, ProfileUpdated
 from tests.helpers import unique_id
 from tests.workflows.conftest import Life
 from tests.workflows.test_client_life import go_silent, has_draft
@@ -25,7 +25,7 @@ async def _timer_summaries(life: Life, workflow_id: str) -> list[str]:
 
 async def test_client_ui_explains_sleep_and_standing_without_personal_data(life: Life) -> None:
     cid = unique_id("ui")
-    await life.signal(cid, "profile_updated", ProfileUpdated(first_name="Ana", email="ana@example.com"))
+    await life.signal(cid, SIGNAL_PROFILE_UPDATED, ProfileUpdated(first_name="Ana", email="ana@example.com"))
     await go_silent(life, cid)
     state = await life.until(cid, has_draft)
     handle = life.handle(cid)

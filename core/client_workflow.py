@@ -1,11 +1,14 @@
-"""How the API talks to client workflows: signal-with-start, bounded queries and Updates.
+"""The client workflow as its callers see it: signal-with-start, a bounded query, the email
+Updates. Used by the API, the dashboard and the CLI alike.
 
-Never waits for a workflow result. Every call has a deadline; Temporal being
-unreachable becomes ``TemporalUnavailable`` (503, nothing accepted).
+Transport-neutral: failures are the domain errors below, never HTTP answers (``api/errors.py``
+maps them to statuses). Never waits for a workflow result; every call has a deadline, and
+Temporal being unreachable is ``TemporalUnavailable``: nothing was accepted, retry.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import timedelta
@@ -23,12 +26,15 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import UNAVAILABLE_CODES, ApiError, FieldError, TemporalUnavailable
 from core.contracts import (
     CLIENT_WORKFLOW,
+    QUERY_STATE,
+    SIGNAL_ORDER_PLACED,
+    SIGNAL_PAST_EMAIL_SENT,
     UPDATE_ERROR_GUARDRAILS,
     ClientWorkflowInput,
     EmailDecision,
+    GuardrailVerdict,
     OrderPlaced,
     PastEmailSent,
     client_workflow_id,
@@ -39,6 +45,49 @@ LiveStateReason = Literal["no_workflow", "workflow_unavailable", "query_failed",
 SIGNAL_TIMEOUT = timedelta(seconds=10)
 QUERY_TIMEOUT = timedelta(seconds=2)
 UPDATE_TIMEOUT = timedelta(seconds=10)
+# Temporal answered, but could not serve the call now: the same as unreachable to a caller.
+UNAVAILABLE_CODES = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.CANCELLED,
+}
+
+
+class ClientWorkflowError(Exception):
+    """A call to a client workflow that did not do what was asked."""
+
+
+class TemporalUnavailable(ClientWorkflowError):
+    """Temporal is unreachable or overloaded: nothing was accepted; retry later."""
+
+    def __init__(self) -> None:
+        super().__init__("the workflow service is unreachable; nothing was accepted, retry later")
+
+
+class WorkflowBusy(ClientWorkflowError):
+    """The workflow did not answer an Update in time; a retry is deduplicated (same Update id)."""
+
+    def __init__(self) -> None:
+        super().__init__("the client's workflow did not answer in time; retry (a retry is deduplicated)")
+
+
+class EmailNotPending(ClientWorkflowError):
+    """The email is not awaiting this decision (decided, expired, stale), or the client's
+    workflow is not running (``workflow_running`` False): nothing changed."""
+
+    def __init__(self, reason: str, *, workflow_running: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.workflow_running = workflow_running
+
+
+class EditRejected(ClientWorkflowError):
+    """The edited email fails the guardrails: ``verdicts`` are the failing ones."""
+
+    def __init__(self, message: str, verdicts: list[GuardrailVerdict]) -> None:
+        super().__init__(message)
+        self.verdicts = verdicts
 
 
 async def signal_with_start(
@@ -46,8 +95,7 @@ async def signal_with_start(
 ) -> str:
     """Deliver ``signal`` to the client's workflow, starting it if needed; return its id.
 
-    Returns once Temporal has persisted the signal. Unreachable Temporal raises
-    ``TemporalUnavailable`` (503): nothing was accepted, the caller retries.
+    Returns once Temporal has persisted the signal.
     """
     workflow_id = client_workflow_id(client_id)
     try:
@@ -72,13 +120,13 @@ async def signal_with_start(
 
 
 async def send_order(temporal: Client, start: WorkflowStart, client_id: str, order: OrderPlaced) -> str:
-    return await signal_with_start(temporal, start, client_id, "order_placed", order)
+    return await signal_with_start(temporal, start, client_id, SIGNAL_ORDER_PLACED, order)
 
 
 async def send_past_email(
     temporal: Client, start: WorkflowStart, client_id: str, event: PastEmailSent
 ) -> str:
-    return await signal_with_start(temporal, start, client_id, "past_email_sent", event)
+    return await signal_with_start(temporal, start, client_id, SIGNAL_PAST_EMAIL_SENT, event)
 
 
 async def query_state(
@@ -86,11 +134,11 @@ async def query_state(
 ) -> tuple[dict[str, Any] | None, LiveStateReason | None]:
     """The workflow's ``state`` query as plain JSON, or ``None`` and why it is missing.
 
-    Read generically: the state view grows with the workflow, the API passes it on.
+    Read generically: the state view grows with the workflow, callers pass it on.
     """
     handle = temporal.get_workflow_handle(client_workflow_id(client_id))
     try:
-        state = await handle.query("state", rpc_timeout=QUERY_TIMEOUT)
+        state = await handle.query(QUERY_STATE, rpc_timeout=QUERY_TIMEOUT)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return None, "no_workflow"
@@ -113,25 +161,25 @@ def update_id(name: str, arg: BaseModel) -> str:
 
 
 async def decide_email(temporal: Client, client_id: str, name: str, arg: BaseModel) -> EmailDecision:
-    """Run the ``approve_email``/``reject_email`` Update and map its rejection to 409/422."""
+    """Run an email Update (approve, reject, cancel) with a deterministic id, so a repeated
+    request (a double click, a retried bulk run) is the same Update and gets the same answer."""
     handle = temporal.get_workflow_handle(client_workflow_id(client_id))
+    seconds = UPDATE_TIMEOUT.total_seconds()
     try:
-        decision: EmailDecision = await handle.execute_update(
-            name, arg, id=update_id(name, arg), result_type=EmailDecision, rpc_timeout=UPDATE_TIMEOUT
+        decision: EmailDecision = await asyncio.wait_for(
+            handle.execute_update(
+                name, arg, id=update_id(name, arg), result_type=EmailDecision, rpc_timeout=UPDATE_TIMEOUT
+            ),
+            seconds + 2,
         )
         return decision
     except WorkflowUpdateFailedError as exc:
         raise _rejection(exc.cause) from None
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        raise ApiError(
-            503,
-            "workflow_busy",
-            "the client's workflow did not answer in time; retry (a retry is deduplicated)",
-            headers={"Retry-After": "5"},
-        ) from None
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+        raise WorkflowBusy() from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(409, "not_pending", "the email is not awaiting a decision") from None
+            raise EmailNotPending("the client's workflow is not running", workflow_running=False) from None
         if exc.status in UNAVAILABLE_CODES:
             raise TemporalUnavailable() from exc
         raise
@@ -139,18 +187,22 @@ async def decide_email(temporal: Client, client_id: str, name: str, arg: BaseMod
         raise TemporalUnavailable() from exc
 
 
-def _rejection(cause: BaseException | None) -> ApiError:
+def _rejection(cause: BaseException | None) -> ClientWorkflowError:
+    message = str(getattr(cause, "message", None) or cause or "refused")
     if isinstance(cause, ApplicationError) and cause.type == UPDATE_ERROR_GUARDRAILS:
-        return ApiError(422, "edit_rejected", "the edited email fails the guardrails", _verdicts(cause))
-    return ApiError(409, "not_pending", "the email is not awaiting a decision (already decided or stale)")
+        return EditRejected(message, _verdicts(cause))
+    return EmailNotPending(message)
 
 
-def _verdicts(error: ApplicationError) -> list[FieldError]:
-    """Failing guardrail verdicts from the error's details, read leniently."""
-    verdicts = error.details[0] if error.details else []
-    fields = []
-    for verdict in verdicts if isinstance(verdicts, list) else []:
-        if isinstance(verdict, dict) and not verdict.get("passed", False):
-            reason = f"{verdict.get('name', 'guardrail')}: {verdict.get('detail', '')}".rstrip(": ")
-            fields.append(FieldError(field="body", reason=reason))
-    return fields or [FieldError(field="body", reason=str(error.message) or "fails the guardrails")]
+def _verdicts(error: ApplicationError) -> list[GuardrailVerdict]:
+    """The failing verdicts the validator sent (``details[0]``), read leniently."""
+    sent = error.details[0] if error.details else []
+    verdicts = []
+    for item in sent if isinstance(sent, list) else []:
+        if isinstance(item, dict) and not item.get("passed", False):
+            verdicts.append(
+                GuardrailVerdict(
+                    name=str(item.get("name", "guardrail")), passed=False, detail=str(item.get("detail", ""))
+                )
+            )
+    return verdicts
