@@ -280,12 +280,18 @@ def _progress(console: Console) -> Progress:
 async def import_command(
     settings: Settings, path: Path, currency: str, concurrency: int, restart: bool
 ) -> None:
-    """``rekindle import``: connect, import, summarise; exit 2 when rows were bad."""
+    """``rekindle import``: connect, import, summarise; exit 2 when rows were bad.
+
+    Beside ``make run`` it needs no settings: it reads the dev stack's codec key and Temporal
+    address from its data folder (``cli.devdata``), as ``rekindle replay`` does.
+    """
+    from cli.devdata import dev_settings
     from core.datakeys import data_keys_for
     from core.db import create_engine, session_factory
     from core.process import finish
     from core.temporal import connect
 
+    settings = dev_settings(settings)
     console = Console(stderr=True)
     # Orders go straight to client workflows: encrypted under each client's data key.
     engine = create_engine(settings.database)

@@ -22,9 +22,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
+from cli.devdata import DEV_KEY_FILE
 from cli.importer import run_import
 from core.models import Order
-from tests.helpers import TEST_CODEC_KEY_ID, TEST_CODEC_KEYS, eventually, unique_id
+from tests.helpers import TEST_CODEC_KEYS, eventually, unique_id
 from tests.integration.conftest import Stack
 
 pytestmark = [pytest.mark.temporal, pytest.mark.slow]
@@ -96,17 +97,20 @@ async def test_import_killed_and_rerun_duplicates_nothing(
     prefix = unique_id("kill")
     path = tmp_path / "orders.csv"
     write_orders(path, ORDERS, CLIENTS, prefix)
+    # Beside a dev stack (`make run`) the import needs no settings of its own: it finds the
+    # stack's codec key in ./data/codec-keys and its Temporal port (here the test server's).
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / DEV_KEY_FILE).write_text(TEST_CODEC_KEYS)
+    port = dev_env.client.service_client.config.target_host.rsplit(":", 1)[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("REKINDLE_")}
     env.update(
         {
-            "REKINDLE_TEMPORAL__ADDRESS": dev_env.client.service_client.config.target_host,
+            "REKINDLE_DEVSTACK__TEMPORAL_PORT": port,
             # Workflows the import starts carry the drafting and sending queues in their input.
             "REKINDLE_TEMPORAL__TASK_QUEUE": stack.settings.temporal.task_queue,
             "REKINDLE_TEMPORAL__LLM_TASK_QUEUE": stack.settings.temporal.llm_task_queue,
             "REKINDLE_TEMPORAL__SEND_TASK_QUEUE": stack.settings.temporal.send_task_queue,
             "REKINDLE_DATABASE__URL": stack.settings.database.url,
-            "REKINDLE_SECURITY__CODEC_KEYS": TEST_CODEC_KEYS,
-            "REKINDLE_SECURITY__CODEC_ACTIVE_KEY_ID": TEST_CODEC_KEY_ID,
         }
     )
     checkpoint = tmp_path / "orders.csv.import-state"
