@@ -28,6 +28,7 @@ class PolicyActivities:
         self._sessions = sessions
         self._seed = policy_from_settings(settings.policy)
         self._unit = settings.scoring.unit
+        self._task_queue = settings.temporal.task_queue
 
     async def _current(self) -> tuple[LoadPolicyResult, int]:
         stored = await current_policy(self._sessions, self._seed)
@@ -45,5 +46,7 @@ class PolicyActivities:
     async def push_rollout(self, _input: PushRolloutInput) -> PushRolloutResult:
         """Start the batch signal for the current versions (idempotent: see core.rollout)."""
         current, stamp = await self._current()
-        rollout = await push_versions(activity.client(), current.policy, current.model_version, stamp=stamp)
+        rollout = await push_versions(
+            activity.client(), current.policy, current.model_version, stamp=stamp, task_queue=self._task_queue
+        )
         return PushRolloutResult(job_id=rollout.job_id, outcome=rollout.outcome)

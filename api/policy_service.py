@@ -57,7 +57,14 @@ async def publish(state: AppState, policy: Policy, by: str, actor: audit.Actor) 
     job = job_id(stored.version, model_version, stamp)
     try:
         rollout = await asyncio.wait_for(
-            push_versions(state.temporal, live, model_version, stamp=stamp), PUSH_TIMEOUT_SECONDS
+            push_versions(
+                state.temporal,
+                live,
+                model_version,
+                stamp=stamp,
+                task_queue=state.settings.temporal.task_queue,
+            ),
+            PUSH_TIMEOUT_SECONDS,
         )
     except (RPCError, TimeoutError, RuntimeError) as exc:
         status = exc.status.name if isinstance(exc, RPCError) else type(exc).__name__

@@ -21,6 +21,7 @@ the workflow tasks the signals create (see ``bench/policy_rollout.py``).
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,6 +41,7 @@ from core.policy_contracts import SIGNAL_POLICY_CHANGED, LivePolicy, PolicyChang
 from core.search_attributes import MODEL_VERSION, POLICY_VERSION
 
 JOB_PREFIX = "rekindle-rollout-"
+SAFE_NAME = re.compile(r"[A-Za-z0-9._:/-]{1,255}")
 DEFAULT_RPS = 1000.0
 START_ATTEMPTS = 6
 Outcome = Literal["started", "already_started"]
@@ -52,14 +54,28 @@ class Rollout:
     query: str
 
 
-def behind_query(policy_version: int, model_version: int, workflow_type: str = CLIENT_WORKFLOW) -> str:
-    """Running client workflows that have not adopted both versions yet (ints only: no injection)."""
+def behind_query(
+    policy_version: int,
+    model_version: int,
+    workflow_type: str = CLIENT_WORKFLOW,
+    task_queue: str | None = None,
+) -> str:
+    """Running client workflows that have not adopted both versions yet; with ``task_queue``,
+    only this deployment's (another Rekindle sharing the namespace keeps its own policy)."""
     p, m = int(policy_version), int(model_version)
     pv, mv = POLICY_VERSION.name, MODEL_VERSION.name
-    return (
-        f"WorkflowType = '{workflow_type}' AND ExecutionStatus = 'Running' AND "
+    query = (
+        f"WorkflowType = '{_literal(workflow_type)}' AND ExecutionStatus = 'Running' AND "
         f"({pv} IS NULL OR {pv} < {p} OR {mv} IS NULL OR {mv} < {m})"
     )
+    return f"{query} AND TaskQueue = '{_literal(task_queue)}'" if task_queue is not None else query
+
+
+def _literal(text: str) -> str:
+    """A name safe inside a visibility query's quotes (queue and type names never need more)."""
+    if not SAFE_NAME.fullmatch(text):
+        raise ValueError(f"not usable in a visibility query: {text!r}")
+    return text
 
 
 def job_id(policy_version: int, model_version: int, stamp: int = 0) -> str:
@@ -77,10 +93,12 @@ async def push_versions(
     rps: float = DEFAULT_RPS,
     workflow_type: str = CLIENT_WORKFLOW,
     stamp: int = 0,
+    task_queue: str | None = None,
 ) -> Rollout:
-    """Start the batch signal for these versions (see the module docstring)."""
+    """Start the batch signal for these versions (see the module docstring); ``task_queue``
+    limits it to the workflows of the deployment whose main queue that is."""
     policy_version = live.version
-    query = behind_query(policy_version, model_version, workflow_type)
+    query = behind_query(policy_version, model_version, workflow_type, task_queue)
     job = job_id(policy_version, model_version, stamp)
     signal = PolicyChanged(policy=live, model_version=model_version)
     request = StartBatchOperationRequest(
@@ -117,13 +135,14 @@ async def fan_out(
     *,
     concurrency: int = 32,
     workflow_type: str = CLIENT_WORKFLOW,
+    task_queue: str | None = None,
 ) -> int:
     """The same signal sent by this process instead of a batch job: list the workflows behind
     and signal each, ``concurrency`` at a time; how many were signalled. For comparison (the
     bench) and for servers without batch operations: a crash midway needs a re-run, which
     reaches only the workflows still behind."""
     signal = PolicyChanged(policy=live, model_version=model_version)
-    query = behind_query(live.version, model_version, workflow_type)
+    query = behind_query(live.version, model_version, workflow_type, task_queue)
     slots = asyncio.Semaphore(concurrency)
     tasks: list[asyncio.Task[None]] = []
 

@@ -89,3 +89,42 @@ async def test_rollout_fan_out_signals_only_the_workflows_behind(dev_env: Workfl
         await eventually(adopted, timeout=60, interval=0.5)
         for i in range(3):
             await client.get_workflow_handle(f"{prefix}-{i}").terminate()
+
+
+async def test_rollout_for_a_task_queue_leaves_other_deployments_alone(dev_env: WorkflowEnvironment) -> None:
+    """Two deployments share a namespace: a rollout scoped to one's main queue signals only its
+    workflows (the API and the refit scope theirs to ``settings.temporal.task_queue``)."""
+    client = dev_env.client
+    old, new = next(_versions), next(_versions)
+    prefix = unique_id("scoped")
+    async with (
+        new_worker(client, workflows=[RolloutProbeWorkflow]) as ours,
+        new_worker(client, workflows=[RolloutProbeWorkflow]) as theirs,
+    ):
+        for i, worker in enumerate([ours, ours, theirs]):
+            await client.start_workflow(
+                PROBE, live(old), id=f"{prefix}-{i}", task_queue=worker.task_queue,
+                search_attributes=start_attributes(old, 0),
+            )  # fmt: skip
+        mine = f"WorkflowId STARTS_WITH '{prefix}'"
+
+        async def listed() -> bool:
+            return await _count(client, f"{mine} AND PolicyVersion = {old}") == 3
+
+        await eventually(listed, timeout=30)
+        scoped = behind_query(new, 0, PROBE, ours.task_queue)
+        assert await _count(client, f"{scoped} AND {mine}") == 2
+
+        rollout = await push_versions(client, live(new), 0, workflow_type=PROBE, task_queue=ours.task_queue)
+        assert rollout.query == scoped
+
+        async def adopted() -> bool:
+            return await _count(client, f"{mine} AND PolicyVersion = {new}") == 2
+
+        await eventually(adopted, timeout=60, interval=0.5)
+        other = client.get_workflow_handle(f"{prefix}-2")
+        assert await other.query("policy_version", result_type=int) == old
+        with pytest.raises(ValueError, match="visibility query"):
+            behind_query(new, 0, PROBE, "queue' OR 1=1")
+        for i in range(3):
+            await client.get_workflow_handle(f"{prefix}-{i}").terminate()
