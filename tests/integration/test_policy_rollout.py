@@ -24,6 +24,15 @@ async def _count(client: Client, query: str) -> int:
     return (await client.count_workflows(query)).count
 
 
+async def _start_probes(client: Client, prefix: str, probes: list[tuple[str, int]]) -> None:
+    """One probe workflow per (task queue, policy version), ids ``{prefix}-{i}``."""
+    for i, (task_queue, version) in enumerate(probes):
+        await client.start_workflow(
+            PROBE, live(version), id=f"{prefix}-{i}", task_queue=task_queue,
+            search_attributes=start_attributes(version, 0),
+        )  # fmt: skip
+
+
 async def test_rollout_reaches_every_sleeping_workflow_once(dev_env: WorkflowEnvironment) -> None:
     client = dev_env.client
     old, new, model = next(_versions), next(_versions), next(_versions)
@@ -66,11 +75,7 @@ async def test_rollout_fan_out_signals_only_the_workflows_behind(dev_env: Workfl
     old, new = next(_versions), next(_versions)
     prefix = unique_id("fan")
     async with new_worker(client, workflows=[RolloutProbeWorkflow]) as worker:
-        for i, version in enumerate([old, old, new]):
-            await client.start_workflow(
-                PROBE, live(version), id=f"{prefix}-{i}", task_queue=worker.task_queue,
-                search_attributes=start_attributes(version, 0),
-            )  # fmt: skip
+        await _start_probes(client, prefix, [(worker.task_queue, v) for v in (old, old, new)])
         mine = f"WorkflowId STARTS_WITH '{prefix}'"
         await eventually(lambda: _count(client, mine), timeout=30)
 
@@ -101,11 +106,7 @@ async def test_rollout_for_a_task_queue_leaves_other_deployments_alone(dev_env: 
         new_worker(client, workflows=[RolloutProbeWorkflow]) as ours,
         new_worker(client, workflows=[RolloutProbeWorkflow]) as theirs,
     ):
-        for i, worker in enumerate([ours, ours, theirs]):
-            await client.start_workflow(
-                PROBE, live(old), id=f"{prefix}-{i}", task_queue=worker.task_queue,
-                search_attributes=start_attributes(old, 0),
-            )  # fmt: skip
+        await _start_probes(client, prefix, [(w.task_queue, old) for w in (ours, ours, theirs)])
         mine = f"WorkflowId STARTS_WITH '{prefix}'"
 
         async def listed() -> bool:
