@@ -10,16 +10,12 @@ from their content). Bad rows are reported with their line numbers and skipped.
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
 import json
 import os
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -34,15 +30,14 @@ from rich.progress import (
 )
 from temporalio.client import Client
 
+from cli.order_export import BadRow, ExportError, ExportRow, read_export
 from core.client_workflow import TemporalUnavailable, send_order
-from core.contracts import CLIENT_ID_PATTERN, OrderPlaced
+from core.contracts import OrderPlaced
 from core.settings import Settings
 from core.workflow_config import WorkflowStart
 
-REQUIRED = ("client_id", "ordered_at", "amount")
 CHECKPOINT_EVERY_SECONDS = 0.5
 RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15)  # then give up: Temporal is down, resume later
-_CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 
 
 class ImportAborted(Exception):
@@ -56,12 +51,6 @@ class Row:
     order: OrderPlaced
 
 
-@dataclass(frozen=True)
-class BadRow:
-    line: int
-    reason: str
-
-
 @dataclass
 class Report:
     sent: int = 0
@@ -70,54 +59,34 @@ class Report:
     already_done: bool = False
 
 
-def parse_time(text: str) -> datetime:
-    """An ISO date (midnight UTC) or datetime (UTC when it names no zone)."""
-    value = datetime.fromisoformat(text.strip())
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def derived_order_id(values: list[str]) -> str:
+def derived_order_id(values: tuple[str, ...]) -> str:
     """A stable id for a row without one: re-running the import re-sends the same id."""
     return "imp-" + hashlib.sha256("\x1f".join(values).encode()).hexdigest()[:28]
 
 
-def parse_row(line: int, record: dict[str, str], currency: str) -> Row | BadRow:
-    client_id = (record.get("client_id") or "").strip()
-    if not _CLIENT_ID.match(client_id):
-        return BadRow(line, "client_id: not a valid client id")
-    try:
-        placed_at = parse_time(record.get("ordered_at") or "")
-    except ValueError:
-        return BadRow(line, "ordered_at: not an ISO date or datetime")
-    try:
-        amount = Decimal((record.get("amount") or "").strip())
-    except InvalidOperation:
-        return BadRow(line, "amount: not a number")
-    values = [str(record.get(k) or "") for k in record]
-    order_id = (record.get("order_id") or "").strip() or derived_order_id(values)
+def to_order(row: ExportRow, currency: str) -> Row | BadRow:
+    """The export row as the ``order_placed`` signal's payload (``currency`` when it names none)."""
     try:
         order = OrderPlaced(
-            order_id=order_id,
-            placed_at=placed_at,
-            amount=amount,
-            currency=(record.get("currency") or "").strip() or currency,
+            order_id=row.order_id or derived_order_id(row.fields),
+            placed_at=row.placed_at,
+            amount=row.amount,
+            currency=row.currency or currency,
         )
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"])
-        return BadRow(line, f"{name}: {first['msg'].removeprefix('Value error, ')}")
-    return Row(line, client_id, order)
+        return BadRow(row.line, f"{name}: {first['msg'].removeprefix('Value error, ')}")
+    return Row(row.line, row.client_id, order)
 
 
 def read_rows(path: Path, currency: str) -> Iterator[Row | BadRow]:
-    """Rows with their physical line numbers; the header must name the required columns."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ImportAborted(f"{path.name}: the header lacks {', '.join(missing)}")
-        for record in reader:
-            yield parse_row(reader.line_num, record, currency)
+    """Rows with their physical line numbers (``cli.order_export`` decides what is valid)."""
+    try:
+        for row in read_export(path):
+            yield row if isinstance(row, BadRow) else to_order(row, currency)
+    except ExportError as exc:
+        raise ImportAborted(f"{path.name}: {exc}") from None
 
 
 def count_rows(path: Path) -> int:

@@ -10,7 +10,6 @@ rows are listed with their line numbers and the command exits with status 1.
 
 import csv
 import json
-import math
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 import typer
 from numpy.typing import NDArray
 
+from cli.order_export import BadRow, ExportError, read_export
 from core.scoring.errors import ScoringError
 from core.scoring.params import ModelParameters
 from core.scoring.rfm import SEGMENTS, rfm_cutpoints, rfm_scores, rfm_segments
@@ -36,7 +36,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-REQUIRED_COLUMNS = ("client_id", "ordered_at", "amount")
 SCORE_COLUMNS = (
     "client_id",
     "frequency",
@@ -78,75 +77,24 @@ class Orders:
     amounts: NDArray[np.float64]
 
 
-def _parse_day(text: str) -> int:
-    if len(text) == 10:
-        return day_number(date.fromisoformat(text))
-    return day_number(datetime.fromisoformat(text).date())
-
-
-def _parse_amount(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(text)
-    return value
-
-
-def _columns(header: list[str] | None) -> tuple[int, int, int, int]:
-    if header is None:
-        raise OrdersFileError(["the file is empty (expected a header line)"])
-    names = [h.strip().lower() for h in header]
-    missing = [c for c in REQUIRED_COLUMNS if c not in names]
-    if missing:
-        raise OrdersFileError([f"line 1: missing column(s): {', '.join(missing)}"])
-    ci, ti, ai = (names.index(c) for c in REQUIRED_COLUMNS)
-    return ci, ti, ai, len(names)
-
-
-def _parse_row(row: list[str], ci: int, ti: int, ai: int, width: int) -> tuple[str, int, float] | str:
-    """The row's (client, day, amount), or what is wrong with it."""
-    if len(row) != width:
-        return f"expected {width} fields, found {len(row)}"
-    client = row[ci].strip()
-    if not client:
-        return "empty client_id"
-    try:
-        day = _parse_day(row[ti].strip())
-    except ValueError:
-        return f"ordered_at {row[ti]!r} is not an ISO date or datetime"
-    try:
-        amount = _parse_amount(row[ai].strip())
-    except ValueError:
-        return f"amount {row[ai]!r} is not a non-negative number"
-    return client, day, amount
-
-
 def read_orders(path: Path) -> Orders:
-    """Read an order export; raise `OrdersFileError` listing malformed rows."""
+    """Read an order export (``cli.order_export``); raise `OrdersFileError` listing bad rows."""
     names: dict[str, int] = {}
     codes, days, amounts = array("q"), array("q"), array("d")
     problems: list[str] = []
-    n_bad, line = 0, 1
+    n_bad = 0
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            ci, ti, ai, width = _columns(next(reader, None))
-            for row in reader:
-                line = reader.line_num
-                if not any(field.strip() for field in row):
-                    continue
-                parsed = _parse_row(row, ci, ti, ai, width)
-                if isinstance(parsed, str):
-                    n_bad += 1
-                    if len(problems) < _MAX_REPORTED:
-                        problems.append(f"line {line}: {parsed}")
-                    continue
-                codes.append(names.setdefault(parsed[0], len(names)))
-                days.append(parsed[1])
-                amounts.append(parsed[2])
-    except csv.Error as exc:
-        raise OrdersFileError([f"line {line + 1}: unreadable CSV ({exc})"]) from exc
-    except UnicodeDecodeError as exc:
-        raise OrdersFileError([f"after line {line}: not UTF-8 text"]) from exc
+        for row in read_export(path):
+            if isinstance(row, BadRow):
+                n_bad += 1
+                if len(problems) < _MAX_REPORTED:
+                    problems.append(f"line {row.line}: {row.reason}")
+                continue
+            codes.append(names.setdefault(row.client_id, len(names)))
+            days.append(day_number(row.placed_at.date()))
+            amounts.append(float(row.amount))
+    except ExportError as exc:
+        raise OrdersFileError([str(exc)]) from None
     if n_bad:
         more = n_bad - len(problems)
         tail = [f"... and {more} more malformed row(s)"] if more else []

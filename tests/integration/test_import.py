@@ -69,7 +69,7 @@ async def test_import_lands_every_order_once_and_reports_bad_rows(stack: Stack, 
         (404, "client_id"),
         (405, "amount"),
     ]
-    assert "line 403: amount: not a number" in console.export_text()
+    assert "line 403: amount: 'ten' is not a non-negative number" in console.export_text()
     await eventually(lambda: _has(stack.sessions, prefix, 400), timeout=90)
 
     again = await run_import(path, stack.temporal, stack.settings, console=console)
