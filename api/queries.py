@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.pagination import bad_cursor, decode_cursor, encode_cursor
@@ -15,8 +15,15 @@ SCORE_HISTORY = 100
 CLIENT_EMAILS = 50
 
 
+MAX_TERMS = 5  # words of a search that count
+
+
 @dataclass(frozen=True)
 class ClientFilters:
+    """The one client filter, for ``GET /v1/clients`` and the dashboard's clients page: the
+    conditions that are set (None or empty: not filtering), combined with AND."""
+
+    q: str = ""
     tier: str | None = None
     segment: str | None = None
     score_min: float | None = None
@@ -25,30 +32,55 @@ class ClientFilters:
     last_order_before: datetime | None = None
     last_order_after: datetime | None = None
 
-    def apply(self, query: Select[Client]) -> Select[Client]:
-        """AND of the filters that are set."""
-        if self.tier is not None:
-            query = query.where(Client.tier == self.tier)
-        if self.segment is not None:
-            query = query.where(Client.segment == self.segment)
+    def conditions(self, dialect: str) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if self.q:
+            where.append(_search(self.q, dialect))
+        if self.tier:
+            where.append(Client.tier == self.tier)
+        if self.segment:
+            where.append(Client.segment == self.segment)
         if self.score_min is not None:
-            query = query.where(Client.score >= self.score_min)
+            where.append(Client.score >= self.score_min)
         if self.score_max is not None:
-            query = query.where(Client.score <= self.score_max)
+            where.append(Client.score <= self.score_max)
         if self.holdout is not None:
-            query = query.where(Client.holdout == self.holdout)
+            where.append(Client.holdout == self.holdout)
         if self.last_order_before is not None:
-            query = query.where(Client.last_order_at < self.last_order_before)
+            where.append(Client.last_order_at < self.last_order_before)
         if self.last_order_after is not None:
-            query = query.where(Client.last_order_at >= self.last_order_after)
-        return query
+            where.append(Client.last_order_at >= self.last_order_after)
+        return where
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _search(q: str, dialect: str) -> ColumnElement[bool]:
+    """Every word must appear in the first name, last name or email; or the exact client id.
+
+    SQLite's LIKE ignores ASCII case already (and lower() on every row would cost a
+    full-table function call); PostgreSQL needs ILIKE.
+    """
+    terms = []
+    for word in q.split()[:MAX_TERMS]:
+        pattern = _like(word)
+        fields = (Client.first_name, Client.last_name, Client.email)
+        if dialect == "sqlite":
+            terms.append(or_(*(c.like(pattern, escape="\\") for c in fields)))
+        else:
+            terms.append(or_(*(c.ilike(pattern, escape="\\") for c in fields)))
+    return or_(and_(*terms), Client.id == q)
 
 
 async def list_clients(
     session: AsyncSession, filters: ClientFilters, limit: int, cursor: str | None
 ) -> tuple[list[Client], str | None]:
     """Clients by id (a stable order), ``limit`` at a time."""
-    query = filters.apply(select(Client)).order_by(Client.id).limit(limit + 1)
+    dialect = session.get_bind().dialect.name
+    query = select(Client).where(*filters.conditions(dialect)).order_by(Client.id).limit(limit + 1)
     if cursor is not None:
         (after,) = decode_cursor(cursor, 1)
         query = query.where(Client.id > after)

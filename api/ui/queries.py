@@ -21,18 +21,17 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
-    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.queries import ClientFilters
 from core.db import UTCDateTime
 from core.models import Client, Email, EmailEvent, EngagementScore, Order
 from core.uplift import WINDOWS, Arm, Counts
 
 TIERS = ("active", "cooling", "at_risk", "lapsed")
 PAGE_SIZE = 50
-MAX_TERMS = 5
 QUEUE_PAGE_SIZE = 20
 HISTOGRAM_BINS = 10
 WEEKS = 26
@@ -128,14 +127,9 @@ async def at_risk_over_time(session: AsyncSession, now: datetime) -> list[tuple[
 
 
 @dataclass(frozen=True)
-class ClientFilter:
-    q: str = ""
-    tier: str = ""
-    segment: str = ""
-    score_min: float | None = None
-    score_max: float | None = None
-    last_order_after: datetime | None = None
-    last_order_before: datetime | None = None
+class ClientFilter(ClientFilters):
+    """The clients page's request: the API's filters (search included), a sort and a page."""
+
     sort: str = "score"
     page: int = 1
 
@@ -163,51 +157,10 @@ def _order(sort: str, dialect: str) -> list[Any]:
     return [key, Client.id.desc() if descending else Client.id]
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _search(q: str, dialect: str) -> ColumnElement[bool]:
-    """Every word must appear in the first name, last name or email; or the exact client id.
-
-    SQLite's LIKE ignores ASCII case already (and lower() on every row would cost a
-    full-table function call); PostgreSQL needs ILIKE.
-    """
-    terms = []
-    for word in q.split()[:MAX_TERMS]:
-        pattern = _like(word)
-        fields = (Client.first_name, Client.last_name, Client.email)
-        if dialect == "sqlite":
-            terms.append(or_(*(c.like(pattern, escape="\\") for c in fields)))
-        else:
-            terms.append(or_(*(c.ilike(pattern, escape="\\") for c in fields)))
-    return or_(and_(*terms), Client.id == q)
-
-
-def _conditions(f: ClientFilter, dialect: str) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
-    if f.q:
-        where.append(_search(f.q, dialect))
-    if f.tier:
-        where.append(Client.tier == f.tier)
-    if f.segment:
-        where.append(Client.segment == f.segment)
-    if f.score_min is not None:
-        where.append(Client.score >= f.score_min)
-    if f.score_max is not None:
-        where.append(Client.score <= f.score_max)
-    if f.last_order_after is not None:
-        where.append(Client.last_order_at >= f.last_order_after)
-    if f.last_order_before is not None:
-        where.append(Client.last_order_at < f.last_order_before)
-    return where
-
-
 async def list_clients(session: AsyncSession, f: ClientFilter) -> tuple[list[Client], int]:
     """One page of clients matching the filter, and how many match in all."""
     dialect = session.get_bind().dialect.name
-    conditions = _conditions(f, dialect)
+    conditions = f.conditions(dialect)
     where = and_(*conditions) if conditions else literal_column("1") == 1
     total = await session.scalar(select(func.count()).select_from(Client).where(where)) or 0
     query: Select[Client] = (
