@@ -21,6 +21,7 @@ from activities.draft_model import Draft, DraftContext, EarlierEmail, RecentOrde
 from activities.llm_drafter import LlmDrafter
 from activities.rendering import render_html, unsubscribe_url
 from activities.template_drafter import draft_from_template
+from core import timeline
 from core.contracts import (
     ACTIVITY_DRAFT_EMAIL,
     DraftEmailInput,
@@ -29,10 +30,11 @@ from core.contracts import (
 )
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.guardrails import GuardrailPolicy, plausible_first_name
-from core.models import Client, Email, EmailEvent, Order
+from core.models import Client, Email, Order
 from core.policy_document import Policy
 from core.policy_store import current_policy, policy_from_settings
 from core.settings import Settings
+from core.timeline import TimelineEvent
 
 RECENT_ORDERS = 5
 
@@ -201,14 +203,7 @@ class DraftingActivities:
                     ["id"],
                 )
             )
-            await session.execute(
-                insert_ignoring_conflicts(
-                    dialect,
-                    EmailEvent.__table__,
-                    _event(input, draft),
-                    ["email_id", "kind", "at"],
-                )
-            )
+            await timeline.record(session, _event(input, draft))
             row = await session.get(Email, input.email_id)
             assert row is not None
             return result_from_row(row)
@@ -240,15 +235,11 @@ def _row(input: DraftEmailInput, draft: Draft, link: str, postal_address: str | 
     }
 
 
-def _event(input: DraftEmailInput, draft: Draft) -> dict[str, Any]:
-    return {
-        "email_id": input.email_id,
-        "client_id": input.client_id,
-        "kind": "drafted",
-        "at": _aware(input.created_at),
-        "actor": draft.generator,
-        "detail": {"model": draft.model, "fell_back": draft.fell_back},
-    }
+def _event(input: DraftEmailInput, draft: Draft) -> TimelineEvent:
+    detail = {"model": draft.model, "fell_back": draft.fell_back}
+    return TimelineEvent(
+        input.email_id, input.client_id, "drafted", _aware(input.created_at), draft.generator, detail
+    )
 
 
 def _aware(when: datetime) -> datetime:

@@ -23,6 +23,7 @@ from temporalio import activity
 
 from activities.drafting import guardrail_policy
 from activities.rendering import render_html, unsubscribe_url
+from core import timeline
 from core.clients import ensure_client, scheduled_at
 from core.contracts import ACTIVITY_UPDATE_EMAIL, UpdateEmailInput, UpdateEmailResult
 from core.db import insert_ignoring_conflicts, transaction, utcnow
@@ -30,6 +31,7 @@ from core.guardrails import check_with_policy, failures, passed, plausible_first
 from core.models import Client, Email, EmailEvent
 from core.outbox import emit_email_status
 from core.settings import Settings
+from core.timeline import TimelineEvent
 
 ALLOWED_FROM: dict[str, frozenset[str]] = {
     "pending_approval": frozenset({"pending_approval"}),
@@ -162,18 +164,8 @@ class EmailActivities:
             detail["reason"] = input.reason
         if input.scheduled_for is not None:
             detail["scheduled_for"] = input.scheduled_for.isoformat()
-        event = {
-            "email_id": input.email_id,
-            "client_id": input.client_id,
-            "kind": kind,
-            "at": input.at,
-            "actor": input.actor,
-            "detail": detail,
-        }
-        dialect = session.get_bind().dialect.name
-        await session.execute(
-            insert_ignoring_conflicts(dialect, EmailEvent.__table__, event, ["email_id", "kind", "at"])
-        )
+        event = TimelineEvent(input.email_id, input.client_id, kind, input.at, input.actor, detail)
+        await timeline.record(session, event)
 
 
 async def _event_kind(session: AsyncSession, input: UpdateEmailInput, row: Email) -> str:

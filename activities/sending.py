@@ -30,14 +30,16 @@ from temporalio.exceptions import ApplicationError
 
 from activities import mail
 from activities.rendering import render_html, render_text, unsubscribe_url
+from core import timeline
 from core.contracts import ACTIVITY_SEND_EMAIL, SendEmailInput, SendEmailResult
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.guardrails import check_footer
 from core.logging import get_logger
-from core.models import Client, Email, EmailEvent, Suppression
+from core.models import Client, Email, Suppression
 from core.outbox import emit_email_status
 from core.privacy import is_suppressed
 from core.settings import Settings
+from core.timeline import TimelineEvent
 from core.tokens import make_unsubscribe_token
 
 log = get_logger(__name__)
@@ -84,17 +86,9 @@ async def _move(session: AsyncSession, email_id: str, source: str, **values: Any
 
 
 async def _event(session: AsyncSession, row: Email | Claim, kind: str, **detail: Any) -> None:
-    event = {
-        "email_id": row.email_id if isinstance(row, Claim) else row.id,
-        "client_id": row.client_id,
-        "kind": kind,
-        "at": utcnow(),
-        "actor": "send_email",
-        "detail": detail or None,
-    }
-    dialect = session.get_bind().dialect.name
-    await session.execute(
-        insert_ignoring_conflicts(dialect, EmailEvent.__table__, event, ["email_id", "kind", "at"])
+    email_id = row.email_id if isinstance(row, Claim) else row.id
+    await timeline.record(
+        session, TimelineEvent(email_id, row.client_id, kind, utcnow(), "send_email", detail or None)
     )
 
 

@@ -18,14 +18,15 @@ from sqlalchemy import CursorResult, update
 from api.action_schemas import EmailActionOut
 from api.deps import AppState
 from api.errors import ApiError
-from core import audit
+from core import audit, timeline
 from core.audit import Actor
 from core.client_workflow import EmailNotPending, TemporalUnavailable, decide_email, signal_with_start
 from core.contracts import SIGNAL_EMAIL_RESOLVED, UPDATE_CANCEL_EMAIL, CancelEmail, EmailResolved
-from core.db import insert_ignoring_conflicts, transaction, utcnow
+from core.db import transaction, utcnow
 from core.logging import get_logger
-from core.models import Email, EmailEvent
+from core.models import Email
 from core.outbox import emit_email_status
+from core.timeline import TimelineEvent
 
 log = get_logger(__name__)
 CANCELLABLE = frozenset({"pending_approval", "approved"})
@@ -100,17 +101,9 @@ async def resolve(
         )
         if not cast(CursorResult[Any], moved).rowcount:
             raise ApiError(409, "not_unknown", "the email was resolved meanwhile")
-        event = {
-            "email_id": email_id,
-            "client_id": email.client_id,
-            "kind": "resolved",
-            "at": now,
-            "actor": actor.name,
-            "detail": {"outcome": outcome, "note": note},
-        }
-        dialect = session.get_bind().dialect.name
-        await session.execute(
-            insert_ignoring_conflicts(dialect, EmailEvent.__table__, event, ["email_id", "kind", "at"])
+        detail = {"outcome": outcome, "note": note}
+        await timeline.record(
+            session, TimelineEvent(email_id, email.client_id, "resolved", now, actor.name, detail)
         )
         await emit_email_status(session, email_id, email.client_id, target, now, resolved_by="ops")
         session.add(

@@ -22,12 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.consent import opt_out
 from api.deps import AppState
+from core import timeline
 from core.client_workflow import signal_with_start
 from core.contracts import SIGNAL_UNSUBSCRIBED, Unsubscribed
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.feedback import FeedbackEvent
 from core.logging import get_logger
-from core.models import Client, DeliveryEvent, Email, EmailEvent, Suppression
+from core.models import Client, DeliveryEvent, Email, Suppression
+from core.timeline import TimelineEvent
 
 log = get_logger(__name__)
 TIMELINE_KIND = {
@@ -175,18 +177,8 @@ async def _timeline(
     detail = {"provider": event.provider, "event_id": event.event_id, **event.detail}
     if action is not None:
         detail["action"] = action
-    row = {
-        "email_id": email_id,
-        "client_id": client_id,
-        "kind": TIMELINE_KIND[event.kind],
-        "at": event.occurred_at,
-        "actor": f"feedback:{event.provider}",
-        "detail": detail,
-    }
-    dialect = session.get_bind().dialect.name
-    await session.execute(
-        insert_ignoring_conflicts(dialect, EmailEvent.__table__, row, ["email_id", "kind", "at"])
-    )
+    kind, actor = TIMELINE_KIND[event.kind], f"feedback:{event.provider}"
+    await timeline.record(session, TimelineEvent(email_id, client_id, kind, event.occurred_at, actor, detail))
 
 
 async def _signal(state: AppState, outcome: Outcome) -> None:

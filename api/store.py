@@ -14,11 +14,13 @@ from typing import Any, Protocol, cast
 from sqlalchemy import CursorResult, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import timeline
 from core.clients import ensure_client as ensure_client_row
 from core.contracts import ProfileUpdated
 from core.db import insert_ignoring_conflicts, transaction, utcnow
-from core.models import Client, ConsentEvent, Email, EmailEvent, Suppression
+from core.models import Client, ConsentEvent, Email, Suppression
 from core.outbox import emit
+from core.timeline import TimelineEvent
 
 SUPPRESSION_REASON = "unsubscribed"
 IMPORT_GENERATOR = "import"
@@ -134,10 +136,7 @@ async def store_imported(
             if not cast(CursorResult[Any], result).rowcount:
                 continue  # stored meanwhile by a concurrent import: the caller compares
             inserted.add(email.email_id)
-            events = _imported_events(email, actor, now)
-            await session.execute(
-                insert_ignoring_conflicts(dialect, EmailEvent.__table__, events, ["email_id", "kind", "at"])
-            )
+            await timeline.record(session, *_imported_events(email, actor, now))
     return inserted
 
 
@@ -155,22 +154,17 @@ def _imported_row(email: PastEmail, now: datetime) -> dict[str, Any]:
     }
 
 
-def _imported_events(email: PastEmail, actor: str, now: datetime) -> list[dict[str, Any]]:
+def _imported_events(email: PastEmail, actor: str, now: datetime) -> list[TimelineEvent]:
     """The story as it happened (drafted, then sent or held out), then the import itself."""
-    base = {"email_id": email.email_id, "client_id": email.client_id}
+    ids = (email.email_id, email.client_id)
+    source = {"source": IMPORT_GENERATOR}
     outcome = (
-        {"kind": "sent", "at": email.sent_at, "actor": None, "detail": {"source": IMPORT_GENERATOR}}
+        TimelineEvent(*ids, "sent", email.sent_at, None, source)
         if email.sent_at is not None
-        else {"kind": "holdout", "at": email.drafted_at, "actor": None, "detail": {"reason": "held out"}}
+        else TimelineEvent(*ids, "holdout", email.drafted_at, None, {"reason": "held out"})
     )
     return [
-        {
-            **base,
-            "kind": "drafted",
-            "at": email.drafted_at,
-            "actor": None,
-            "detail": {"source": IMPORT_GENERATOR},
-        },
-        {**base, **outcome},
-        {**base, "kind": "imported", "at": now, "actor": actor, "detail": {"arm": email.arm}},
+        TimelineEvent(*ids, "drafted", email.drafted_at, None, source),
+        outcome,
+        TimelineEvent(*ids, "imported", now, actor, {"arm": email.arm}),
     ]
