@@ -46,6 +46,11 @@ class Overview:
     at_risk_weeks: list[tuple[datetime, int]]
     total: int
 
+    @property
+    def scored(self) -> int:
+        """Clients with a tier (segments come later, from the nightly refit)."""
+        return self.total - self.tiers.get("unscored", 0)
+
 
 async def overview(session: AsyncSession, now: datetime) -> Overview:
     """Counts by tier, segment and email status, the score histogram, at-risk over time."""

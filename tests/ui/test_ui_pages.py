@@ -35,6 +35,15 @@ async def test_ui_overview_empty_database(dashboard: Dashboard) -> None:
     page = await dashboard.http.get("/ui")
     assert page.status_code == 200
     assert "No email drafted yet" in page.text
+    assert "No client has been scored yet" in page.text
+
+
+async def test_ui_overview_segments_card_tells_scored_from_segmented(dashboard: Dashboard) -> None:
+    """Scores exist before segments (the refit assigns those): the card says which is missing."""
+    await f.add(dashboard.sessions, f.client_row("c-1", segment=None), f.client_row("c-2", segment=None))
+    html = (await dashboard.http.get("/ui")).text
+    assert "No client has been scored yet" not in html
+    assert "No segments yet: 2 clients are scored" in html
 
 
 async def test_ui_clients_filter_search_sort_paginate(dashboard: Dashboard) -> None:
