@@ -56,6 +56,46 @@ def test_architecture_workflows_do_no_io() -> None:
     assert violations == []
 
 
+def _module_file(name: str) -> Path | None:
+    for path in (ROOT / f"{name.replace('.', '/')}.py", ROOT / name.replace(".", "/") / "__init__.py"):
+        if path.exists():
+            return path
+    return None
+
+
+def _imports_with_names(path: Path) -> set[str]:
+    """Like ``_imports``, plus ``module.name`` for ``from module import name`` (a submodule)."""
+    names = _imports(path)
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_architecture_workflow_code_is_pure_all_the_way_down() -> None:
+    """Everything workflow code imports, and everything that imports in turn (our modules, the
+    whole closure), stays off the database, the network and the settings: what the sandbox
+    loads for a workflow must be deterministic, not just the workflow modules themselves."""
+    closure: dict[str, set[str]] = {}
+    pending = [f"workflows.{path.stem}" for path in _files("workflows")]
+    while pending:
+        name = pending.pop()
+        path = _module_file(name)
+        if name in closure or path is None:
+            continue
+        closure[name] = _imports_with_names(path)
+        pending += [i for i in closure[name] if i.split(".")[0] in OURS and i not in closure]
+    assert {"workflows.client", "core.contracts", "core.policy"} <= set(closure)
+    violations = sorted(
+        f"{module} imports {name}"
+        for module, names in closure.items()
+        for name in names
+        if name.split(".")[0] in IO_LIBRARIES or name in WORKFLOW_CORE_ALLOWED_IO
+    )
+    assert violations == []
+    assert not set(closure) & WORKFLOW_CORE_ALLOWED_IO
+
+
 # The CLI modules that host the API itself (``rekindle api``, ``rekindle up``).
 CLI_SERVING_THE_API = {"cli/main.py", "cli/devstack.py"}
 
