@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from api.routes.email_import import ImportedEmail
+from api.email_import_schemas import ImportedEmail
 from cli.demo import episode_item
 from cli.demo_population import EMAIL_DOMAIN, build_population
 from core.contracts import OrderPlaced, ProfileUpdated
