@@ -9,6 +9,7 @@ Client mistakes are 4xx with field-level reasons; Temporal being unreachable is 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -121,12 +122,44 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
         fields = [FieldError(field="body", reason=str(exc.detail))]
         return error_response(422, "validation_error", "the request is not valid", fields)
     code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405 and (methods := _allowed_methods(_request)):
+        headers["Allow"] = ", ".join(methods)
     return error_response(
-        exc.status_code,
-        code.get(exc.status_code, "http_error"),
-        str(exc.detail),
-        headers=dict(exc.headers) if exc.headers else None,
+        exc.status_code, code.get(exc.status_code, "http_error"), str(exc.detail), headers=headers or None
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI document lists for this path (HEAD with GET, as served):
+    Starlette names only the first matching route's (``PUT /v1/clients/{id}`` answered
+    ``Allow: PUT`` although GET and DELETE exist too). Empty for undocumented paths."""
+    matching = [
+        (p, m) for p, m in _documented_paths(request.app) if p.pattern and p.fullmatch(request.url.path)
+    ]
+    # "/v1/clients/c-1:pause" fits "{client_id}" too: the template with the most literal text wins.
+    best = max((_literal_length(p) for p, _ in matching), default=0)
+    methods = {method for p, documented in matching if _literal_length(p) == best for method in documented}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+def _literal_length(pattern: re.Pattern[str]) -> int:
+    return len(pattern.pattern.replace("[^/]+", ""))
+
+
+def _documented_paths(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    cached: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "documented_paths", None)
+    if cached is None:
+        cached = []
+        for template, operations in app.openapi().get("paths", {}).items():
+            parts = re.split(r"(\{[^}]+\})", template)
+            regex = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+            methods = {m.upper() for m in operations if m in {"get", "put", "post", "delete", "patch"}}
+            cached.append((re.compile(regex), methods))
+        app.state.documented_paths = cached
+    return cached
 
 
 async def _rpc_error(_request: Request, exc: Exception) -> JSONResponse:

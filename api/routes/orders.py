@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from temporalio.service import RPCError
 
 from api import examples
@@ -61,6 +61,7 @@ STRICT = ConfigDict(frozen=True, extra="forbid")
 
 class OrderItemIn(OrderItem):
     model_config = STRICT
+    kept: StrictBool | None = None  # "kept": 0 is a 422, not False
 
 
 class OrderIn(OrderPlaced):

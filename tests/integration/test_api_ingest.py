@@ -142,8 +142,9 @@ async def test_metrics_count_requests_by_route_and_orders(stack: Stack) -> None:
     [
         ({"coupon": "WINTER"}, "body.coupon"),
         ({"items": [{"sku": "SKU-1", "colour": "teal"}]}, "body.items.0.colour"),
+        ({"items": [{"sku": "SKU-1", "kept": 0}]}, "body.items.0.kept"),  # no coercion to a bool
     ],
-    ids=["order", "item"],
+    ids=["order", "item", "kept-not-a-bool"],
 )
 async def test_order_unknown_field_is_422_though_the_signal_tolerates_it(
     unreachable: httpx.AsyncClient, extra: dict[str, Any], field: str

@@ -21,3 +21,28 @@ def test_openapi_every_route_documented_with_examples() -> None:
                     missing.append(f"{label}: example for {status}")
     assert missing == []
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+async def test_openapi_405_allow_lists_every_method_of_the_path() -> None:
+    """``Allow`` on a 405 names every method the path serves (as the OpenAPI document does),
+    not only the first route's; an unknown method on a one-method path still gets its one."""
+    import httpx
+
+    app = create_app(Settings(_env_file=None))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://rekindle.test") as http:
+        client = await http.options("/v1/clients/c-1")
+        policy = await http.patch("/v1/policy")
+        orders = await http.get("/v1/clients/c-1/orders")
+        pause = await http.options("/v1/clients/c-1:pause")
+    documented = app.openapi()["paths"]
+    assert client.status_code == 405
+    assert set(client.headers["allow"].split(", ")) - {"HEAD"} == {
+        m.upper() for m in documented["/v1/clients/{client_id}"]
+    }
+    assert set(policy.headers["allow"].split(", ")) - {"HEAD"} == {
+        m.upper() for m in documented["/v1/policy"]
+    }
+    assert orders.headers["allow"] == "POST"
+    assert pause.headers["allow"] == "POST"  # not also the methods of "/v1/clients/{client_id}"
+    assert client.json()["error"]["code"] == "method_not_allowed"
