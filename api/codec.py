@@ -28,7 +28,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
@@ -53,11 +53,17 @@ def _b64(value: str, what: str) -> bytes:
         raise ValueError(f"{what} is not valid base64") from None
 
 
+# Standard base64 with its padding, as the protocol's JSON form writes bytes: documented in the
+# OpenAPI schema so a client knows the exact format (the validators below say what is wrong).
+BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+Base64 = Annotated[str, WithJsonSchema({"type": "string", "pattern": BASE64_PATTERN, "format": "byte"})]
+
+
 class CodecPayload(BaseModel):
     """One payload in the protocol's JSON form (bytes as base64)."""
 
-    metadata: dict[str, str] = Field(default_factory=dict, max_length=64)
-    data: str = ""
+    metadata: dict[str, Base64] = Field(default_factory=dict, max_length=64)
+    data: Base64 = ""
 
     @field_validator("metadata")
     @classmethod

@@ -32,9 +32,22 @@ TokenPath = Annotated[
 HTML = {"text/html": {"example": "<!doctype html><html>…</html>"}}
 PAGE_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "An HTML page", "content": HTML},
-    404: {"description": "The link is not valid (HTML page)", "content": HTML},
+    # A link whose token is cut or forged gets the HTML page; a token with "/" in it no longer
+    # reaches this route at all, and the router's JSON 404 answers.
+    404: {
+        "description": "The link is not valid (HTML page)",
+        "content": {**HTML, "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    },
     422: ERROR_RESPONSES[422],
     503: {"description": "Could not finish; retry (HTML page)", "content": HTML},
+}
+# A pause for other than 30 or 90 days (the page's buttons send only those) gets an HTML page.
+PAUSE_RESPONSES: dict[int | str, dict[str, object]] = {
+    **PAGE_RESPONSES,
+    422: {
+        "description": "Not 30 or 90 days (HTML page), or a malformed request (JSON)",
+        "content": {**HTML, "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    },
 }
 ONE_CLICK_BODY = {
     "requestBody": {
@@ -112,13 +125,15 @@ async def unsubscribe(token: TokenPath, request: Request, state: StateDep) -> HT
 
 
 @router.post(
-    "/u/{token}/pause", response_class=HTMLResponse, responses=PAGE_RESPONSES, summary="Pause emails"
+    "/u/{token}/pause", response_class=HTMLResponse, responses=PAUSE_RESPONSES, summary="Pause emails"
 )
 async def pause(
-    token: TokenPath, state: StateDep, days: Annotated[int, Form(description="30 or 90")]
+    token: TokenPath,
+    state: StateDep,
+    days: Annotated[int, Form(description="30 or 90", json_schema_extra={"enum": list(PAUSE_DAYS)})],
 ) -> HTMLResponse:
     """No emails for 30 or 90 days; they resume by themselves."""
-    if days not in PAUSE_DAYS:
+    if days not in PAUSE_DAYS:  # the page's buttons send only these: an HTML answer, as they get
         return page("Not a choice", "Emails can be paused for 30 or 90 days.", 422)
 
     async def act(client_id: str) -> None:
