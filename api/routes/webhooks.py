@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import func, select
+from starlette.convertors import Convertor, register_url_convertor
 
 from api import examples, ops_examples
 from api.auth import AdminKey
@@ -38,7 +39,24 @@ from core.webhook_urls import url_problem
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 RESPONSES: dict[int | str, dict[str, object]] = {**AUTH_RESPONSES, **NOT_FOUND_RESPONSE, **ERROR_RESPONSES}
 ONE = {**RESPONSES, **examples.ok(ops_examples.ENDPOINT)}
-EndpointIdPath = Annotated[str, Path(pattern=r"^ep_[a-z0-9]{20}$", description="The endpoint's id")]
+ENDPOINT_ID = r"ep_[a-z0-9]{20}"
+
+
+class _EndpointId(Convertor[str]):
+    """Routes match only an endpoint id: ``GET /v1/webhooks/ses`` is then the POST-only
+    feedback route's 405, not this route's 422 for a malformed id (and so for ``...:disable``)."""
+
+    regex = ENDPOINT_ID
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("endpoint_id", _EndpointId())
+EndpointIdPath = Annotated[str, Path(pattern=f"^{ENDPOINT_ID}$", description="The endpoint's id")]
 
 
 def new_secret() -> str:
@@ -109,13 +127,13 @@ async def list_endpoints(session: SessionDep, _key: AdminKey) -> EndpointPage:
     return EndpointPage(items=[EndpointOut.of(r) for r in rows])
 
 
-@router.get("/webhooks/{endpoint_id}", responses=ONE, summary="One webhook endpoint")
+@router.get("/webhooks/{endpoint_id:endpoint_id}", responses=ONE, summary="One webhook endpoint")
 async def get_endpoint(endpoint_id: EndpointIdPath, session: SessionDep, _key: AdminKey) -> EndpointOut:
     return EndpointOut.of(await _endpoint(session, endpoint_id))
 
 
 @router.get(
-    "/webhooks/{endpoint_id}/deliveries",
+    "/webhooks/{endpoint_id:endpoint_id}/deliveries",
     responses={**RESPONSES, **examples.ok(ops_examples.DELIVERY_PAGE)},
     summary="Deliveries and failures",
 )
@@ -149,7 +167,7 @@ async def list_deliveries(
     return DeliveryPage(items=items, next_cursor=encode_cursor(str(rows[limit - 1][0].id)) if more else None)
 
 
-@router.post("/webhooks/{endpoint_id}:disable", responses=ONE, summary="Stop delivering")
+@router.post("/webhooks/{endpoint_id:endpoint_id}:disable", responses=ONE, summary="Stop delivering")
 async def disable_endpoint(
     endpoint_id: EndpointIdPath, request: Request, state: StateDep, key: AdminKey
 ) -> EndpointOut:
@@ -157,7 +175,7 @@ async def disable_endpoint(
     return await _set_enabled(state, endpoint_id, key_actor(key, request), enabled=False)
 
 
-@router.post("/webhooks/{endpoint_id}:enable", responses=ONE, summary="Resume delivering")
+@router.post("/webhooks/{endpoint_id:endpoint_id}:enable", responses=ONE, summary="Resume delivering")
 async def enable_endpoint(
     endpoint_id: EndpointIdPath, request: Request, state: StateDep, key: AdminKey
 ) -> EndpointOut:
@@ -165,7 +183,9 @@ async def enable_endpoint(
     return await _set_enabled(state, endpoint_id, key_actor(key, request), enabled=True)
 
 
-@router.post("/webhooks/{endpoint_id}:replay", responses=ONE, summary="Deliver again from a point in time")
+@router.post(
+    "/webhooks/{endpoint_id:endpoint_id}:replay", responses=ONE, summary="Deliver again from a point in time"
+)
 async def replay_endpoint(
     endpoint_id: EndpointIdPath, body: ReplayIn, request: Request, state: StateDep, key: AdminKey
 ) -> EndpointOut:

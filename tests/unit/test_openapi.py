@@ -35,6 +35,8 @@ async def test_openapi_405_allow_lists_every_method_of_the_path() -> None:
         policy = await http.patch("/v1/policy")
         orders = await http.get("/v1/clients/c-1/orders")
         pause = await http.options("/v1/clients/c-1:pause")
+        ses = await http.get("/v1/webhooks/ses")  # the feedback route, not an endpoint id
+        disable = await http.get("/v1/webhooks/ep_0123456789abcdefghij:disable")
     documented = app.openapi()["paths"]
     assert client.status_code == 405
     assert set(client.headers["allow"].split(", ")) - {"HEAD"} == {
@@ -45,4 +47,6 @@ async def test_openapi_405_allow_lists_every_method_of_the_path() -> None:
     }
     assert orders.headers["allow"] == "POST"
     assert pause.headers["allow"] == "POST"  # not also the methods of "/v1/clients/{client_id}"
+    assert (ses.status_code, ses.headers["allow"]) == (405, "POST")
+    assert (disable.status_code, disable.headers["allow"]) == (405, "POST")
     assert client.json()["error"]["code"] == "method_not_allowed"
