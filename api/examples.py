@@ -20,6 +20,21 @@ BATCH = {
         },
     ],
 }
+PROFILE_BATCH = {
+    "accepted": 1,
+    "invalid": 1,
+    "unavailable": 0,
+    "results": [
+        {"index": 0, "client_id": "c-1001", "status": "accepted", "changed": True, "errors": []},
+        {
+            "index": 1,
+            "client_id": None,
+            "status": "invalid",
+            "changed": None,
+            "errors": [{"field": "time_zone", "reason": "unknown IANA time zone 'Mars/Olympus'"}],
+        },
+    ],
+}
 PROFILE_ACCEPTED = {
     "client_id": "c-1001",
     "workflow_id": "client-c-1001",

@@ -1,17 +1,21 @@
-"""Response models of the client and email routes (what the OpenAPI schema promises)."""
+"""Request and response models of the client and email routes (what the OpenAPI schema promises)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.batches import KeepInvalid
+from api.errors import FieldError
 from core.client_workflow import LiveStateReason
-from core.contracts import ProfileUpdated, ShortText
+from core.contracts import ClientId, ProfileUpdated, ShortText
 from core.models import Client, Email, EmailEvent, EngagementScore
 from core.money import from_minor
+
+PROFILE_BATCH_MAX = 1000
 
 
 class ClientProfileIn(ProfileUpdated):
@@ -89,6 +93,31 @@ class ProfileAccepted(BaseModel):
     workflow_id: str
     changed: bool = Field(description="Whether the stored profile changed")
     status: str = "accepted"
+
+
+class BatchProfile(ClientProfileIn):
+    """One client of ``POST /v1/clients:batch``: the profile's fields plus the client's id."""
+
+    client_id: ClientId
+
+
+class ProfileBatch(BaseModel):
+    clients: list[Annotated[BatchProfile, KeepInvalid]] = Field(min_length=1, max_length=PROFILE_BATCH_MAX)
+
+
+class ProfileItemResult(BaseModel):
+    index: int
+    client_id: str | None = None
+    status: Literal["accepted", "invalid", "unavailable"]
+    changed: bool | None = Field(default=None, description="Accepted: whether the stored profile changed")
+    errors: list[FieldError] = []
+
+
+class ProfileBatchResult(BaseModel):
+    accepted: int
+    invalid: int
+    unavailable: int
+    results: list[ProfileItemResult]
 
 
 class ScorePoint(BaseModel):

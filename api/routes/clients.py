@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
+from temporalio.service import RPCError
 
 from api import examples
 from api.actions import upsert_client
 from api.auth import IngestKey, OpsKey
+from api.batches import InvalidItem
 from api.deps import SessionDep, StateDep
-from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE, ApiError
+from api.errors import (
+    AUTH_RESPONSES,
+    ERROR_RESPONSES,
+    NOT_FOUND_RESPONSE,
+    TEMPORAL_RETRY_AFTER_SECONDS,
+    ApiError,
+)
 from api.queries import ClientFilters, client_emails, list_clients, score_history
 from api.routes.orders import ClientIdPath
 from api.schemas import (
+    BatchProfile,
     ClientDetail,
     ClientPage,
     ClientProfileIn,
@@ -22,11 +32,16 @@ from api.schemas import (
     EmailSummary,
     Profile,
     ProfileAccepted,
+    ProfileBatch,
+    ProfileBatchResult,
+    ProfileItemResult,
     ScorePoint,
 )
-from core.client_workflow import query_state
+from core.client_workflow import TemporalUnavailable, query_state
 from core.contracts import ProfileUpdated, Tier
 from core.models import Client
+
+PROFILE_BATCH_CONCURRENCY = 32  # as for order batches: hide round trips, never monopolise
 
 router = APIRouter(prefix="/v1", tags=["clients"])
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
@@ -50,6 +65,44 @@ async def put_client(
     update = ProfileUpdated.model_validate(profile.model_dump())
     workflow_id, changed = await upsert_client(state, client_id, update)
     return ProfileAccepted(client_id=client_id, workflow_id=workflow_id, changed=changed)
+
+
+@router.post(
+    "/clients:batch",
+    responses={**examples.ok(examples.PROFILE_BATCH), **AUTH_RESPONSES, **ERROR_RESPONSES},
+    summary="Create or update up to 1,000 client profiles",
+)
+async def put_clients(
+    batch: ProfileBatch, state: StateDep, response: Response, _key: IngestKey
+) -> ProfileBatchResult:
+    """``PUT /v1/clients/{id}`` for each item, with a result per item.
+
+    A bad item is ``invalid`` (field reasons) and does not sink the batch; an item Temporal
+    could not take is ``unavailable`` and nothing of it was stored: send it (or the whole batch,
+    profiles are idempotent) again. If no item could be taken: 503 with Retry-After.
+    """
+    gate = asyncio.Semaphore(PROFILE_BATCH_CONCURRENCY)
+    results = await asyncio.gather(*(_profile(state, gate, i, item) for i, item in enumerate(batch.clients)))
+    counts = {s: sum(r.status == s for r in results) for s in ("accepted", "invalid", "unavailable")}
+    if counts["unavailable"]:
+        if not counts["accepted"]:
+            raise TemporalUnavailable()
+        response.headers["Retry-After"] = str(TEMPORAL_RETRY_AFTER_SECONDS)
+    return ProfileBatchResult(**counts, results=results)
+
+
+async def _profile(
+    state: StateDep, gate: asyncio.Semaphore, index: int, item: BatchProfile | InvalidItem
+) -> ProfileItemResult:
+    if isinstance(item, InvalidItem):
+        return ProfileItemResult(index=index, status="invalid", errors=item.fields)
+    update = ProfileUpdated.model_validate(item.model_dump(exclude={"client_id"}))
+    async with gate:
+        try:
+            _workflow_id, changed = await upsert_client(state, item.client_id, update)
+        except (TemporalUnavailable, RPCError):
+            return ProfileItemResult(index=index, client_id=item.client_id, status="unavailable")
+    return ProfileItemResult(index=index, client_id=item.client_id, status="accepted", changed=changed)
 
 
 @router.get(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from temporalio.client import Client as TemporalClient
 from temporalio.common import WorkflowIDConflictPolicy
@@ -191,3 +192,53 @@ async def test_client_detail_with_no_worker_answers_in_bounded_time(stack: Stack
     assert response.status_code == 200
     assert response.json()["live_state"] is None
     assert response.json()["live_state_reason"] in {"workflow_unavailable", "query_failed"}
+
+
+async def test_clients_batch_stores_profiles_and_reports_per_item(stack: Stack) -> None:
+    """``POST /v1/clients:batch``: each item as ``PUT /v1/clients/{id}`` would take it, a bad
+    item reported without sinking the batch, a repeat changing nothing."""
+    a, b = unique_id("ba"), unique_id("bb")
+    body = {
+        "clients": [
+            {"client_id": a, **PROFILE},
+            {"client_id": b, "first_name": "Bo"},
+            {"client_id": unique_id("bc"), "time_zone": "Mars/Olympus"},
+            {"first_name": "no id"},
+        ]
+    }
+    first = await stack.http.post("/v1/clients:batch", json=body)
+    assert first.status_code == 200, first.text
+    result = first.json()
+    assert (result["accepted"], result["invalid"], result["unavailable"]) == (2, 2, 0)
+    assert [(r["status"], r["changed"]) for r in result["results"]] == [
+        ("accepted", True),
+        ("accepted", True),
+        ("invalid", None),
+        ("invalid", None),
+    ]
+    assert result["results"][2]["errors"][0]["field"] == "time_zone"
+    assert result["results"][3]["errors"][0]["field"] == "client_id"
+    again = (await stack.http.post("/v1/clients:batch", json={"clients": body["clients"][:2]})).json()
+    assert [r["changed"] for r in again["results"]] == [False, False]
+    async with stack.sessions() as session:
+        rows = {c: await session.get(Client, c) for c in (a, b)}
+    assert [(r.time_zone, r.first_name) if r else None for r in rows.values()] == [
+        ("Europe/Stockholm", "Anna"),
+        (None, "Bo"),
+    ]
+    for cid in (a, b):  # each client's workflow heard its profile
+        description = await stack.temporal.get_workflow_handle(client_workflow_id(cid)).describe()
+        assert description.workflow_type == CLIENT_WORKFLOW
+    too_many = await stack.http.post("/v1/clients:batch", json={"clients": [{"client_id": a}] * 1001})
+    assert too_many.status_code == 422
+
+
+async def test_clients_batch_with_temporal_unreachable_is_503_and_stores_nothing(
+    unreachable: httpx.AsyncClient, stack: Stack
+) -> None:
+    cid = unique_id("bu")
+    response = await unreachable.post("/v1/clients:batch", json={"clients": [{"client_id": cid, **PROFILE}]})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    async with stack.sessions() as session:
+        assert await session.get(Client, cid) is None
