@@ -23,8 +23,8 @@ from api.action_schemas import (
 from api.auth import OpsKey, Principal
 from api.deps import StateDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE
+from api.order_schemas import ClientIdPath
 from api.routes.emails import EmailIdPath
-from api.routes.orders import ClientIdPath
 from core.audit import Actor
 
 router = APIRouter(prefix="/v1", tags=["ops actions"])

@@ -2,44 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime
 
 from api import examples, ops_examples
+from api.audit_schemas import AuditOut, AuditPage
 from api.auth import AdminKey
 from api.deps import SessionDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES
 from api.pagination import bad_cursor, decode_cursor, encode_cursor
 from core.audit import AuditFilters, list_entries
-from core.ops_models import AuditEntry
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 Text = Annotated[str | None, Query(max_length=128)]
-
-
-class AuditOut(BaseModel):
-    id: int
-    at: datetime
-    actor: str
-    actor_kind: str
-    action: str
-    outcome: str
-    target_type: str | None
-    target_id: str | None
-    source: str | None
-    detail: dict[str, Any] | None
-
-    @classmethod
-    def of(cls, row: AuditEntry) -> AuditOut:
-        return cls(**{name: getattr(row, name) for name in cls.model_fields})
-
-
-class AuditPage(BaseModel):
-    items: list[AuditOut]
-    next_cursor: str | None = None
 
 
 @router.get(

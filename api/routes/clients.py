@@ -21,8 +21,8 @@ from api.errors import (
     TEMPORAL_RETRY_AFTER_SECONDS,
     ApiError,
 )
+from api.order_schemas import ClientIdPath
 from api.queries import ClientFilters, client_emails, list_clients, score_history
-from api.routes.orders import ClientIdPath
 from api.schemas import (
     BatchProfile,
     ClientDetail,

@@ -8,15 +8,15 @@ configured credentials answers 404. What happens to each event is in ``api/feedb
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 
 from api.deps import AppState, StateDep
 from api.errors import ERROR_RESPONSES, ApiError, documented
 from api.feedback import apply_events
+from api.feedback_schemas import FeedbackReply
 from api.webhook_auth import not_configured, require_basic_auth
 from core.feedback import BadPayload, BadSignature, FeedbackEvent, postmark, sendgrid, sns
 
@@ -29,14 +29,6 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
 }
 RAW_JSON = {"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}}
-
-
-class FeedbackReply(BaseModel):
-    """What the webhook did: ``recorded`` counts events seen for the first time."""
-
-    status: Literal["accepted", "subscription_confirmed", "ignored"]
-    events: int = 0
-    recorded: int = 0
 
 
 async def _accept(state: AppState, events: list[FeedbackEvent]) -> FeedbackReply:

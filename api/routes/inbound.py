@@ -9,14 +9,12 @@ names (source ``mailto``). Anything else is acknowledged and ignored.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 
 from api.consent import opt_out
 from api.deps import AppState, StateDep
 from api.feedback import apply_events
+from api.feedback_schemas import InboundReply
 from api.routes.feedback import RESPONSES, parse_json
 from api.webhook_auth import require_basic_auth
 from core.feedback import inbound, postmark
@@ -37,14 +35,6 @@ INBOUND_RESPONSES = {
     },
     **RESPONSES,
 }
-
-
-class InboundReply(BaseModel):
-    """``dsn`` with its event counts, ``unsubscribed``, or ``ignored`` (not ours to act on)."""
-
-    status: Literal["dsn", "unsubscribed", "ignored"]
-    events: int = 0
-    recorded: int = 0
 
 
 @router.post(

@@ -2,90 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict
 
 from api import examples, policy_service
 from api.auth import AdminKey, OpsKey
 from api.deps import SessionDep, StateDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES
+from api.policy_schemas import (
+    EXAMPLE_OUT,
+    EXAMPLE_PUBLISHED,
+    EXAMPLE_VERSIONS,
+    PolicyChange,
+    PolicyIn,
+    PolicyOut,
+    PolicyPublished,
+    PolicyVersionOut,
+    PolicyVersionPage,
+    Rollout,
+)
 from api.routes.actions import key_actor
-from core.policy_document import Policy, default_policy
-from core.policy_store import StoredPolicy, policy_versions
+from core.policy_store import policy_versions
 
 router = APIRouter(prefix="/v1", tags=["policy"])
-EXAMPLE_POLICY = default_policy(cta_links=["https://shop.example.com/new"]).model_dump(mode="json")
-EXAMPLE_OUT = {
-    "version": 2,
-    "policy": EXAMPLE_POLICY,
-    "updated_at": "2026-12-02T15:51:00Z",
-    "updated_by": "api:ops-admin",
-}
-EXAMPLE_CHANGES = [{"path": "cta_links", "old": [], "new": ["https://shop.example.com/new"]}]
-EXAMPLE_PUBLISHED = {
-    **EXAMPLE_OUT,
-    "changed": True,
-    "changes": EXAMPLE_CHANGES,
-    "rollout": {"job_id": "rekindle-rollout-p2-m0-1796225460", "status": "started"},
-}
-EXAMPLE_VERSIONS = {"items": [{**EXAMPLE_OUT, "changes": EXAMPLE_CHANGES}], "next_before": None}
-
-
-class PolicyIn(BaseModel):
-    """``PUT /v1/policy``: the whole document (fields left out take their defaults)."""
-
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", json_schema_extra={"examples": [{"policy": EXAMPLE_POLICY}]}
-    )
-
-    policy: Policy
-
-
-class PolicyOut(BaseModel):
-    version: int
-    policy: Policy
-    updated_at: datetime
-    updated_by: str
-
-    @classmethod
-    def of(cls, stored: StoredPolicy) -> PolicyOut:
-        return cls(
-            version=stored.version,
-            policy=stored.policy,
-            updated_at=stored.updated_at,
-            updated_by=stored.updated_by,
-        )
-
-
-class PolicyChange(BaseModel):
-    path: str
-    old: Any = None
-    new: Any = None
-
-
-class Rollout(BaseModel):
-    job_id: str
-    status: str
-
-
-class PolicyPublished(PolicyOut):
-    """``changed``: a new version was stored (false: the document equals the current one)."""
-
-    changed: bool
-    changes: list[PolicyChange]
-    rollout: Rollout
-
-
-class PolicyVersionOut(PolicyOut):
-    changes: list[PolicyChange]
-
-
-class PolicyVersionPage(BaseModel):
-    items: list[PolicyVersionOut]
-    next_before: int | None
 
 
 @router.get("/policy", responses={**examples.ok(EXAMPLE_OUT), **AUTH_RESPONSES}, summary="The live policy")

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import examples
 from api.auth import AdminKey
 from api.deps import StateDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE, ApiError
-from api.routes.orders import ClientIdPath
-from core.client_workflow import UNAVAILABLE_CODES, LiveStateReason, TemporalUnavailable, query_state
+from api.order_schemas import ClientIdPath
+from api.privacy_schemas import ClientExport, ErasureReceipt
+from core.client_workflow import UNAVAILABLE_CODES, TemporalUnavailable, query_state
 from core.contracts import client_workflow_id
 from core.db import transaction, utcnow
 from core.logging import get_logger
@@ -24,34 +23,6 @@ from core.privacy import erase_client, export_client, scrub_sqlite_log
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1", tags=["privacy"])
 TERMINATE_REASON = "client erased on request"  # stored in the history: no personal data
-
-
-class ClientExport(BaseModel):
-    """Everything about one client: the database's rows and the workflow's live state."""
-
-    client_id: str
-    exported_at: datetime
-    profile: dict[str, Any] | None = Field(description="The client row, every column")
-    orders: list[dict[str, Any]]
-    scores: list[dict[str, Any]] = Field(description="Score history, oldest first")
-    emails: list[dict[str, Any]] = Field(description="Every email, each with its `events` timeline")
-    suppressions: list[dict[str, Any]] = Field(description="Suppressions of the client or their address")
-    activity: dict[str, list[dict[str, Any]]] = Field(
-        default_factory=dict,
-        description="Delivery feedback, consent changes, pauses, events for integrators, audit entries",
-    )
-    live_state: dict[str, Any] | None = Field(description="The workflow's `state` query")
-    live_state_reason: LiveStateReason | None = None
-
-
-class ErasureReceipt(BaseModel):
-    """What an erasure did; the same request again finds nothing left and changes nothing."""
-
-    client_id: str
-    workflow: Literal["terminated", "not_running"]
-    data_key_destroyed: bool = Field(description="Their Temporal history can no longer be decoded")
-    rows_deleted: dict[str, int] = Field(description="Rows removed, by table")
-    hashed_suppressions: int = Field(description="Addresses kept only as a keyed hash, never emailed again")
 
 
 @router.get(
