@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from api.batches import KeepInvalid
 from api.errors import FieldError
+from api.text_rules import no_nul
 from core.contracts import CLIENT_ID_PATTERN, ClientId, OrderItem, OrderPlaced
 
 ClientIdPath = Annotated[
@@ -51,6 +52,11 @@ class OrderItemIn(OrderItem):
     model_config = STRICT
     kept: StrictBool | None = None  # "kept": 0 is a 422, not False
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return no_nul(value)
+
 
 class OrderIn(OrderPlaced):
     """The order as the API takes it: strict (an unknown field is a 422 naming it), unlike the
@@ -61,6 +67,11 @@ class OrderIn(OrderPlaced):
 
     def order(self) -> OrderPlaced:
         return OrderPlaced.model_validate(self.model_dump(exclude={"client_id"}))
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return no_nul(value)
 
 
 class BatchOrder(OrderIn):

@@ -6,10 +6,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.batches import KeepInvalid
 from api.errors import FieldError
+from api.text_rules import no_nul
 from core.client_workflow import LiveStateReason
 from core.contracts import ClientId, ProfileUpdated, ShortText
 from core.models import Client, Email, EmailEvent, EngagementScore
@@ -37,6 +38,11 @@ class ClientProfileIn(ProfileUpdated):
             ]
         },
     )
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return no_nul(value)
 
 
 class Profile(BaseModel):

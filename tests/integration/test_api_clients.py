@@ -56,8 +56,9 @@ async def test_put_client_creates_then_is_idempotent(stack: Stack) -> None:
         ({"email": "not-an-email"}, "body.email", "pattern"),
         ({"first_name": "x" * 101}, "body.first_name", "at most 100"),
         ({"nickname": "x"}, "body.nickname", "Extra inputs"),
+        ({"last_name": "\u0000\u0000t"}, "body.last_name", "NUL"),  # PostgreSQL text cannot hold it
     ],
-    ids=["zone", "email", "long", "extra"],
+    ids=["zone", "email", "long", "extra", "nul"],
 )
 async def test_put_client_bad_profile_is_422(
     stack: Stack, body: dict[str, str], field: str, reason: str
@@ -204,18 +205,21 @@ async def test_clients_batch_stores_profiles_and_reports_per_item(stack: Stack) 
             {"client_id": b, "first_name": "Bo"},
             {"client_id": unique_id("bc"), "time_zone": "Mars/Olympus"},
             {"first_name": "no id"},
+            {"client_id": unique_id("bd"), "last_name": "\u0000t"},
         ]
     }
     first = await stack.http.post("/v1/clients:batch", json=body)
     assert first.status_code == 200, first.text
     result = first.json()
-    assert (result["accepted"], result["invalid"], result["unavailable"]) == (2, 2, 0)
+    assert (result["accepted"], result["invalid"], result["unavailable"]) == (2, 3, 0)
     assert [(r["status"], r["changed"]) for r in result["results"]] == [
         ("accepted", True),
         ("accepted", True),
         ("invalid", None),
         ("invalid", None),
+        ("invalid", None),
     ]
+    assert result["results"][4]["errors"][0]["field"] == "last_name"
     assert result["results"][2]["errors"][0]["field"] == "time_zone"
     assert result["results"][3]["errors"][0]["field"] == "client_id"
     again = (await stack.http.post("/v1/clients:batch", json={"clients": body["clients"][:2]})).json()

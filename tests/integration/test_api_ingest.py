@@ -143,8 +143,10 @@ async def test_metrics_count_requests_by_route_and_orders(stack: Stack) -> None:
         ({"coupon": "WINTER"}, "body.coupon"),
         ({"items": [{"sku": "SKU-1", "colour": "teal"}]}, "body.items.0.colour"),
         ({"items": [{"sku": "SKU-1", "kept": 0}]}, "body.items.0.kept"),  # no coercion to a bool
+        ({"items": [{"sku": "SKU\u00001"}]}, "body.items.0.sku"),  # PostgreSQL text cannot hold NUL
+        ({"order_id": "o\u0000"}, "body.order_id"),
     ],
-    ids=["order", "item", "kept-not-a-bool"],
+    ids=["order", "item", "kept-not-a-bool", "nul-sku", "nul-id"],
 )
 async def test_order_unknown_field_is_422_though_the_signal_tolerates_it(
     unreachable: httpx.AsyncClient, extra: dict[str, Any], field: str
