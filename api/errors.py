@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
@@ -175,6 +175,16 @@ async def _client_workflow_error(request: Request, exc: Exception) -> JSONRespon
     return await _api_error(request, client_workflow_error(exc))
 
 
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot hold (a NUL character in text for PostgreSQL, a number out of
+    its column's range) that validation let through: the request's fault, never a 500. The
+    message names no value (it may be personal); the log says which driver error it was."""
+    assert isinstance(exc, DataError)
+    log.warning("database refused a value", error_type=type(exc.orig).__name__)
+    fields = [FieldError(field="request", reason="holds a value the database cannot store")]
+    return error_response(422, "validation_error", "the request is not valid", fields)
+
+
 async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
     log.error("database unavailable", error_type=type(exc).__name__)
     return error_response(
@@ -209,6 +219,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ClientWorkflowError, _client_workflow_error)
     app.add_exception_handler(RPCError, _rpc_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(InterfaceError, _database_error)
     app.add_exception_handler(DataKeysUnavailable, _database_error)

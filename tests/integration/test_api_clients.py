@@ -246,3 +246,16 @@ async def test_clients_batch_with_temporal_unreachable_is_503_and_stores_nothing
     assert response.headers["retry-after"] == "5"
     async with stack.sessions() as session:
         assert await session.get(Client, cid) is None
+
+
+async def test_list_clients_nul_in_a_filter_is_a_422_not_a_500(stack: Stack) -> None:
+    """PostgreSQL cannot compare text holding NUL: the driver's DataError is the request's
+    fault (422, naming no value); SQLite simply finds nothing."""
+    response = await stack.http.get("/v1/clients", params={"segment": "a\x00b"})
+    if stack.settings.database.url.startswith("postgresql"):
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["fields"] == [
+            {"field": "request", "reason": "holds a value the database cannot store"}
+        ]
+    else:
+        assert (response.status_code, response.json()["items"]) == (200, [])
