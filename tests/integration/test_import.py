@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from cli.devdata import DEV_KEY_FILE
 from cli.importer import run_import
 from core.models import Order
+from tests.fakes.slow_link import slow_link
 from tests.helpers import TEST_CODEC_KEYS, eventually, unique_id
 from tests.integration.conftest import Stack
 
@@ -86,6 +87,9 @@ async def _has(sessions: async_sessionmaker[AsyncSession], prefix: str, count: i
 
 # Sized for the suite; bench/backfill.py runs the 20,000 orders for 5,000 clients.
 ORDERS, CLIENTS = 600, 150
+# Enough for tens of rows a second (a signal-with-start is about 1-2 KB on the wire), far too
+# few for 600 rows to pass in the instant between two looks at the checkpoint.
+SLOW_LINK_BYTES_PER_SECOND = 40_000
 
 
 @pytest.mark.timeout(300)
@@ -101,11 +105,10 @@ async def test_import_killed_and_rerun_duplicates_nothing(
     # stack's codec key in ./data/codec-keys and its Temporal port (here the test server's).
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / DEV_KEY_FILE).write_text(TEST_CODEC_KEYS)
-    port = dev_env.client.service_client.config.target_host.rsplit(":", 1)[1]
+    host, port = dev_env.client.service_client.config.target_host.rsplit(":", 1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REKINDLE_")}
     env.update(
         {
-            "REKINDLE_DEVSTACK__TEMPORAL_PORT": port,
             # Workflows the import starts carry the drafting and sending queues in their input.
             "REKINDLE_TEMPORAL__TASK_QUEUE": stack.settings.temporal.task_queue,
             "REKINDLE_TEMPORAL__LLM_TASK_QUEUE": stack.settings.temporal.llm_task_queue,
@@ -114,9 +117,6 @@ async def test_import_killed_and_rerun_duplicates_nothing(
         }
     )
     checkpoint = tmp_path / "orders.csv.import-state"
-    first = await asyncio.create_subprocess_exec(
-        REKINDLE, "import", str(path), "--concurrency", "8", env=env, cwd=tmp_path, stdout=PIPE, stderr=PIPE
-    )
 
     def progressed() -> bool:
         try:
@@ -124,14 +124,34 @@ async def test_import_killed_and_rerun_duplicates_nothing(
         except (OSError, ValueError, KeyError):
             return False
 
-    await eventually(progressed, timeout=60)
-    first.send_signal(signal.SIGKILL)
-    await first.wait()
+    # The first run talks to Temporal over a slow link (a few rows a second), so the kill lands
+    # mid-import however fast or busy the machine is; the re-run talks to it directly.
+    async with slow_link(host, int(port), upload_bytes_per_second=SLOW_LINK_BYTES_PER_SECOND) as slow_port:
+        first = await asyncio.create_subprocess_exec(
+            REKINDLE,
+            "import",
+            str(path),
+            "--concurrency",
+            "8",
+            env={**env, "REKINDLE_DEVSTACK__TEMPORAL_PORT": str(slow_port)},
+            cwd=tmp_path,
+            stdout=PIPE,
+            stderr=PIPE,
+        )
+        await eventually(progressed, timeout=120)
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
     stopped_at = json.loads(checkpoint.read_text())["line"]
     assert 100 < stopped_at < ORDERS + 1
 
     second = await asyncio.create_subprocess_exec(
-        REKINDLE, "import", str(path), env=env, cwd=tmp_path, stdout=PIPE, stderr=PIPE
+        REKINDLE,
+        "import",
+        str(path),
+        env={**env, "REKINDLE_DEVSTACK__TEMPORAL_PORT": port},
+        cwd=tmp_path,
+        stdout=PIPE,
+        stderr=PIPE,
     )
     _out, err = await asyncio.wait_for(second.communicate(), 120)
     assert second.returncode == 0, err.decode()
