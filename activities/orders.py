@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, select, update
@@ -9,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from core.clients import ensure_client, scheduled_at
-from core.contracts import RecordOrderInput, RecordOrderResult
+from core.contracts import (
+    OrderPlaced,
+    RecordOrderInput,
+    RecordOrderResult,
+    RecordOrdersInput,
+    RecordOrdersResult,
+)
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.metrics import ORDERS_RECORDED
 from core.models import Client, Order
@@ -24,22 +31,37 @@ class OrderActivities:
     @activity.defn(name="record_order")
     async def record_order(self, input: RecordOrderInput) -> RecordOrderResult:
         """Insert the order once (by order id) and refresh the client's aggregates."""
-        order = input.order
+        inserted, count, last = await self._record(input.client_id, [input.order])
+        return RecordOrderResult(inserted=inserted == 1, order_count=count, last_order_at=last)
+
+    @activity.defn(name="record_orders")
+    async def record_orders(self, input: RecordOrdersInput) -> RecordOrdersResult:
+        """Insert a client's pending orders (each once, by order id) in one transaction and
+        refresh the aggregates once: an imported history or an order storm costs one activity."""
+        inserted, count, last = await self._record(input.client_id, input.orders)
+        return RecordOrdersResult(inserted=inserted, order_count=count, last_order_at=last)
+
+    async def _record(self, client_id: str, orders: list[OrderPlaced]) -> tuple[int, int, datetime | None]:
+        """(orders inserted, the client's order count, its last order time) after the insert."""
+        now = utcnow()
         async with transaction(self._sessions) as session:
-            await ensure_client(session, input.client_id, scheduled_at())
+            await ensure_client(session, client_id, scheduled_at())
             inserted = await session.execute(
                 insert_ignoring_conflicts(
                     session.get_bind().dialect.name,
                     Order.__table__,
-                    {
-                        "order_id": order.order_id,
-                        "client_id": input.client_id,
-                        "placed_at": order.placed_at,
-                        "amount_minor": order.amount_minor(),
-                        "currency": order.currency,
-                        "items": [item.model_dump(mode="json") for item in order.items],
-                        "recorded_at": utcnow(),
-                    },
+                    [
+                        {
+                            "order_id": order.order_id,
+                            "client_id": client_id,
+                            "placed_at": order.placed_at,
+                            "amount_minor": order.amount_minor(),
+                            "currency": order.currency,
+                            "items": [item.model_dump(mode="json") for item in order.items],
+                            "recorded_at": now,
+                        }
+                        for order in orders
+                    ],
                     ["order_id"],
                 )
             )
@@ -50,25 +72,30 @@ class OrderActivities:
                         func.coalesce(func.sum(Order.amount_minor), 0),
                         func.min(Order.placed_at),
                         func.max(Order.placed_at),
-                    ).where(Order.client_id == input.client_id)
+                    ).where(Order.client_id == client_id)
                 )
             ).one()
+            # The client's currency is its newest order's: an older one arriving late keeps it.
+            newest = max(orders, key=lambda o: o.placed_at)
+            latest = {"currency": newest.currency} if last is None or newest.placed_at >= _aware(last) else {}
             await session.execute(
                 update(Client)
-                .where(Client.id == input.client_id)
+                .where(Client.id == client_id)
                 .values(
                     order_count=count,
                     total_spend_minor=total,
                     first_order_at=first,
                     last_order_at=last,
-                    currency=order.currency,
                     updated_at=utcnow(),
+                    **latest,
                 )
             )
-        was_inserted = bool(cast(CursorResult[Any], inserted).rowcount)
-        ORDERS_RECORDED.labels("inserted" if was_inserted else "duplicate").inc()
-        return RecordOrderResult(
-            inserted=was_inserted,
-            order_count=int(count),
-            last_order_at=last,
-        )
+        rows = max(int(cast(CursorResult[Any], inserted).rowcount), 0)
+        ORDERS_RECORDED.labels("inserted").inc(rows)
+        ORDERS_RECORDED.labels("duplicate").inc(len(orders) - rows)
+        return rows, int(count), last
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without their (UTC) zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

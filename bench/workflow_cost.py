@@ -307,7 +307,8 @@ async def main(args: argparse.Namespace) -> None:
             # the live policy seeded with auto-approval like CONFIG), drafting and sending stand-ins.
             policy = PolicySettings(auto_approve=True)
             activities: list[Callable[..., Any]] = [
-                OrderActivities(sessions).record_order, ScoringActivities(sessions).rescore_client,
+                OrderActivities(sessions).record_order, OrderActivities(sessions).record_orders,
+                ScoringActivities(sessions).rescore_client,
                 ClientFactsActivities(sessions).load_client_facts,
                 PolicyActivities(sessions, Settings(_env_file=None, policy=policy)).load_policy,
                 draft_email, update_email, send_email,

@@ -30,12 +30,14 @@ from core.contracts import (
     CLIENT_WORKFLOW,
     QUERY_STATE,
     SIGNAL_ORDER_PLACED,
+    SIGNAL_ORDERS_IMPORTED,
     SIGNAL_PAST_EMAIL_SENT,
     UPDATE_ERROR_GUARDRAILS,
     ClientWorkflowInput,
     EmailDecision,
     GuardrailVerdict,
     OrderPlaced,
+    OrdersImported,
     PastEmailSent,
     client_workflow_id,
 )
@@ -121,6 +123,13 @@ async def signal_with_start(
 
 async def send_order(temporal: Client, start: WorkflowStart, client_id: str, order: OrderPlaced) -> str:
     return await signal_with_start(temporal, start, client_id, SIGNAL_ORDER_PLACED, order)
+
+
+async def send_imported_orders(
+    temporal: Client, start: WorkflowStart, client_id: str, batch: OrdersImported
+) -> str:
+    """A client's imported history in one message (``rekindle import``)."""
+    return await signal_with_start(temporal, start, client_id, SIGNAL_ORDERS_IMPORTED, batch)
 
 
 async def send_past_email(

@@ -30,6 +30,7 @@ CLIENT_WORKFLOW = "ClientEngagementWorkflow"
 # API, the dashboard, the CLI, tests and benches import them). Renaming one breaks every
 # running workflow and recorded history: these are wire names, not identifiers.
 SIGNAL_ORDER_PLACED = "order_placed"
+SIGNAL_ORDERS_IMPORTED = "orders_imported"
 SIGNAL_PROFILE_UPDATED = "profile_updated"
 SIGNAL_UNSUBSCRIBED = "unsubscribed"
 SIGNAL_PAUSED = "paused"
@@ -120,6 +121,23 @@ class OrderPlaced(Frozen):
         return to_minor(self.amount, self.currency)
 
 
+# One ``orders_imported`` message carries at most this many orders (an order with its items is
+# at most ~25 KB of JSON; a typical one well under 1 KB): a client's whole history in one
+# message for all but the longest, and always far below Temporal's 2 MB payload limit.
+IMPORT_BATCH_MAX = 200
+
+
+class OrdersImported(Frozen):
+    """Signal ``orders_imported``: a client's order history, oldest first, in one message.
+
+    ``rekindle import`` sends it once per client, so the workflow records the history in one
+    activity, scores once and drafts at most once, from the latest state. Each order is
+    idempotent by ``order_id`` as in ``order_placed``.
+    """
+
+    orders: list[OrderPlaced] = Field(min_length=1, max_length=IMPORT_BATCH_MAX)
+
+
 class RecordOrderInput(Frozen):
     client_id: str
     order: OrderPlaced
@@ -127,6 +145,19 @@ class RecordOrderInput(Frozen):
 
 class RecordOrderResult(Frozen):
     inserted: bool
+    order_count: int
+    last_order_at: datetime | None
+
+
+class RecordOrdersInput(Frozen):
+    """``record_orders``: the pending orders of one client, recorded in one transaction."""
+
+    client_id: str
+    orders: list[OrderPlaced] = Field(min_length=1, max_length=IMPORT_BATCH_MAX)
+
+
+class RecordOrdersResult(Frozen):
+    inserted: int
     order_count: int
     last_order_at: datetime | None
 
@@ -270,6 +301,7 @@ class EmailDecision(Frozen):
 # ---- activity contracts: scoring ------------------------------------------------------------
 
 ACTIVITY_RECORD_ORDER = "record_order"
+ACTIVITY_RECORD_ORDERS = "record_orders"
 ACTIVITY_RESCORE = "rescore_client"
 ACTIVITY_DRAFT_EMAIL = "draft_email"
 ACTIVITY_UPDATE_EMAIL = "update_email"

@@ -8,7 +8,7 @@ generators, outcomes, route templates), never client ids or addresses.
 Who increments what (the activity that does the thing, once it has done it):
 
 - ``ORDERS_ACCEPTED``      API ingest route, after Temporal accepted the signal
-- ``ORDERS_RECORDED``      ``record_order`` activity (``result``: inserted | duplicate)
+- ``ORDERS_RECORDED``      ``record_order``/``record_orders`` activities (``result``: inserted | duplicate)
 - ``RESCORES``             ``rescore_client`` activity (``tier``)
 - ``DRAFTS``               ``draft_email`` activity (``generator``: llm | template, ...)
 - ``APPROVALS``            approval Updates / auto-approve / expiry (``decision``)
@@ -29,7 +29,7 @@ ORDERS_ACCEPTED = Counter(
     "rekindle_orders_accepted", "Orders accepted by the API (signal persisted by Temporal)"
 )
 ORDERS_RECORDED = Counter(
-    "rekindle_orders_recorded", "Orders written to the read model by record_order", ["result"]
+    "rekindle_orders_recorded", "Orders written to the read model by record_order/record_orders", ["result"]
 )
 PLAINTEXT_PAYLOADS = Counter(
     "rekindle_plaintext_payloads_decoded",

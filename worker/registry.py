@@ -55,6 +55,7 @@ def main_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
     policy = PolicyActivities(deps.sessions, deps.settings)
     return [
         orders.record_order,
+        orders.record_orders,
         scoring.rescore_client,
         emails.update_email,
         ClientFactsActivities(deps.sessions).load_client_facts,

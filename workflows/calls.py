@@ -8,6 +8,7 @@ hold a client's pipeline forever: the workflow reschedules or records instead.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -17,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY_DRAFT_EMAIL,
         ACTIVITY_LOAD_CLIENT,
         ACTIVITY_RECORD_ORDER,
+        ACTIVITY_RECORD_ORDERS,
         ACTIVITY_RESCORE,
         ACTIVITY_SEND_EMAIL,
         ACTIVITY_UPDATE_EMAIL,
@@ -27,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
         LoadClientInput,
         RecordOrderInput,
         RecordOrderResult,
+        RecordOrdersInput,
+        RecordOrdersResult,
         RescoreInput,
         RescoreResult,
         SendEmailInput,
@@ -34,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
         UpdateEmailInput,
         UpdateEmailResult,
     )
+
+R = TypeVar("R")
 
 DB_TIMEOUT = timedelta(seconds=30)
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -45,28 +51,33 @@ SEND_RETRY = RetryPolicy(
 )
 
 
-async def record_order(input: RecordOrderInput) -> RecordOrderResult:
-    result: RecordOrderResult = await workflow.execute_activity(
-        ACTIVITY_RECORD_ORDER,
+async def _database(activity: str, input: object, result_type: type[R], summary: str) -> R:
+    """A database activity on the main queue: short, retried until the database answers."""
+    result: R = await workflow.execute_activity(
+        activity,
         input,
-        result_type=RecordOrderResult,
-        summary="record order",
+        result_type=result_type,
+        summary=summary,
         start_to_close_timeout=DB_TIMEOUT,
         retry_policy=DB_RETRY,
     )
     return result
+
+
+async def record_order(input: RecordOrderInput) -> RecordOrderResult:
+    return await _database(ACTIVITY_RECORD_ORDER, input, RecordOrderResult, "record order")
+
+
+async def record_orders(input: RecordOrdersInput) -> RecordOrdersResult:
+    return await _database(
+        ACTIVITY_RECORD_ORDERS, input, RecordOrdersResult, f"record {len(input.orders)} orders"
+    )
 
 
 async def rescore(input: RescoreInput) -> RescoreResult:
-    result: RescoreResult = await workflow.execute_activity(
-        ACTIVITY_RESCORE,
-        input,
-        result_type=RescoreResult,
-        summary=f"rescore over a {input.horizon_days}-day horizon",
-        start_to_close_timeout=DB_TIMEOUT,
-        retry_policy=DB_RETRY,
+    return await _database(
+        ACTIVITY_RESCORE, input, RescoreResult, f"rescore over a {input.horizon_days}-day horizon"
     )
-    return result
 
 
 async def draft_email(input: DraftEmailInput, task_queue: str | None, *, holdout: bool) -> DraftEmailResult:
@@ -86,15 +97,12 @@ async def draft_email(input: DraftEmailInput, task_queue: str | None, *, holdout
 
 
 async def load_client_facts(input: LoadClientInput) -> ClientFacts:
-    result: ClientFacts = await workflow.execute_activity(
+    return await _database(
         ACTIVITY_LOAD_CLIENT,
         input,
-        result_type=ClientFacts,
-        summary="load the client's facts from the database (a run without carried state)",
-        start_to_close_timeout=DB_TIMEOUT,
-        retry_policy=DB_RETRY,
+        ClientFacts,
+        "load the client's facts from the database (a run without carried state)",
     )
-    return result
 
 
 async def update_email(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from temporalio import workflow
@@ -31,9 +32,11 @@ with workflow.unsafe.imports_passed_through():
     from core import search_attributes as sa
     from core.contracts import (
         CLIENT_WORKFLOW,
+        IMPORT_BATCH_MAX,
         QUERY_STATE,
         SIGNAL_EMAIL_RESOLVED,
         SIGNAL_ORDER_PLACED,
+        SIGNAL_ORDERS_IMPORTED,
         SIGNAL_PAST_EMAIL_SENT,
         SIGNAL_PAUSED,
         SIGNAL_PROFILE_UPDATED,
@@ -57,10 +60,12 @@ with workflow.unsafe.imports_passed_through():
         EmailResolved,
         LoadClientInput,
         OrderPlaced,
+        OrdersImported,
         PastEmailSent,
         Paused,
         ProfileUpdated,
         RecordOrderInput,
+        RecordOrdersInput,
         RejectEmail,
         RescoreInput,
         Resubscribed,
@@ -82,6 +87,8 @@ MIN_SLEEP = timedelta(seconds=1)
 # After an unexpected activity failure the loop tries again later, backing off to every 6 hours.
 ATTENTION_FIRST_RETRY = timedelta(minutes=5)
 ATTENTION_MAX_RETRY = timedelta(hours=6)
+# Since this patch, several pending orders are recorded by one record_orders activity.
+BATCH_RECORD_PATCH = "record-orders-in-batches"
 
 
 @workflow.defn(name=CLIENT_WORKFLOW)
@@ -122,6 +129,13 @@ class ClientEngagementWorkflow:
         """Queue an order unless its id was seen (duplicates and replays change nothing)."""
         if self._ledger.offer(order):
             self._wake = True
+
+    @workflow.signal(name=SIGNAL_ORDERS_IMPORTED)
+    def orders_imported(self, batch: OrdersImported) -> None:
+        """A client's imported history: queued like single orders, recorded together."""
+        for order in batch.orders:
+            if self._ledger.offer(order):
+                self._wake = True
 
     @workflow.signal(name=SIGNAL_PROFILE_UPDATED)
     def profile_updated(self, update: ProfileUpdated) -> None:
@@ -390,14 +404,26 @@ class ClientEngagementWorkflow:
         # but only as many as fit in one payload (the rest are recorded here first).
         ledger = self._ledger
         while ledger.pending and (not self._history_is_long() or ledger.over_carry_budget()):
-            order = self._ledger.pending[0]
-            result = await calls.record_order(RecordOrderInput(client_id=self._client_id, order=order))
-            self._ledger.recorded(order, result.order_count)
-            self._count("orders_recorded")
+            # Several pending (an imported history, a storm): one activity for all of them.
+            # Histories recorded before batches existed replay one record_order per order.
+            if len(ledger.pending) > 1 and workflow.patched(BATCH_RECORD_PATCH):
+                batch = list(islice(ledger.pending, IMPORT_BATCH_MAX))
+                result = await calls.record_orders(RecordOrdersInput(client_id=self._client_id, orders=batch))
+                count: int | None = None
+                for i, order in enumerate(batch):
+                    count = result.order_count if i == len(batch) - 1 else None
+                    ledger.recorded(order, count)
+                    self._count("orders_recorded")
+            else:
+                batch = [ledger.pending[0]]
+                single = await calls.record_order(RecordOrderInput(client_id=self._client_id, order=batch[0]))
+                ledger.recorded(batch[0], single.order_count)
+                self._count("orders_recorded")
             self._rescore_due = True
             self._campaign.end_episode()  # an order ends the win-back sequence
+            newest = max(order.placed_at for order in batch)
             e = self._emails.email
-            if e is not None and (e.basis_last_order_at is None or order.placed_at > e.basis_last_order_at):
+            if e is not None and (e.basis_last_order_at is None or newest > e.basis_last_order_at):
                 await self._emails.finish("cancelled", "client ordered")  # they came back by themselves
 
     async def _rescore(self) -> None:

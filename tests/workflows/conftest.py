@@ -177,6 +177,7 @@ async def _life(
     task_queue = random_task_queue()
     activities = [
         OrderActivities(sessions).record_order,
+        OrderActivities(sessions).record_orders,
         ScoringActivities(sessions).rescore_client,
         ClientFactsActivities(sessions).load_client_facts,
         *doubles.activities(),

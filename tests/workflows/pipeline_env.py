@@ -40,6 +40,7 @@ def real_activities(
 ) -> list[Callable[..., Any]]:
     return [
         OrderActivities(sessions).record_order,
+        OrderActivities(sessions).record_orders,
         ScoringActivities(sessions).rescore_client,
         ClientFactsActivities(sessions).load_client_facts,
         EmailActivities(sessions, settings).update_email,

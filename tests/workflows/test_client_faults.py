@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -23,9 +24,11 @@ from core import search_attributes as sa
 from core.contracts import (
     ACTIVITY_LOAD_CLIENT,
     ACTIVITY_RECORD_ORDER,
+    ACTIVITY_RECORD_ORDERS,
     ACTIVITY_RESCORE,
     ACTIVITY_UPDATE_EMAIL,
     SIGNAL_EMAIL_RESOLVED,
+    SIGNAL_ORDERS_IMPORTED,
     SIGNAL_PROFILE_UPDATED,
     UPDATE_APPROVE_EMAIL,
     ApproveEmail,
@@ -34,9 +37,13 @@ from core.contracts import (
     EmailDecision,
     EmailResolved,
     LoadClientInput,
+    OrderPlaced,
+    OrdersImported,
     ProfileUpdated,
     RecordOrderInput,
     RecordOrderResult,
+    RecordOrdersInput,
+    RecordOrdersResult,
     RescoreInput,
     RescoreResult,
     UpdateEmailInput,
@@ -64,6 +71,11 @@ class Breakable:
         self.doubles.check(ACTIVITY_RECORD_ORDER)
         return await OrderActivities(self.sessions).record_order(input)
 
+    @activity.defn(name=ACTIVITY_RECORD_ORDERS)
+    async def record_orders(self, input: RecordOrdersInput) -> RecordOrdersResult:
+        self.doubles.check(ACTIVITY_RECORD_ORDERS)
+        return await OrderActivities(self.sessions).record_orders(input)
+
     @activity.defn(name=ACTIVITY_RESCORE)
     async def rescore_client(self, input: RescoreInput) -> RescoreResult:
         self.doubles.check(ACTIVITY_RESCORE)
@@ -84,6 +96,7 @@ async def life(
     life = Life(time_env, random_task_queue(), doubles, sessions)
     activities: list[Callable[..., Any]] = [
         breakable.record_order,
+        breakable.record_orders,
         breakable.rescore_client,
         breakable.load_client_facts,
         life.policy.load_policy,
@@ -133,6 +146,30 @@ async def test_client_database_activity_failure_is_flagged_and_retried(life: Lif
     assert await flagged(life, cid) is False
     await life.order(cid, f"{cid}-o2")  # and it carries on as usual
     await life.until(cid, lambda s: s.order_count == 2, step=timedelta(minutes=1), limit=timedelta(hours=1))
+
+
+async def test_client_imported_history_record_failure_is_flagged_and_retried(life: Life) -> None:
+    """``record_orders`` failing keeps the whole imported history pending, then records it once."""
+    cid = unique_id("broken-import")
+    life.doubles.broken.add(ACTIVITY_RECORD_ORDERS)
+    now = await life.now()
+    orders = [
+        OrderPlaced(
+            order_id=f"{cid}-o{i}", placed_at=now - timedelta(days=40 - i), currency="USD", amount=Decimal(30)
+        )
+        for i in range(4)
+    ]
+    await life.signal(cid, SIGNAL_ORDERS_IMPORTED, OrdersImported(orders=orders))
+    state = await life.until(cid, attention, step=timedelta(minutes=1), limit=timedelta(hours=1))
+    assert (state.order_count, state.pending_orders) == (0, 4)
+    assert await flagged(life, cid) is True
+
+    life.doubles.broken.clear()
+    state = await life.until(
+        cid, lambda s: s.order_count == 4, step=timedelta(hours=1), limit=timedelta(days=1)
+    )
+    assert (state.pending_orders, state.counters.orders_recorded) == (0, 4)
+    assert not state.needs_attention
 
 
 async def test_client_update_email_failure_keeps_the_decision_and_applies_it_later(life: Life) -> None:

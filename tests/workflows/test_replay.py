@@ -9,6 +9,8 @@ sandbox on. A behaviour change that fails here goes behind ``workflow.patched``
 
 from __future__ import annotations
 
+import ast
+import json
 import shutil
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from workflows.registered import REPLAYABLE
 CONVERTER = data_converter(session_codec())
 HISTORIES = sorted(ROOT.rglob("*.json"))
 FIRST_VERSION = ROOT / "2026-11-29"
+WORKFLOW_CODE = Path(__file__).parents[2] / "workflows"
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -52,6 +55,54 @@ def test_replay_histories_are_committed_in_version_folders() -> None:
     assert len(list(FIRST_VERSION.glob("*.json"))) == 20  # the corpus this contract started with
     types = {workflow_type(p) for p in HISTORIES}
     assert types == {CLIENT_WORKFLOW, REFIT_WORKFLOW}
+
+
+def patch_ids_in_code() -> set[str]:
+    """Every id the workflow code passes to ``workflow.patched``/``deprecate_patch``: a string
+    literal, or a module-level constant holding one."""
+    ids: set[str] = set()
+    for source in WORKFLOW_CODE.glob("*.py"):
+        tree = ast.parse(source.read_text())
+        constants = {
+            target.id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            for target in node.targets
+            if isinstance(target, ast.Name) and isinstance(node.value.value, str)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"patched", "deprecate_patch"}
+                and node.args
+            ):
+                arg = node.args[0]
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    ids.add(arg.value)
+                elif isinstance(arg, ast.Name):
+                    ids.add(constants[arg.id])
+    return ids
+
+
+def patch_ids_recorded() -> set[str]:
+    """Patch markers in the committed corpus (written by the SDK's core, never encrypted)."""
+    ids: set[str] = set()
+    for path in HISTORIES:
+        for event in load(path).events:
+            if event.HasField("marker_recorded_event_attributes"):
+                marker = event.marker_recorded_event_attributes
+                for payload in marker.details["patch-data"].payloads:
+                    ids.add(json.loads(payload.data)["id"])
+    return ids
+
+
+def test_replay_corpus_takes_every_patched_branch() -> None:
+    """A patch whose new branch no committed history takes could be removed (or broken) without
+    CI noticing: record a scenario that takes it (docs/versioning.md, section 4)."""
+    in_code = patch_ids_in_code()
+    assert {"client-facts-on-fresh-run", "record-orders-in-batches"} <= in_code  # the scan works
+    assert in_code - patch_ids_recorded() == set()
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
