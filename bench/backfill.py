@@ -9,8 +9,12 @@ once. Loopback only; stops by itself (bounded by --timeout).
 
     .venv/bin/python bench/backfill.py [--orders 20000] [--clients 5000] [--short]
 
-``--short``: 120 orders for 30 clients; the killed run sends one order at a time and is killed
-once past line 10, so the kill lands part-way through the file on a quiet machine too (its
+The import sends each client's history as one message (``orders_imported``), so the figures
+are per client: ``import_seconds`` until Temporal acknowledged every client (both runs),
+``recorded_seconds`` until the workers had written every order, and the rates from those.
+
+``--short``: 600 orders for 150 clients; the killed run sends one client at a time and is
+killed once past 20 clients, so the kill lands part-way through on a quiet machine too (its
 checkpoint is written every 0.5 s). About a minute on a loaded machine; bounded at 180 s.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -27,9 +32,11 @@ import sys
 import tempfile
 import time
 from asyncio.subprocess import DEVNULL, PIPE
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
 
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
@@ -37,13 +44,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import parse_args, production_env  # noqa: E402
+from cli.importer import Row, read_rows  # noqa: E402
 from core import migrate  # noqa: E402
+from core.client_workflow import send_order  # noqa: E402
 from core.codec import new_key  # noqa: E402
 from core.db import create_engine, session_factory  # noqa: E402
 from core.models import Order  # noqa: E402
 from core.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
-from core.settings import DatabaseSettings  # noqa: E402
-from core.temporal import data_converter  # noqa: E402
+from core.settings import DatabaseSettings, SecuritySettings, Settings, TemporalSettings  # noqa: E402
+from core.temporal import connect, data_converter  # noqa: E402
+from core.workflow_config import WorkflowStart  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CODEC_KEYS = f"bench-1:{new_key()}"
@@ -91,8 +101,8 @@ async def counts(db_url: str) -> tuple[int, int, int]:
     return int(rows), int(ids), int(clients)
 
 
-async def interrupted_import(csv: Path, env: dict[str, str], kill_after_line: int, concurrency: int) -> int:
-    """Run the import, SIGKILL it once the checkpoint passes ``kill_after_line``; the line reached."""
+async def interrupted_import(csv: Path, env: dict[str, str], kill_after: int, concurrency: int) -> int:
+    """Run the import, SIGKILL it once the checkpoint passes ``kill_after`` clients; the count reached."""
     checkpoint = csv.with_name(csv.name + ".import-state")
     process = await asyncio.create_subprocess_exec(
         str(BIN / "rekindle"), "import", str(csv), "--concurrency", str(concurrency),
@@ -101,7 +111,7 @@ async def interrupted_import(csv: Path, env: dict[str, str], kill_after_line: in
     try:
         while process.returncode is None:
             try:
-                if json.loads(checkpoint.read_text())["line"] > kill_after_line:
+                if json.loads(checkpoint.read_text())["messages"] > kill_after:
                     break
             except (OSError, ValueError, KeyError):
                 pass
@@ -110,11 +120,12 @@ async def interrupted_import(csv: Path, env: dict[str, str], kill_after_line: in
             process.send_signal(signal.SIGKILL)
     finally:
         await process.wait()
-    return int(json.loads(checkpoint.read_text())["line"])
+    return int(json.loads(checkpoint.read_text())["messages"])
 
 
-async def run(args: argparse.Namespace) -> dict[str, float | int]:
-    orders, clients, limit_seconds = args.orders, args.clients, args.timeout
+@contextlib.asynccontextmanager
+async def backfill_stack(orders: int, clients: int) -> AsyncIterator[tuple[Path, str, dict[str, str]]]:
+    """A fresh dev server, migrated SQLite database, export and worker: (csv, db url, env)."""
     server = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
         data_converter=data_converter(),
@@ -129,14 +140,64 @@ async def run(args: argparse.Namespace) -> dict[str, float | int]:
     env = env_for(server.client.service_client.config.target_host, db_url)
     worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "worker", cwd=ROOT, env=env)
     try:
+        yield csv, db_url, env
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(worker.wait(), 60)
+        await server.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def all_recorded(db_url: str, orders: int, started: float, limit_seconds: float) -> float:
+    """Seconds from ``started`` until the workers have written every order (or the limit)."""
+    while (await counts(db_url))[0] < orders and time.monotonic() - started < limit_seconds:
+        await asyncio.sleep(0.25)
+    return time.monotonic() - started
+
+
+async def per_order_baseline(args: argparse.Namespace) -> dict[str, float]:
+    """What ``rekindle import`` did before histories went in one message: one ``order_placed``
+    signal-with-start per row, 64 in flight, each recorded (and often rescored) on its own."""
+    async with backfill_stack(args.orders, args.clients) as (csv, db_url, env):
+        settings = Settings(
+            _env_file=None,
+            temporal=TemporalSettings(address=env["REKINDLE_TEMPORAL__ADDRESS"], task_queue="bench-backfill"),
+            security=SecuritySettings(codec_keys=SecretStr(CODEC_KEYS)),
+            database=DatabaseSettings(url=db_url),
+        )
+        temporal = await connect(settings)
+        start = WorkflowStart.from_settings(settings)
+        gate = asyncio.Semaphore(64)
+
+        async def send(row: Row) -> None:
+            async with gate:
+                await send_order(temporal, start, row.client_id, row.order)
+
         started = time.monotonic()
-        kill_after = orders // 3 if args.kill_after is None else args.kill_after
+        rows = [row for row in read_rows(csv, "EUR") if isinstance(row, Row)]
+        await asyncio.gather(*(send(row) for row in rows))
+        sent_seconds = time.monotonic() - started
+        recorded_seconds = await all_recorded(db_url, args.orders, started, args.timeout)
+        recorded = (await counts(db_url))[0]
+    print(
+        f"per-order baseline: {len(rows)} signals sent in {sent_seconds:.1f} s, "
+        f"{recorded} of {args.orders} orders recorded after {recorded_seconds:.1f} s"
+    )
+    return {"sent_seconds": sent_seconds, "recorded_seconds": recorded_seconds}
+
+
+async def run(args: argparse.Namespace) -> dict[str, float | int]:
+    orders, clients, limit_seconds = args.orders, args.clients, args.timeout
+    baseline = await per_order_baseline(args) if args.compare else None
+    async with backfill_stack(orders, clients) as (csv, db_url, env):
+        started = time.monotonic()
+        kill_after = clients // 3 if args.kill_after is None else args.kill_after
         stopped_at = await interrupted_import(csv, env, kill_after, args.first_concurrency)
         print(
             f"import killed (SIGKILL) after {time.monotonic() - started:.1f} s "
-            f"with the checkpoint at line {stopped_at} of {orders + 1}"
+            f"with the checkpoint at client {stopped_at} of {clients}"
         )
-        if stopped_at > orders:
+        if stopped_at >= clients:
             print("the import finished before the kill: no resume tested (lower --kill-after)")
         resumed = await asyncio.create_subprocess_exec(
             str(BIN / "rekindle"), "import", str(csv), env=env, stdout=DEVNULL, stderr=PIPE
@@ -147,26 +208,27 @@ async def run(args: argparse.Namespace) -> dict[str, float | int]:
             f"re-run exit {resumed.returncode} after {import_seconds:.1f} s in all: "
             f"{err.decode().strip().splitlines()[-1]}"
         )
-        while (await counts(db_url))[0] < orders and time.monotonic() - started < limit_seconds:
-            await asyncio.sleep(1)
+        recorded_seconds = await all_recorded(db_url, orders, started, limit_seconds)
         await asyncio.sleep(3)  # anything still in flight would show up as a duplicate now
         rows, ids, seen_clients = await counts(db_url)
-        return {
-            "orders": orders,
-            "clients": clients,
-            "rows_in_db": rows,
-            "distinct_order_ids": ids,
-            "clients_in_db": seen_clients,
-            "duplicates": rows - ids,
-            "resumed_from_line": stopped_at,
-            "import_seconds": round(import_seconds, 1),
-            "recorded_seconds": round(time.monotonic() - started, 1),
-        }
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(worker.wait(), 60)
-        await server.shutdown()
-        shutil.rmtree(folder, ignore_errors=True)
+    figures: dict[str, float | int] = {
+        "orders": orders,
+        "clients": clients,
+        "rows_in_db": rows,
+        "distinct_order_ids": ids,
+        "clients_in_db": seen_clients,
+        "duplicates": rows - ids,
+        "resumed_from_client": stopped_at,
+        "import_seconds": round(import_seconds, 1),
+        "recorded_seconds": round(recorded_seconds, 1),
+        "clients_per_second": round(clients / recorded_seconds, 1),
+        "orders_per_second": round(orders / recorded_seconds, 1),
+    }
+    if baseline is not None:
+        figures["per_order_recorded_seconds"] = round(baseline["recorded_seconds"], 1)
+        figures["per_order_clients_per_second"] = round(clients / baseline["recorded_seconds"], 1)
+        figures["speedup"] = round(baseline["recorded_seconds"] / recorded_seconds, 2)
+    return figures
 
 
 def main() -> None:
@@ -175,17 +237,29 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=5_000)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before giving up")
     parser.add_argument(
-        "--first-concurrency", type=int, default=64, help="orders in flight in the run that is killed"
+        "--first-concurrency", type=int, default=64, help="clients in flight in the run that is killed"
     )
-    parser.add_argument("--kill-after", type=int, help="line the killed run must pass (default: a third)")
-    args = parse_args(parser, orders=120, clients=30, timeout=180, first_concurrency=1, kill_after=10)
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="first send the same export as one order_placed signal per row (the old import), own stack",
+    )
+    parser.add_argument("--kill-after", type=int, help="clients the killed run must pass (default: a third)")
+    args = parse_args(parser, orders=600, clients=150, timeout=180, first_concurrency=1, kill_after=20)
     figures = asyncio.run(run(args))
     print(
         f"{figures['rows_in_db']} of {figures['orders']} orders recorded "
         f"({figures['distinct_order_ids']} distinct ids, {figures['clients_in_db']} clients), "
         f"duplicates {figures['duplicates']}; import {figures['import_seconds']} s, "
-        f"all recorded after {figures['recorded_seconds']} s"
+        f"all recorded after {figures['recorded_seconds']} s: {figures['clients_per_second']} clients/s, "
+        f"{figures['orders_per_second']} orders/s"
     )
+    if "speedup" in figures:
+        print(
+            f"per-order signals (before): all recorded after {figures['per_order_recorded_seconds']} s "
+            f"({figures['per_order_clients_per_second']} clients/s); one message per client: "
+            f"{figures['speedup']}x faster"
+        )
     print(json.dumps(figures))
     sys.stdout.flush()
     os._exit(0 if figures["rows_in_db"] == figures["orders"] == figures["distinct_order_ids"] else 1)

@@ -1,10 +1,17 @@
-"""``rekindle import ORDERS.csv``: backfill an order export straight into the client workflows.
+"""``rekindle import ORDERS.csv``: backfill an order export into the client workflows.
 
-Rows stream from the file to Temporal as ``order_placed`` signal-with-starts, a bounded
-number in flight. A checkpoint beside the CSV records the last line below which every
-row was acknowledged, so an interrupted import resumes there; anything re-sent is
-harmless because orders are idempotent by id (rows without ``order_id`` get one derived
-from their content). Bad rows are reported with their line numbers and skipped.
+The export is read and checked first (bad rows are reported with their line numbers and
+skipped), then grouped by client: each client's history goes to its workflow as one
+``orders_imported`` signal-with-start (oldest first; a history longer than
+``IMPORT_BATCH_MAX`` orders takes several), a bounded number in flight. The workflow records
+the history with one activity, scores the client once and drafts at most once, from the
+latest order: nothing is drafted for a stale order and then cancelled by a later one.
+
+Clients are sent in the order they first appear in the file, so the checkpoint beside the
+CSV is one number: how many leading messages Temporal acknowledged. An interrupted import
+resumes there; anything re-sent is harmless because orders are idempotent by id (rows
+without ``order_id`` get one derived from their content). The grouped export is held in
+memory (about 1 KB per order).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,8 +38,8 @@ from rich.progress import (
 from temporalio.client import Client
 
 from cli.order_export import BadRow, ExportError, ExportRow, read_export
-from core.client_workflow import TemporalUnavailable, send_order
-from core.contracts import OrderPlaced
+from core.client_workflow import TemporalUnavailable, send_imported_orders
+from core.contracts import IMPORT_BATCH_MAX, OrderPlaced, OrdersImported
 from core.settings import Settings
 from core.workflow_config import WorkflowStart
 
@@ -51,10 +58,20 @@ class Row:
     order: OrderPlaced
 
 
+@dataclass(frozen=True)
+class Message:
+    """One ``orders_imported`` signal-with-start: ``index`` orders the checkpoint."""
+
+    index: int
+    client_id: str
+    orders: list[OrderPlaced]
+
+
 @dataclass
 class Report:
-    sent: int = 0
-    skipped: int = 0
+    sent: int = 0  # orders
+    clients: int = 0  # messages acknowledged in this run
+    skipped: int = 0  # messages acknowledged before (resumed)
     bad: list[BadRow] = field(default_factory=list)
     already_done: bool = False
 
@@ -95,10 +112,10 @@ def count_rows(path: Path) -> int:
 
 
 class Checkpoint:
-    """``{"line": N, ...}``: every row on lines <= N was acknowledged by Temporal.
+    """``{"messages": N, ...}``: the first N messages (clients, in file order) were acknowledged.
 
     Tied to the file by its size and a hash of its start, so a different export
-    under the same name starts over instead of skipping rows.
+    under the same name starts over instead of skipping clients.
     """
 
     def __init__(self, csv_path: Path, path: Path | None = None) -> None:
@@ -112,23 +129,43 @@ class Checkpoint:
         return {"size": csv_path.stat().st_size, "head": head}
 
     def load(self) -> tuple[int, bool]:
-        """(last acknowledged line, finished) for this file; (0, False) if none or stale."""
+        """(messages acknowledged, finished) for this file; (0, False) if none or stale.
+
+        A checkpoint an older version wrote (by line) starts over: re-sent orders are harmless.
+        """
         try:
             state = json.loads(self.path.read_text())
         except (OSError, ValueError):
             return 0, False
         if not isinstance(state, dict) or any(state.get(k) != v for k, v in self.identity.items()):
             return 0, False
-        return int(state.get("line", 0)), bool(state.get("done", False))
+        return int(state.get("messages", 0)), bool(state.get("done", False)) and "messages" in state
 
-    def save(self, line: int, done: bool = False) -> None:
+    def save(self, messages: int, done: bool = False) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({**self.identity, "line": line, "done": done}))
+        tmp.write_text(json.dumps({**self.identity, "messages": messages, "done": done}))
         os.replace(tmp, self.path)
 
 
+def group_by_client(rows: Iterator[Row | BadRow], report: Report, console: Console) -> list[Message]:
+    """Each client's orders, oldest first, as messages in the order clients first appear."""
+    histories: dict[str, list[OrderPlaced]] = {}
+    for item in rows:
+        if isinstance(item, BadRow):
+            report.bad.append(item)
+            console.print(f"line {item.line}: {item.reason}", highlight=False)
+        else:
+            histories.setdefault(item.client_id, []).append(item.order)
+    messages: list[Message] = []
+    for client_id, orders in histories.items():
+        orders.sort(key=lambda o: o.placed_at)
+        for at in range(0, len(orders), IMPORT_BATCH_MAX):
+            messages.append(Message(len(messages), client_id, orders[at : at + IMPORT_BATCH_MAX]))
+    return messages
+
+
 class Importer:
-    """Sends rows with at most ``concurrency`` in flight and keeps the checkpoint honest."""
+    """Sends messages with at most ``concurrency`` in flight and keeps the checkpoint honest."""
 
     def __init__(
         self, temporal: Client, settings: Settings, checkpoint: Checkpoint, concurrency: int
@@ -138,36 +175,39 @@ class Importer:
         self.checkpoint = checkpoint
         self.gate = asyncio.Semaphore(concurrency)
         self.in_flight: set[int] = set()
-        self.dispatched = 0  # highest line handed out (sent, or bad and skipped)
+        self.dispatched = 0  # messages handed out so far (their indexes are below this)
         self.failure: BaseException | None = None
         self.last_saved = time.monotonic()
 
     def acknowledged(self) -> int:
-        """The line below which everything is done: resume point after a crash."""
-        return min(self.in_flight) - 1 if self.in_flight else self.dispatched
+        """How many leading messages are done: the resume point after a crash."""
+        return min(self.in_flight) if self.in_flight else self.dispatched
 
-    async def send(self, row: Row, report: Report) -> None:
-        """Send one row; a row that fails stays in flight so the checkpoint stays below it."""
+    async def send(self, message: Message, report: Report, advance: Callable[[], None]) -> None:
+        """Send one message; one that fails stays in flight so the checkpoint stays below it."""
         try:
-            await self._send_with_retries(row)
+            await self._send_with_retries(message)
         except Exception as exc:
             self.failure = self.failure or exc
         else:
-            self.in_flight.discard(row.line)
-            report.sent += 1
+            self.in_flight.discard(message.index)
+            report.sent += len(message.orders)
+            report.clients += 1
+            advance()
         finally:
             self.gate.release()
             self.maybe_save()
 
-    async def _send_with_retries(self, row: Row) -> None:
+    async def _send_with_retries(self, message: Message) -> None:
+        batch = OrdersImported(orders=message.orders)
         for delay in RETRY_DELAYS:
             try:
-                await send_order(self.temporal, self.start, row.client_id, row.order)
+                await send_imported_orders(self.temporal, self.start, message.client_id, batch)
                 return
             except TemporalUnavailable:
                 await asyncio.sleep(delay)
         try:
-            await send_order(self.temporal, self.start, row.client_id, row.order)
+            await send_imported_orders(self.temporal, self.start, message.client_id, batch)
         except TemporalUnavailable:
             raise ImportAborted("Temporal is unreachable; run the same command again to resume") from None
 
@@ -176,14 +216,16 @@ class Importer:
             self.checkpoint.save(self.acknowledged())
             self.last_saved = time.monotonic()
 
-    async def dispatch(self, row: Row, report: Report, tasks: set[asyncio.Task[None]]) -> None:
+    async def dispatch(
+        self, message: Message, report: Report, advance: Callable[[], None], tasks: set[asyncio.Task[None]]
+    ) -> None:
         await self.gate.acquire()
         if self.failure is not None:
             self.gate.release()
             raise self.failure
-        self.in_flight.add(row.line)
-        self.dispatched = row.line
-        task = asyncio.create_task(self.send(row, report))
+        self.in_flight.add(message.index)
+        self.dispatched = message.index + 1
+        task = asyncio.create_task(self.send(message, report, advance))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
@@ -206,22 +248,19 @@ async def run_import(
     if done:
         report.already_done = True
         return report
+    messages = group_by_client(read_rows(path, currency), report, console)
     importer = Importer(temporal, settings, checkpoint, concurrency)
-    importer.dispatched = start
+    importer.dispatched = report.skipped = min(start, len(messages))
     tasks: set[asyncio.Task[None]] = set()
     with _progress(console) as progress:
-        bar = progress.add_task("orders", total=count_rows(path))
+        bar = progress.add_task("clients", total=len(messages), completed=report.skipped)
+
+        def advance() -> None:
+            progress.advance(bar)
+
         try:
-            for item in read_rows(path, currency):
-                progress.advance(bar)
-                if item.line <= start:
-                    report.skipped += 1
-                elif isinstance(item, BadRow):
-                    report.bad.append(item)
-                    console.print(f"line {item.line}: {item.reason}", highlight=False)
-                    importer.dispatched = max(importer.dispatched, item.line)
-                else:
-                    await importer.dispatch(item, report, tasks)
+            for message in messages[report.skipped :]:
+                await importer.dispatch(message, report, advance, tasks)
             await asyncio.gather(*tasks)
             if importer.failure is not None:
                 raise importer.failure
@@ -272,7 +311,8 @@ async def import_command(
         console.print(f"{path.name} was imported already; --restart sends every row again (harmless).")
         return
     console.print(
-        f"sent {report.sent} orders, {len(report.bad)} bad rows, {report.skipped} rows done before (resumed)"
+        f"sent {report.sent} orders of {report.clients} clients, {len(report.bad)} bad rows, "
+        f"{report.skipped} clients done before (resumed)"
     )
     if report.bad:
         finish(2)

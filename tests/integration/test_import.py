@@ -13,6 +13,7 @@ import random
 import signal
 import sys
 from asyncio.subprocess import PIPE
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -20,10 +21,17 @@ import pytest
 from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from cli.devdata import DEV_KEY_FILE
 from cli.importer import run_import
+from core.contracts import (
+    ACTIVITY_RECORD_ORDER,
+    ACTIVITY_RECORD_ORDERS,
+    SIGNAL_ORDERS_IMPORTED,
+    client_workflow_id,
+)
 from core.models import Order
 from tests.fakes.slow_link import slow_link
 from tests.helpers import TEST_CODEC_KEYS, eventually, unique_id
@@ -71,7 +79,13 @@ async def test_import_lands_every_order_once_and_reports_bad_rows(stack: Stack, 
         (405, "amount"),
     ]
     assert "line 403: amount: 'ten' is not a non-negative number" in console.export_text()
+    assert report.clients == 100  # one message per client, not one per order
     await eventually(lambda: _has(stack.sessions, prefix, 400), timeout=90)
+    # Each client's history arrived in one signal and was recorded by one activity.
+    signals, activities = await _history_counts(stack, f"{prefix}-1")
+    assert signals == {SIGNAL_ORDERS_IMPORTED: 1}
+    assert activities[ACTIVITY_RECORD_ORDERS] == 1, activities
+    assert activities[ACTIVITY_RECORD_ORDER] == 0, activities
 
     again = await run_import(path, stack.temporal, stack.settings, console=console)
     assert again.already_done
@@ -81,15 +95,29 @@ async def test_import_lands_every_order_once_and_reports_bad_rows(stack: Stack, 
     assert await count_orders(stack.sessions, prefix) == 400
 
 
+async def _history_counts(stack: Stack, client_id: str) -> tuple[Counter[str], Counter[str]]:
+    """(signals by name, activities by type) in the client's workflow history."""
+    signals: Counter[str] = Counter()
+    activities: Counter[str] = Counter()
+    async for event in stack.temporal.get_workflow_handle(
+        client_workflow_id(client_id)
+    ).fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            signals[event.workflow_execution_signaled_event_attributes.signal_name] += 1
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            activities[event.activity_task_scheduled_event_attributes.activity_type.name] += 1
+    return signals, activities
+
+
 async def _has(sessions: async_sessionmaker[AsyncSession], prefix: str, count: int) -> bool:
     return await count_orders(sessions, prefix) == count
 
 
 # Sized for the suite; bench/backfill.py runs the issue's 20,000 orders for 5,000 clients.
 ORDERS, CLIENTS = 600, 150
-# Enough for tens of rows a second (a signal-with-start is about 1-2 KB on the wire), far too
-# few for 600 rows to pass in the instant between two looks at the checkpoint.
-SLOW_LINK_BYTES_PER_SECOND = 40_000
+# Enough for several clients a second (a client's history of four orders is a few KB on the
+# wire), far too few for 150 to pass in the instant between two looks at the checkpoint.
+SLOW_LINK_BYTES_PER_SECOND = 20_000
 
 
 @pytest.mark.timeout(300)
@@ -120,11 +148,11 @@ async def test_import_killed_and_rerun_duplicates_nothing(
 
     def progressed() -> bool:
         try:
-            return bool(json.loads(checkpoint.read_text())["line"] > 100)
+            return bool(json.loads(checkpoint.read_text())["messages"] > 30)
         except (OSError, ValueError, KeyError):
             return False
 
-    # The first run talks to Temporal over a slow link (a few rows a second), so the kill lands
+    # The first run talks to Temporal over a slow link (a few clients a second), so the kill lands
     # mid-import however fast or busy the machine is; the re-run talks to it directly.
     async with slow_link(host, int(port), upload_bytes_per_second=SLOW_LINK_BYTES_PER_SECOND) as slow_port:
         first = await asyncio.create_subprocess_exec(
@@ -141,8 +169,8 @@ async def test_import_killed_and_rerun_duplicates_nothing(
         await eventually(progressed, timeout=120)
         first.send_signal(signal.SIGKILL)
         await first.wait()
-    stopped_at = json.loads(checkpoint.read_text())["line"]
-    assert 100 < stopped_at < ORDERS + 1
+    stopped_at = json.loads(checkpoint.read_text())["messages"]
+    assert 30 < stopped_at < CLIENTS
 
     second = await asyncio.create_subprocess_exec(
         REKINDLE,
@@ -156,7 +184,7 @@ async def test_import_killed_and_rerun_duplicates_nothing(
     _out, err = await asyncio.wait_for(second.communicate(), 120)
     assert second.returncode == 0, err.decode()
     assert "Traceback" not in err.decode()
-    assert f"{stopped_at - 1} rows done before" in err.decode()
+    assert f"{stopped_at} clients done before" in err.decode()
     try:
         await eventually(lambda: _has(stack.sessions, prefix, ORDERS), timeout=120)
     except AssertionError:
