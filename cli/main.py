@@ -90,10 +90,12 @@ def rewrap_keys() -> None:
 def import_orders(
     path: Annotated[Path, typer.Argument(help="CSV with client_id,ordered_at,amount[,order_id,currency]")],
     currency: Annotated[str, typer.Option(help="Currency of rows without one")] = "USD",
-    concurrency: Annotated[int, typer.Option(min=1, max=512, help="Orders in flight")] = 64,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=512, help="Clients (one message each) in flight")
+    ] = 64,
     restart: Annotated[bool, typer.Option(help="Ignore the checkpoint and send every row")] = False,
 ) -> None:
-    """Backfill an order export into the client workflows (resumable; idempotent by order id)."""
+    """Backfill an order export: one message per client (resumable; idempotent by order id)."""
     from cli.importer import import_command
 
     if not path.is_file():
