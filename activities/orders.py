@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -46,6 +45,8 @@ class OrderActivities:
         now = utcnow()
         async with transaction(self._sessions) as session:
             await ensure_client(session, client_id, scheduled_at())
+            # RETURNING counts the rows that went in: a multi-row insert's rowcount is not
+            # reliable across drivers (psycopg reported 0 for four new orders).
             inserted = await session.execute(
                 insert_ignoring_conflicts(
                     session.get_bind().dialect.name,
@@ -63,8 +64,9 @@ class OrderActivities:
                         for order in orders
                     ],
                     ["order_id"],
-                )
+                ).returning(Order.__table__.c.order_id)
             )
+            rows = len(inserted.all())
             count, total, first, last = (
                 await session.execute(
                     select(
@@ -90,7 +92,6 @@ class OrderActivities:
                     **latest,
                 )
             )
-        rows = max(int(cast(CursorResult[Any], inserted).rowcount), 0)
         ORDERS_RECORDED.labels("inserted").inc(rows)
         ORDERS_RECORDED.labels("duplicate").inc(len(orders) - rows)
         return rows, int(count), last
