@@ -7,7 +7,8 @@ A UTF-8 CSV (a byte-order mark is fine) whose header names ``client_id``, ``orde
 - ``ordered_at`` is an ISO date (midnight UTC) or datetime (UTC when it names no zone; an
   offset is kept, so the model's day is the one the export's calendar says);
 - ``amount`` is a finite, non-negative decimal number;
-- it has as many fields as the header.
+- it has as many fields as the header;
+- no field it reads holds a NUL character (PostgreSQL text cannot store one).
 
 Blank lines are skipped. Each row keeps its physical line number (the importer resumes from
 it). What each command does with a valid row (an ``OrderPlaced``, a day and an amount for the
@@ -110,6 +111,9 @@ def _row(line: int, fields: list[str], header: _Header) -> ExportRow | BadRow:
     client_id = field("client_id")
     if not _CLIENT_ID.match(client_id):
         return BadRow(line, "client_id: not a valid client id")
+    for name, at in header.index.items():
+        if "\x00" in fields[at]:  # PostgreSQL text cannot hold it: recording would fail for ever
+            return BadRow(line, f"{name}: contains a NUL (U+0000) character")
     try:
         placed_at = parse_time(field("ordered_at"))
     except ValueError:

@@ -24,8 +24,9 @@ EXPORT = (
     "c-3,2025-01-03\n"  # 8: too few fields
     "\n"  # 9: blank, skipped
     "c-3,2025-01-04T08:00:00,7.5,,\n"  # 10: naive means UTC
+    "c-3,2025-01-05,1,o-\x001,\n"  # 11: PostgreSQL text cannot hold NUL
 )
-BAD = {4: "ordered_at", 5: "amount", 6: "amount", 7: "client_id", 8: "row"}
+BAD = {4: "ordered_at", 5: "amount", 6: "amount", 7: "client_id", 8: "row", 11: "order_id"}
 
 
 @pytest.fixture
@@ -51,6 +52,7 @@ def test_order_export_rows_and_their_reasons(export: Path) -> None:
     reasons = {r.line: r.reason for r in rows if isinstance(r, BadRow)}
     assert "ada@example.com" not in reasons[7]  # a client id may be personal: never echoed
     assert reasons[4] == "ordered_at: 'yesterday' is not an ISO date or datetime"
+    assert reasons[11] == "order_id: contains a NUL (U+0000) character"
 
 
 def test_order_export_import_and_model_agree_on_every_row(export: Path) -> None:
