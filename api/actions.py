@@ -17,13 +17,12 @@ from api.action_schemas import ClientActionOut
 from api.deps import AppState
 from api.errors import ApiError, FieldError
 from api.ops_temporal import cancel_resume_timer, start_resume_timer
-from api.store import apply_profile, ensure_client, opt_out
+from api.store import opt_out
 from core import audit, pauses
 from core.audit import Actor
 from core.client_workflow import signal_with_start
 from core.contracts import (
     SIGNAL_PAUSED,
-    SIGNAL_PROFILE_UPDATED,
     SIGNAL_RESUMED,
     SIGNAL_UNSUBSCRIBED,
     Paused,
@@ -35,22 +34,13 @@ from core.db import transaction, utcnow
 from core.models import Client
 from core.ops_models import ClientPause
 from core.outbox import emit
-from core.policy import in_holdout
+from core.profiles import upsert_profile
 
 
 async def upsert_client(state: AppState, client_id: str, update: ProfileUpdated) -> tuple[str, bool]:
     """Tell the client's workflow (starting it), then store the profile; the workflow id and
     whether anything changed. Temporal first: if it refuses, nothing is stored (503)."""
-    workflow_id = await signal_with_start(
-        state.temporal, state.start, client_id, SIGNAL_PROFILE_UPDATED, update
-    )
-    async with transaction(state.sessions) as session:
-        # The client's arm is stored from the first write, so ops can list the control group.
-        client = await ensure_client(
-            session, client_id, in_holdout(client_id, state.start.config.holdout_fraction)
-        )
-        changed = apply_profile(client, update)
-    return workflow_id, changed
+    return await upsert_profile(state.temporal, state.start, state.sessions, client_id, update)
 
 
 async def _client(session: AsyncSession, client_id: str) -> tuple[Client, ClientPause | None]:

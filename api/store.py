@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import timeline
 from core.clients import ensure_client as ensure_client_row
-from core.contracts import ProfileUpdated
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.models import Client, ConsentEvent, Email, Suppression
 from core.outbox import emit
@@ -51,18 +50,6 @@ async def ensure_client(session: AsyncSession, client_id: str, holdout: bool | N
     client = await session.get(Client, client_id, populate_existing=True)
     assert client is not None
     return client
-
-
-def apply_profile(client: Client, profile: ProfileUpdated) -> bool:
-    """Copy the fields the profile sets; ``True`` if anything changed."""
-    changed = False
-    for name, value in profile.model_dump(exclude_none=True).items():
-        if getattr(client, name) != value:
-            setattr(client, name, value)
-            changed = True
-    if changed:
-        client.updated_at = utcnow()
-    return changed
 
 
 async def record_opt_out(

@@ -1,0 +1,50 @@
+"""A client's profile, stored in the read model and told to the client's workflow.
+
+One way for every writer: ``PUT /v1/clients/{id}``, its batch, the dashboard's add-client form
+and ``rekindle import --profiles``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client as TemporalClient
+
+from core.client_workflow import signal_with_start
+from core.clients import ensure_client
+from core.contracts import SIGNAL_PROFILE_UPDATED, ProfileUpdated
+from core.db import transaction, utcnow
+from core.models import Client
+from core.policy import in_holdout
+from core.workflow_config import WorkflowStart
+
+
+def apply_profile(client: Client, profile: ProfileUpdated) -> bool:
+    """Copy the fields the profile sets; ``True`` if anything changed."""
+    changed = False
+    for name, value in profile.model_dump(exclude_none=True).items():
+        if getattr(client, name) != value:
+            setattr(client, name, value)
+            changed = True
+    if changed:
+        client.updated_at = utcnow()
+    return changed
+
+
+async def upsert_profile(
+    temporal: TemporalClient,
+    start: WorkflowStart,
+    sessions: async_sessionmaker[AsyncSession],
+    client_id: str,
+    update: ProfileUpdated,
+) -> tuple[str, bool]:
+    """Tell the client's workflow (starting it), then store the profile; the workflow id and
+    whether anything changed. Temporal first: if it refuses (``TemporalUnavailable``), nothing
+    is stored."""
+    workflow_id = await signal_with_start(temporal, start, client_id, SIGNAL_PROFILE_UPDATED, update)
+    async with transaction(sessions) as session:
+        # The client's arm is stored from the first write, so ops can list the control group.
+        await ensure_client(session, client_id, holdout=in_holdout(client_id, start.config.holdout_fraction))
+        client = await session.get(Client, client_id, populate_existing=True)
+        assert client is not None
+        changed = apply_profile(client, update)
+    return workflow_id, changed
