@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,16 +35,23 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from cli.order_export import BadRow, ExportError, ExportRow, read_export
+from cli.profile_export import ProfileHeader, ProfileRow, read_header, read_profiles
 from core.client_workflow import TemporalUnavailable, send_imported_orders
 from core.contracts import IMPORT_BATCH_MAX, OrderPlaced, OrdersImported
+from core.profiles import upsert_profile
 from core.settings import Settings
 from core.workflow_config import WorkflowStart
 
 CHECKPOINT_EVERY_SECONDS = 0.5
 RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15)  # then give up: Temporal is down, resume later
+RESUME = "run the same command again to resume"
+ALREADY_DONE = "{name} was imported already; --restart sends every row again (harmless)."
+Deliver = Callable[[], Awaitable[None]]  # sends one message; raises *Unavailable to be retried
 
 
 class ImportAborted(Exception):
@@ -74,6 +81,14 @@ class Report:
     skipped: int = 0  # messages acknowledged before (resumed)
     bad: list[BadRow] = field(default_factory=list)
     already_done: bool = False
+
+    def summary(self, name: str) -> str:
+        if self.already_done:
+            return ALREADY_DONE.format(name=name)
+        return (
+            f"sent {self.sent} orders of {self.clients} clients, {len(self.bad)} bad rows, "
+            f"{self.skipped} clients done before (resumed)"
+        )
 
 
 def derived_order_id(values: tuple[str, ...]) -> str:
@@ -164,14 +179,15 @@ def group_by_client(rows: Iterator[Row | BadRow], report: Report, console: Conso
     return messages
 
 
-class Importer:
-    """Sends messages with at most ``concurrency`` in flight and keeps the checkpoint honest."""
+class DatabaseUnavailable(Exception):
+    """The read model could not be reached (retried like Temporal, then the import stops)."""
 
-    def __init__(
-        self, temporal: Client, settings: Settings, checkpoint: Checkpoint, concurrency: int
-    ) -> None:
-        self.temporal = temporal
-        self.start = WorkflowStart.from_settings(settings)
+
+class Importer:
+    """Runs deliveries (one per message) with at most ``concurrency`` in flight, retries the
+    ones Temporal or the database could not take, and keeps the checkpoint honest."""
+
+    def __init__(self, checkpoint: Checkpoint, concurrency: int) -> None:
         self.checkpoint = checkpoint
         self.gate = asyncio.Semaphore(concurrency)
         self.in_flight: set[int] = set()
@@ -183,33 +199,33 @@ class Importer:
         """How many leading messages are done: the resume point after a crash."""
         return min(self.in_flight) if self.in_flight else self.dispatched
 
-    async def send(self, message: Message, report: Report, advance: Callable[[], None]) -> None:
-        """Send one message; one that fails stays in flight so the checkpoint stays below it."""
+    async def send(self, index: int, deliver: Deliver, done: Callable[[], None]) -> None:
+        """Deliver one message; one that fails stays in flight so the checkpoint stays below it."""
         try:
-            await self._send_with_retries(message)
+            await self._with_retries(deliver)
         except Exception as exc:
             self.failure = self.failure or exc
         else:
-            self.in_flight.discard(message.index)
-            report.sent += len(message.orders)
-            report.clients += 1
-            advance()
+            self.in_flight.discard(index)
+            done()
         finally:
             self.gate.release()
             self.maybe_save()
 
-    async def _send_with_retries(self, message: Message) -> None:
-        batch = OrdersImported(orders=message.orders)
+    @staticmethod
+    async def _with_retries(deliver: Deliver) -> None:
         for delay in RETRY_DELAYS:
             try:
-                await send_imported_orders(self.temporal, self.start, message.client_id, batch)
+                await deliver()
                 return
-            except TemporalUnavailable:
+            except (TemporalUnavailable, DatabaseUnavailable):
                 await asyncio.sleep(delay)
         try:
-            await send_imported_orders(self.temporal, self.start, message.client_id, batch)
+            await deliver()
         except TemporalUnavailable:
-            raise ImportAborted("Temporal is unreachable; run the same command again to resume") from None
+            raise ImportAborted(f"Temporal is unreachable; {RESUME}") from None
+        except DatabaseUnavailable:
+            raise ImportAborted(f"the database is unreachable; {RESUME}") from None
 
     def maybe_save(self, force: bool = False) -> None:
         if force or time.monotonic() - self.last_saved >= CHECKPOINT_EVERY_SECONDS:
@@ -217,17 +233,37 @@ class Importer:
             self.last_saved = time.monotonic()
 
     async def dispatch(
-        self, message: Message, report: Report, advance: Callable[[], None], tasks: set[asyncio.Task[None]]
+        self, index: int, deliver: Deliver, done: Callable[[], None], tasks: set[asyncio.Task[None]]
     ) -> None:
         await self.gate.acquire()
         if self.failure is not None:
             self.gate.release()
             raise self.failure
-        self.in_flight.add(message.index)
-        self.dispatched = message.index + 1
-        task = asyncio.create_task(self.send(message, report, advance))
+        self.in_flight.add(index)
+        self.dispatched = index + 1
+        task = asyncio.create_task(self.send(index, deliver, done))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+
+    async def drain(self, tasks: set[asyncio.Task[None]]) -> None:
+        """Wait for what is in flight; raise the first failure."""
+        await asyncio.gather(*tasks)
+        if self.failure is not None:
+            raise self.failure
+
+    async def stop(self, tasks: set[asyncio.Task[None]]) -> None:
+        """Cancel what is still in flight and save the checkpoint (always runs)."""
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.maybe_save(force=True)
+
+
+def _resume(path: Path, restart: bool) -> tuple[Checkpoint, int | None]:
+    """The file's checkpoint and how many messages to skip; None: it was imported already."""
+    checkpoint = Checkpoint(path)
+    start, done = (0, False) if restart else checkpoint.load()
+    return checkpoint, None if done else start
 
 
 async def run_import(
@@ -241,36 +277,144 @@ async def run_import(
     console: Console | None = None,
 ) -> Report:
     """Import ``path``; bad rows are reported, not fatal. Raises ImportAborted to stop early."""
+    checkpoint, start = _resume(path, restart)
+    if start is None:
+        return Report(already_done=True)
     console = console or Console(stderr=True)
-    checkpoint = Checkpoint(path)
-    start, done = (0, False) if restart else checkpoint.load()
     report = Report()
-    if done:
-        report.already_done = True
-        return report
     messages = group_by_client(read_rows(path, currency), report, console)
-    importer = Importer(temporal, settings, checkpoint, concurrency)
+    workflow_start = WorkflowStart.from_settings(settings)
+    importer = Importer(checkpoint, concurrency)
     importer.dispatched = report.skipped = min(start, len(messages))
     tasks: set[asyncio.Task[None]] = set()
     with _progress(console) as progress:
         bar = progress.add_task("clients", total=len(messages), completed=report.skipped)
 
-        def advance() -> None:
-            progress.advance(bar)
+        def sender(message: Message) -> tuple[Deliver, Callable[[], None]]:
+            batch = OrdersImported(orders=message.orders)
+
+            async def deliver() -> None:
+                await send_imported_orders(temporal, workflow_start, message.client_id, batch)
+
+            def done() -> None:
+                report.sent += len(message.orders)
+                report.clients += 1
+                progress.advance(bar)
+
+            return deliver, done
 
         try:
             for message in messages[report.skipped :]:
-                await importer.dispatch(message, report, advance, tasks)
-            await asyncio.gather(*tasks)
-            if importer.failure is not None:
-                raise importer.failure
+                await importer.dispatch(message.index, *sender(message), tasks)
+            await importer.drain(tasks)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            importer.maybe_save(force=True)
+            await importer.stop(tasks)
     checkpoint.save(importer.acknowledged(), done=True)
     return report
+
+
+@dataclass
+class ProfileReport:
+    stored: int = 0  # profiles stored in this run
+    changed: int = 0  # of which new or different
+    skipped: int = 0  # profiles stored before (resumed)
+    bad: list[BadRow] = field(default_factory=list)
+    ignored_columns: tuple[str, ...] = ()
+    already_done: bool = False
+
+    def summary(self, name: str) -> str:
+        if self.already_done:
+            return ALREADY_DONE.format(name=name)
+        return (
+            f"stored {self.stored} profiles ({self.changed} new or changed), {len(self.bad)} bad rows, "
+            f"{self.skipped} profiles done before (resumed)"
+        )
+
+
+async def run_profile_import(
+    path: Path,
+    temporal: Client,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    concurrency: int = 64,
+    restart: bool = False,
+    console: Console | None = None,
+) -> ProfileReport:
+    """Import a profile export (``cli.profile_export``): each valid row is stored in the read
+    model and told to the client's workflow, as ``PUT /v1/clients/{id}`` does, at most
+    ``concurrency`` at a time. Streams the file; resumable (the checkpoint counts valid rows
+    done, in file order); idempotent (the same profile again changes nothing). Bad rows are
+    reported, not fatal; raises ImportAborted to stop early."""
+    checkpoint, start = _resume(path, restart)
+    if start is None:
+        return ProfileReport(already_done=True)
+    console = console or Console(stderr=True)
+    report = ProfileReport()
+    try:
+        header = read_header(path)
+    except ExportError as exc:
+        raise ImportAborted(f"{path.name}: {exc}") from None
+    report.ignored_columns = header.ignored
+    if header.ignored:
+        console.print(f"{path.name}: ignoring columns {', '.join(header.ignored)}", highlight=False)
+    workflow_start = WorkflowStart.from_settings(settings)
+    importer = Importer(checkpoint, concurrency)
+    importer.dispatched = start
+    tasks: set[asyncio.Task[None]] = set()
+    with _progress(console) as progress:
+        bar = progress.add_task("profiles", total=count_rows(path))
+
+        def sender(row: ProfileRow) -> tuple[Deliver, Callable[[], None]]:
+            changed = False
+
+            async def deliver() -> None:
+                nonlocal changed
+                try:
+                    _, changed = await upsert_profile(
+                        temporal, workflow_start, sessions, row.client_id, row.profile
+                    )
+                except (OperationalError, InterfaceError):
+                    raise DatabaseUnavailable() from None
+                except SQLAlchemyError as exc:  # the row's values stay out of the message
+                    raise ImportAborted(
+                        f"{path.name} line {row.line}: the database refused the profile "
+                        f"({type(exc).__name__}); rows before it are stored, run again to resume"
+                    ) from None
+
+            def done() -> None:
+                report.stored += 1
+                report.changed += changed
+                progress.advance(bar)
+
+            return deliver, done
+
+        try:
+            index = 0
+            for item in _read_profiles(path, header):
+                if isinstance(item, BadRow):
+                    report.bad.append(item)
+                    console.print(f"line {item.line}: {item.reason}", highlight=False)
+                    progress.advance(bar)
+                    continue
+                if index < start:
+                    report.skipped += 1
+                    progress.advance(bar)
+                else:
+                    await importer.dispatch(index, *sender(item), tasks)
+                index += 1
+            await importer.drain(tasks)
+        finally:
+            await importer.stop(tasks)
+    checkpoint.save(importer.acknowledged(), done=True)
+    return report
+
+
+def _read_profiles(path: Path, header: ProfileHeader) -> Iterator[ProfileRow | BadRow]:
+    try:
+        yield from read_profiles(path, header)
+    except ExportError as exc:
+        raise ImportAborted(f"{path.name}: {exc}") from None
 
 
 def _progress(console: Console) -> Progress:
@@ -286,12 +430,19 @@ def _progress(console: Console) -> Progress:
 
 
 async def import_command(
-    settings: Settings, path: Path, currency: str, concurrency: int, restart: bool
+    settings: Settings,
+    path: Path | None,
+    profiles: Path | None,
+    currency: str,
+    concurrency: int,
+    restart: bool,
 ) -> None:
-    """``rekindle import``: connect, import, summarise; exit 2 when rows were bad.
+    """``rekindle import``: connect, import profiles then orders, summarise; exit 2 when rows
+    were bad.
 
-    Beside ``make run`` it needs no settings: it reads the dev stack's codec key and Temporal
-    address from its data folder (``cli.devdata``), as ``rekindle replay`` does.
+    Profiles go first, so a client scored from its history is drafted knowing its address.
+    Beside ``make run`` it needs no settings: it reads the dev stack's codec key, Temporal
+    address and database from its data folder (``cli.devdata``), as ``rekindle replay`` does.
     """
     from cli.devdata import dev_settings
     from core.datakeys import data_keys_for
@@ -301,18 +452,39 @@ async def import_command(
 
     settings = dev_settings(settings)
     console = Console(stderr=True)
-    # Orders go straight to client workflows: encrypted under each client's data key.
+    # Profiles and orders go to client workflows encrypted under each client's data key.
     engine = create_engine(settings.database)
-    temporal = await connect(settings, lazy=True, data_keys=data_keys_for(settings, session_factory(engine)))
-    report = await run_import(
-        path, temporal, settings, currency=currency, concurrency=concurrency, restart=restart, console=console
-    )
-    if report.already_done:
-        console.print(f"{path.name} was imported already; --restart sends every row again (harmless).")
-        return
-    console.print(
-        f"sent {report.sent} orders of {report.clients} clients, {len(report.bad)} bad rows, "
-        f"{report.skipped} clients done before (resumed)"
-    )
-    if report.bad:
+    sessions = session_factory(engine)
+    temporal = await connect(settings, lazy=True, data_keys=data_keys_for(settings, sessions))
+    reports: list[Report | ProfileReport] = []
+    try:
+        if profiles is not None:
+            reports.append(
+                await run_profile_import(
+                    profiles,
+                    temporal,
+                    settings,
+                    sessions,
+                    concurrency=concurrency,
+                    restart=restart,
+                    console=console,
+                )
+            )
+            console.print(reports[-1].summary(profiles.name), highlight=False)
+        if path is not None:
+            reports.append(
+                await run_import(
+                    path,
+                    temporal,
+                    settings,
+                    currency=currency,
+                    concurrency=concurrency,
+                    restart=restart,
+                    console=console,
+                )
+            )
+            console.print(reports[-1].summary(path.name), highlight=False)
+    finally:
+        await engine.dispose()
+    if any(report.bad for report in reports):
         finish(2)

@@ -88,20 +88,33 @@ def rewrap_keys() -> None:
 
 @app.command("import")
 def import_orders(
-    path: Annotated[Path, typer.Argument(help="CSV with client_id,ordered_at,amount[,order_id,currency]")],
+    path: Annotated[
+        Path | None, typer.Argument(help="Order CSV: client_id,ordered_at,amount[,order_id,currency]")
+    ] = None,
+    profiles: Annotated[
+        Path | None,
+        typer.Option(
+            help="Profile CSV: client_id and any of email, first_name, last_name, time_zone, "
+            "locale, style_notes (imported first, so drafts know the address)"
+        ),
+    ] = None,
     currency: Annotated[str, typer.Option(help="Currency of rows without one")] = "USD",
     concurrency: Annotated[
         int, typer.Option(min=1, max=512, help="Clients (one message each) in flight")
     ] = 64,
-    restart: Annotated[bool, typer.Option(help="Ignore the checkpoint and send every row")] = False,
+    restart: Annotated[bool, typer.Option(help="Ignore the checkpoints and send every row")] = False,
 ) -> None:
-    """Backfill an order export: one message per client (resumable; idempotent by order id)."""
+    """Backfill profiles and an order export: one message per client (resumable; idempotent)."""
     from cli.importer import import_command
 
-    if not path.is_file():
-        typer.echo(f"error: no such file: {path}", err=True)
+    if path is None and profiles is None:
+        typer.echo("error: name an order CSV, --profiles PROFILES.csv, or both", err=True)
         raise typer.Exit(1)
-    run_and_exit(lambda: import_command(Settings(), path, currency, concurrency, restart))
+    for given in (profiles, path):
+        if given is not None and not given.is_file():
+            typer.echo(f"error: no such file: {given}", err=True)
+            raise typer.Exit(1)
+    run_and_exit(lambda: import_command(Settings(), path, profiles, currency, concurrency, restart))
 
 
 @app.command()

@@ -25,17 +25,22 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from cli.devdata import DEV_KEY_FILE
-from cli.importer import run_import
+from cli.importer import Checkpoint, run_import, run_profile_import
 from core.contracts import (
     ACTIVITY_RECORD_ORDER,
     ACTIVITY_RECORD_ORDERS,
+    QUERY_STATE,
     SIGNAL_ORDERS_IMPORTED,
+    ClientStateView,
     client_workflow_id,
 )
-from core.models import Order
+from core.models import Client, Order
+from core.policy import in_holdout
+from core.workflow_config import WorkflowStart
 from tests.fakes.slow_link import slow_link
 from tests.helpers import TEST_CODEC_KEYS, eventually, unique_id
 from tests.integration.conftest import Stack
+from workflows.pipeline import NO_ADDRESS
 
 pytestmark = [pytest.mark.temporal, pytest.mark.slow]
 REKINDLE = str(Path(sys.executable).parent / "rekindle")
@@ -111,6 +116,70 @@ async def _history_counts(stack: Stack, client_id: str) -> tuple[Counter[str], C
 
 async def _has(sessions: async_sessionmaker[AsyncSession], prefix: str, count: int) -> bool:
     return await count_orders(sessions, prefix) == count
+
+
+async def test_import_profiles_first_so_every_draft_knows_the_address(stack: Stack, tmp_path: Path) -> None:
+    """``rekindle import --profiles``: profiles stored and told to the workflows, once (a re-run
+    changes nothing, a resume skips what was done); then the order history drafts each profiled
+    client with its address, while a client imported without a profile waits for one."""
+    prefix = unique_id("prof")
+    start = WorkflowStart.from_settings(stack.settings)
+    # Clients in the treatment arm (the holdout is never drafted), so each must draft or wait.
+    ids = (f"{prefix}-{i}" for i in range(1000))
+    treated = [c for c in ids if not in_holdout(c, start.config.holdout_fraction)][:7]
+    profiled, bare = treated[:6], treated[6]
+    profiles = tmp_path / "profiles.csv"
+    rows = "".join(f"{c},{c}@example.com,Ann,Europe/Berlin,vip\n" for c in profiled)
+    profiles.write_text(
+        f"client_id,email,first_name,time_zone,crm_segment\n{rows}{prefix}-x,no-address,X,,\n"
+    )
+    console = Console(stderr=True, record=True, width=200)
+
+    imports = (stack.temporal, stack.settings, stack.sessions)
+    report = await run_profile_import(profiles, *imports, console=console)
+    assert (report.stored, report.changed, [b.line for b in report.bad]) == (6, 6, [8])
+    assert report.ignored_columns == ("crm_segment",)
+    text = console.export_text()
+    assert "line 8: email: not an email address" in text
+    assert "no-address" not in text  # a refused value is never echoed
+    async with stack.sessions() as session:
+        query = select(Client.id, Client.email).where(Client.id.like(f"{prefix}-%"))
+        stored = {row.id: row.email for row in await session.execute(query)}
+    assert stored == {c: f"{c}@example.com" for c in profiled}
+
+    assert (await run_profile_import(profiles, *imports)).already_done
+    again = await run_profile_import(profiles, *imports, restart=True)
+    assert (again.stored, again.changed) == (6, 0)
+    Checkpoint(profiles).save(4)  # as if killed after the first four
+    resumed = await run_profile_import(profiles, *imports)
+    assert (resumed.skipped, resumed.stored, resumed.changed) == (4, 2, 0)
+
+    orders = tmp_path / "orders.csv"
+    history = ("2024-03-01", "2024-09-15", "2025-02-01")  # a lapsed client: a win-back is drafted
+    orders.write_text(
+        "client_id,ordered_at,amount\n" + "".join(f"{c},{day},40.00\n" for c in treated for day in history)
+    )
+    await run_import(orders, stack.temporal, stack.settings, console=console)
+
+    async def settled() -> dict[str, ClientStateView] | None:
+        states = {}
+        for client_id in treated:
+            handle = stack.temporal.get_workflow_handle(client_workflow_id(client_id))
+            state = await handle.query(QUERY_STATE, result_type=ClientStateView)
+            if state.order_count < len(history) or not (state.pending_email or state.blocked_reason):
+                return None
+            states[client_id] = state
+        return states
+
+    states = await eventually(settled, timeout=90, interval=0.5)
+    assert states[bare].blocked_reason == NO_ADDRESS
+    assert states[bare].pending_email is None
+    for client_id in profiled:
+        state = states[client_id]
+        assert state.profile is not None
+        assert state.profile.email == f"{client_id}@example.com"
+        assert state.pending_email is not None, (client_id, state)
+        assert state.blocked_reason is None, (client_id, state)
 
 
 # Sized for the suite; bench/backfill.py runs the issue's 20,000 orders for 5,000 clients.
