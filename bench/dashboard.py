@@ -286,6 +286,13 @@ async def measure(url: str, runs: int) -> dict[str, tuple[float, float]]:
     return results
 
 
+def database_backend(parser: argparse.ArgumentParser, server_url: str | None) -> str:
+    """``--database-url``'s backend: PostgreSQL when given (anything else is refused), else SQLite."""
+    if server_url and make_url(server_url).get_backend_name() != "postgresql":
+        parser.error("--database-url must name a PostgreSQL server (SQLite is the default)")
+    return "postgresql" if server_url else "sqlite"
+
+
 @contextlib.contextmanager
 def database(server_url: str | None) -> Iterator[str]:
     """A migrated, empty database (synchronous URL): a temporary SQLite file, or a throwaway
@@ -321,9 +328,7 @@ def main() -> None:
     )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds the page runs may take")
     args = parse_args(parser, clients=1000, runs=3, timeout=120)
-    if args.database_url and make_url(args.database_url).get_backend_name() != "postgresql":
-        parser.error("--database-url must name a PostgreSQL server (SQLite is the default)")
-    backend = "postgresql" if args.database_url else "sqlite"
+    backend = database_backend(parser, args.database_url)
     with database(args.database_url) as url:
         started = time.perf_counter()
         counts = seed(url, args.clients)
