@@ -15,7 +15,7 @@ import openai
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.draft_model import Draft, DraftContext, EarlierEmail, RecentOrder
 from activities.llm_drafter import LlmDrafter
@@ -138,8 +138,12 @@ class DraftingActivities:
         if client is None:
             raise ApplicationError("no such client", type="ClientNotFound", non_retryable=True)
         if not client.email:  # nobody to send it to: the workflow waits for a profile with one
+            # Benign: an expected state, so the SDK logs it at debug, not with a traceback per client.
             raise ApplicationError(
-                "the client has no email address", type=NO_EMAIL_ADDRESS, non_retryable=True
+                "the client has no email address",
+                type=NO_EMAIL_ADDRESS,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
             )
         orders = (
             await session.scalars(

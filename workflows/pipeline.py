@@ -253,8 +253,10 @@ class EmailPipeline:
             # No address: wait (a profile with one clears the wait); else the provider failed.
             kind = error_type(err)
             blocked = NO_ADDRESS if kind == "NoEmailAddress" else "draft_failed"
-            workflow.logger.warning(
-                "drafting failed; retrying later",
+            # Waiting for an address is a client's state, not a fault: logged at info.
+            waiting = blocked == NO_ADDRESS
+            (workflow.logger.info if waiting else workflow.logger.warning)(
+                "no email address; waiting for one" if waiting else "drafting failed; retrying later",
                 extra={"email_id": email_id, "reason": blocked, "error_type": kind},
             )
             if blocked != NO_ADDRESS:  # the provider or the drafter failed: count it, alert on the rate

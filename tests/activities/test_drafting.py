@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 from activities.drafting import DraftingActivities
@@ -89,6 +89,8 @@ async def test_draft_email_without_an_address_stores_nothing(
     with pytest.raises(ApplicationError) as info:
         await _draft(DraftingActivities(sessions, settings), input)
     assert (info.value.type, info.value.non_retryable) == ("NoEmailAddress", True)
+    # An expected state, not a fault: the SDK logs it at debug instead of a traceback per client.
+    assert info.value.category == ApplicationErrorCategory.BENIGN
     async with sessions() as session:
         assert await session.get(Email, input.email_id) is None
 
