@@ -164,7 +164,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
-        "--batch-size", type=int, default=50_000, help="orders per keyset batch (the setting's default)"
+        "--batch-size", type=int, default=250_000, help="orders per keyset batch (the setting's default)"
     )
     parser.add_argument(
         "--database-url",

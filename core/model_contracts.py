@@ -25,7 +25,7 @@ class RefitModelInput(_Frozen):
     """What the schedule starts the refit with (snapshotted from settings)."""
 
     unit: Unit = "days"
-    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 50_000
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 250_000
     calibration_end: date | None = Field(
         default=None, description="last day of the calibration period; the run's UTC date if unset"
     )
