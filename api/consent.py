@@ -16,8 +16,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AppState
-from api.store import SUPPRESSION_REASON, ensure_client, record_opt_out
+from api.store import SUPPRESSION_REASON, record_opt_out
 from core.client_workflow import signal_with_start
+from core.clients import client_row
 from core.contracts import (
     SIGNAL_RESUBSCRIBED,
     SIGNAL_SNOOZED,
@@ -56,7 +57,7 @@ async def snooze(state: AppState, client_id: str, days: int, source: str) -> dat
     now = utcnow()
     until = now + timedelta(days=days)
     async with transaction(state.sessions) as session:
-        await ensure_client(session, client_id)
+        await client_row(session, client_id)
         session.add(ConsentEvent(client_id=client_id, action="paused", source=source, at=now, until=until))
         await emit(
             session,
@@ -76,7 +77,7 @@ async def resubscribe(state: AppState, client_id: str, source: str) -> None:
     """Opt in again: the opt-out and any break end; a bounced address stays suppressed."""
     now = utcnow()
     async with transaction(state.sessions) as session:
-        client = await ensure_client(session, client_id)
+        client = await client_row(session, client_id)
         client.unsubscribed_at = None
         client.updated_at = now
         await session.execute(

@@ -15,7 +15,7 @@ from sqlalchemy import CursorResult, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import timeline
-from core.clients import ensure_client as ensure_client_row
+from core.clients import client_row
 from core.db import insert_ignoring_conflicts, transaction, utcnow
 from core.models import Client, ConsentEvent, Email, Suppression
 from core.outbox import emit
@@ -44,14 +44,6 @@ class PastEmail(Protocol):
     def subject(self) -> str | None: ...
 
 
-async def ensure_client(session: AsyncSession, client_id: str, holdout: bool | None = None) -> Client:
-    """The client's row, created empty (in its holdout arm) if this is the first we hear of them."""
-    await ensure_client_row(session, client_id, holdout=holdout)
-    client = await session.get(Client, client_id, populate_existing=True)
-    assert client is not None
-    return client
-
-
 async def record_opt_out(
     sessions: async_sessionmaker[AsyncSession], client_id: str, source: str = "one_click"
 ) -> datetime:
@@ -64,7 +56,7 @@ async def record_opt_out(
 async def opt_out(session: AsyncSession, client_id: str, now: datetime, source: str) -> datetime:
     """The opt-out in ``session``'s transaction; the first one is recorded in the consent history
     and queues ``client.unsubscribed``."""
-    client = await ensure_client(session, client_id)
+    client = await client_row(session, client_id)
     if client.unsubscribed_at is None:
         client.unsubscribed_at = now
         client.updated_at = now

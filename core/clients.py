@@ -67,3 +67,11 @@ async def ensure_client(
             ["id"],
         )
     )
+
+
+async def client_row(session: AsyncSession, client_id: str, holdout: bool | None = None) -> Client:
+    """The client's row, created empty (in its holdout arm) if this is the first we hear of them."""
+    await ensure_client(session, client_id, holdout=holdout)
+    client = await session.get(Client, client_id, populate_existing=True)
+    assert client is not None
+    return client

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client as TemporalClient
 
 from core.client_workflow import signal_with_start
-from core.clients import ensure_client
+from core.clients import client_row
 from core.contracts import SIGNAL_PROFILE_UPDATED, ProfileUpdated
 from core.db import transaction, utcnow
 from core.models import Client
@@ -43,8 +43,6 @@ async def upsert_profile(
     workflow_id = await signal_with_start(temporal, start, client_id, SIGNAL_PROFILE_UPDATED, update)
     async with transaction(sessions) as session:
         # The client's arm is stored from the first write, so ops can list the control group.
-        await ensure_client(session, client_id, holdout=in_holdout(client_id, start.config.holdout_fraction))
-        client = await session.get(Client, client_id, populate_existing=True)
-        assert client is not None
+        client = await client_row(session, client_id, in_holdout(client_id, start.config.holdout_fraction))
         changed = apply_profile(client, update)
     return workflow_id, changed
