@@ -25,8 +25,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from api.store import ensure_client
 from cli.replay import new_replayer
+from core.clients import client_row
 from core.codec import DATA_KEY_PREFIX, KEY_ID_METADATA, DataKeyDestroyed, EncryptionCodec
 from core.contracts import client_workflow_id
 from core.datakeys import ReplayDataKeys
@@ -256,7 +256,7 @@ async def test_erasure_with_temporal_unreachable_erases_nothing(
     unreachable: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with transaction(sessions) as session:
-        client = await ensure_client(session, "c-stays")
+        client = await client_row(session, "c-stays")
         client.email = "stays@example.com"
     response = await unreachable.delete("/v1/clients/c-stays")
     assert response.status_code == 503
