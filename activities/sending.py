@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -61,7 +61,45 @@ class Claim:
     message_id: str
 
 
-def _result(row: Email) -> SendEmailResult | None:
+# What an attempt needs to know of its email and client, in one query (no ORM entities: this
+# runs for every email sent, and the ORM's loading was a good part of the activity's CPU).
+_LEDGER = (
+    select(
+        Email.id,
+        Email.client_id,
+        Email.status,
+        Email.subject,
+        Email.preheader,
+        Email.body_text,
+        Email.message_id,
+        Email.failure_reason,
+        Client.id.label("client_found"),
+        Client.email.label("address"),
+        Client.unsubscribed_at,
+    )
+    .outerjoin(Client, Client.id == Email.client_id)
+    .where(Email.id == bindparam("email_id"))
+)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """A row of ``_LEDGER``: the email's state, and its client's address and consent."""
+
+    id: str
+    client_id: str
+    status: str
+    subject: str | None
+    preheader: str | None
+    body_text: str | None
+    message_id: str | None
+    failure_reason: str | None
+    client_found: str | None
+    address: str | None
+    unsubscribed_at: datetime | None
+
+
+def _result(row: Ledger) -> SendEmailResult | None:
     """The answer for an email an earlier attempt (or the workflow) already settled."""
     if row.status in ("sent", "unknown", "failed"):
         outcome = cast(Any, row.status)
@@ -85,26 +123,36 @@ async def _move(session: AsyncSession, email_id: str, source: str, **values: Any
     return bool(cast(CursorResult[Any], moved).rowcount)
 
 
-async def _event(session: AsyncSession, row: Email | Claim, kind: str, **detail: Any) -> None:
+async def _event(session: AsyncSession, row: Ledger | Claim, kind: str, **detail: Any) -> None:
     email_id = row.email_id if isinstance(row, Claim) else row.id
     await timeline.record(
         session, TimelineEvent(email_id, row.client_id, kind, utcnow(), "send_email", detail or None)
     )
 
 
-async def _suppressed(session: AsyncSession, client: Client | None, address: str | None, secret: str) -> bool:
-    if client is not None and client.unsubscribed_at is not None:
+async def _suppressed(session: AsyncSession, row: Ledger, secret: str) -> bool:
+    if row.unsubscribed_at is not None:
         return True
     # An erased client's address stays suppressed as a keyed hash (core/privacy.py).
-    return await is_suppressed(session, secret, client.id if client else "", address)
+    return await is_suppressed(session, secret, row.client_id if row.client_found else "", row.address)
 
 
 class SendingActivities:
-    """Sending, built with the session factory and settings; runs on the rate-limited send queue."""
+    """Sending, built with the session factory and settings; runs on the rate-limited send queue.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    With a ``pool`` (the worker's, closed at its shutdown) SMTP connections are reused; without
+    one, each message has a connection of its own.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        pool: mail.SmtpPool | None = None,
+    ) -> None:
         self._sessions = sessions
         self._settings = settings
+        self._pool = pool
 
     @activity.defn(name=ACTIVITY_SEND_EMAIL)
     async def send_email(self, input: SendEmailInput) -> SendEmailResult:
@@ -121,7 +169,10 @@ class SendingActivities:
             ) from None
         heartbeats = asyncio.create_task(_heartbeat())
         try:
-            await mail.transmit(self._settings.smtp, message, claimed.address)
+            if self._pool is None:
+                await mail.transmit(self._settings.smtp, message, claimed.address)
+            else:
+                await self._pool.transmit(message, claimed.address)
         except mail.NotDelivered as exc:
             await self._release(claimed, str(exc))
             raise ApplicationError(str(exc), type=_error_type(exc), non_retryable=exc.permanent) from None
@@ -135,9 +186,10 @@ class SendingActivities:
 
     async def _claim(self, input: SendEmailInput) -> Claim | SendEmailResult:
         async with transaction(self._sessions) as session:
-            row = await session.get(Email, input.email_id)
-            if row is None:
+            found = (await session.execute(_LEDGER, {"email_id": input.email_id})).one_or_none()
+            if found is None:
                 raise ApplicationError("no such email", type="EmailNotFound", non_retryable=True)
+            row = Ledger(*found)
             if (settled := _result(row)) is not None:
                 return settled
             if row.status == "sending":
@@ -154,11 +206,10 @@ class SendingActivities:
                 )
             return await self._claim_approved(session, row)
 
-    async def _claim_approved(self, session: AsyncSession, row: Email) -> Claim | SendEmailResult:
-        client = await session.get(Client, row.client_id)
-        address = client.email if client else None
+    async def _claim_approved(self, session: AsyncSession, row: Ledger) -> Claim | SendEmailResult:
+        address: str | None = row.address
         secret = self._settings.security.suppression_hash_secret.get_secret_value()
-        if await _suppressed(session, client, address, secret):
+        if await _suppressed(session, row, secret):
             await _move(session, row.id, "approved", status="cancelled", failure_reason=SUPPRESSED_REASON)
             await _event(session, row, "suppressed")
             return SendEmailResult(email_id=row.id, outcome="suppressed", detail="opted out before sending")

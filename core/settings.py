@@ -60,6 +60,12 @@ class SmtpSettings(BaseModel):
     from_address: str = "Rekindle <hello@rekindle.localhost>"
     unsubscribe_mailto: str = "unsubscribe@rekindle.localhost"
     rate_limit_per_second: float = Field(default=10.0, gt=0)
+    # connections reused per worker (activities.mail.SmtpPool): at most this many open at once,
+    # each for at most messages_per_connection messages (1 = a new connection per message),
+    # closed after idle_seconds unused (below the server's own idle timeout)
+    pool_size: int = Field(default=4, ge=1, le=64)
+    messages_per_connection: int = Field(default=100, ge=1, le=10_000)
+    idle_seconds: float = Field(default=30.0, gt=0, le=3600)
     # a private CA to trust for (START)TLS, e.g. a self-hosted relay; None = system store
     tls_ca_path: Path | None = None
     # EHLO name; None = the From address's domain (no slow getfqdn() lookup)

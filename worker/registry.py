@@ -12,6 +12,7 @@ from activities.client_pauses import PauseActivities
 from activities.drafting import DraftingActivities
 from activities.emails import EmailActivities
 from activities.facts import ClientFactsActivities
+from activities.mail import SmtpPool
 from activities.orders import OrderActivities
 from activities.policy import PolicyActivities
 from activities.refit import RefitActivities
@@ -87,8 +88,11 @@ def llm_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
 
 
 def send_activities(deps: Dependencies) -> Sequence[Callable[..., Any]]:
-    """Sending activities on the rate-limited send queue."""
-    return [SendingActivities(deps.sessions, deps.settings).send_email]
+    """Sending activities on the rate-limited send queue, over the worker's SMTP connections
+    (closed by ``close()``)."""
+    pool = SmtpPool(deps.settings.smtp)
+    deps.closers.append(pool.close)
+    return [SendingActivities(deps.sessions, deps.settings, pool).send_email]
 
 
 def webhook_workflows() -> Sequence[type]:

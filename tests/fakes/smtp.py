@@ -4,7 +4,9 @@
 ``reject`` (550 after DATA), ``reject_rcpt`` (550 to RCPT), ``tempfail_rcpt`` (451 to RCPT),
 ``drop`` (the connection is cut after the message arrived, no reply) or ``stall`` (the
 message arrived; the reply waits until ``release()``). Every message that reached DATA is
-kept in ``received`` with its raw bytes, so tests assert on what went over the wire.
+kept in ``received`` with its raw bytes and the client's address and port (one port, one
+connection), so tests assert on what went over the wire. ``hang_up_at_next_mail`` answers the
+next MAIL with 421 and closes the connection, as a server does with a connection it timed out.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Received:
     rcpt_tos: list[str]
     raw: bytes
     at: float
+    peer: tuple[str, int] = ("", 0)
 
     def message(self) -> EmailMessage:
         parsed: Any = message_from_bytes(self.raw.replace(b"\r\n", b"\n"), policy=policy.default)
@@ -58,10 +61,28 @@ class FakeSmtpHandler:
     delay_seconds: float = 0.0
     received: list[Received] = field(default_factory=list)
     data_started: threading.Event = field(default_factory=threading.Event)
+    hang_up_at_next_mail: bool = False
+    quits: int = 0
     _released: threading.Event = field(default_factory=threading.Event)
 
     def release(self) -> None:
         self._released.set()
+
+    async def handle_MAIL(
+        self, server: SMTP, _session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.hang_up_at_next_mail:
+            self.hang_up_at_next_mail = False
+            transport: Any = server.transport
+            asyncio.get_running_loop().call_soon(transport.close)
+            return "421 4.4.2 idle too long, closing connection"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_QUIT(self, _server: SMTP, _session: Session, _envelope: Envelope) -> str:
+        self.quits += 1
+        return "221 Bye"
 
     async def handle_RCPT(
         self, _server: SMTP, _session: Session, envelope: Envelope, address: str, _options: list[str]
@@ -74,10 +95,12 @@ class FakeSmtpHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: SMTP, _session: Session, envelope: Envelope) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
+        address: Any = session.peer
+        peer = (str(address[0]), int(address[1]))
         self.received.append(
-            Received(str(envelope.mail_from), list(envelope.rcpt_tos), raw, time.monotonic())
+            Received(str(envelope.mail_from), list(envelope.rcpt_tos), raw, time.monotonic(), peer)
         )
         self.data_started.set()
         if self.delay_seconds:

@@ -88,6 +88,7 @@ async def _stack(
     finally:
         stop.set()
         await worker_task
+        await deps.close()
 
 
 @pytest.fixture

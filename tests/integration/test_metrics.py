@@ -94,6 +94,7 @@ async def test_metrics_api_and_worker_count_the_scenario(
     finally:
         stop.set()
         await worker
+        await deps.close()
         metrics.stop()
 
     def delta(name: str, **labels: str) -> float:

@@ -51,6 +51,7 @@ async def production_worker(
     finally:
         stop.set()
         await task
+        await deps.close()
 
 
 def order(order_id: str, **extra: object) -> dict[str, object]:

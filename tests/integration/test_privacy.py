@@ -136,6 +136,7 @@ async def _with_worker(
     finally:
         stop.set()
         await task
+        await deps.close()
 
 
 @pytest.mark.timeout(240)

@@ -99,7 +99,8 @@ async def test_refit_schedule_runs_the_refit_on_the_worker(
     client = dev_env.client
     handle: ScheduleHandle = await ensure_refit_schedule(client, settings, schedule_id)
     stop = asyncio.Event()
-    workers = build_workers(client, registry.Dependencies(settings=settings, sessions=sessions))
+    deps = registry.Dependencies(settings=settings, sessions=sessions)
+    workers = build_workers(client, deps)
     worker_task = asyncio.create_task(run_workers(workers, stop))
     try:
         await handle.trigger()
@@ -108,6 +109,7 @@ async def test_refit_schedule_runs_the_refit_on_the_worker(
     finally:
         stop.set()
         await worker_task
+        await deps.close()
     # An empty database: the run fits nothing and keeps the defaults.
     assert (result.stored, result.n_clients) == (False, 0)
     assert RefitModelInput().unit == settings.scoring.unit

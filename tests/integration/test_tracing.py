@@ -72,6 +72,7 @@ async def test_tracing_one_trace_from_http_request_to_activity(
     finally:
         stop.set()
         await worker
+        await deps.close()
 
     spans = list(exporter.get_finished_spans())
     http_span = _named(spans, "HTTP POST /v1/clients/{client_id}/orders")

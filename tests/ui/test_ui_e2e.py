@@ -69,6 +69,7 @@ async def pipeline(
     finally:
         stop.set()
         await workers
+        await deps.close()
         sink.stop()
 
 

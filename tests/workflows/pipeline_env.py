@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.drafting import DraftingActivities
 from activities.emails import EmailActivities
 from activities.facts import ClientFactsActivities
+from activities.mail import SmtpPool
 from activities.orders import OrderActivities
 from activities.scoring import ScoringActivities
 from activities.sending import SendingActivities
@@ -36,7 +37,7 @@ def with_smtp(settings: Settings, port: int, **smtp: Any) -> Settings:
 
 
 def real_activities(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, smtp: SmtpPool
 ) -> list[Callable[..., Any]]:
     return [
         OrderActivities(sessions).record_order,
@@ -45,7 +46,7 @@ def real_activities(
         ClientFactsActivities(sessions).load_client_facts,
         EmailActivities(sessions, settings).update_email,
         DraftingActivities(sessions, settings).draft_email,
-        SendingActivities(sessions, settings).send_email,
+        SendingActivities(sessions, settings, smtp).send_email,
     ]
 
 
@@ -56,15 +57,19 @@ async def real_worker(life: Life, settings: Settings, *, cached: bool = True) ->
     One that will be replaced (a redeploy) runs uncached: the test server never moves a run
     off a stopped worker's sticky queue for queries, so the next worker would not answer.
     """
+    smtp = SmtpPool(settings.smtp)  # as the worker sends: over reused connections
     worker = new_worker(
         life.client,
         workflows=[ClientEngagementWorkflow],
-        activities=[*real_activities(life.sessions, settings), life.policy.load_policy],
+        activities=[*real_activities(life.sessions, settings, smtp), life.policy.load_policy],
         task_queue=life.task_queue,
         max_cached_workflows=1000 if cached else 0,
     )
-    async with worker:
-        yield
+    try:
+        async with worker:
+            yield
+    finally:
+        await smtp.close()
 
 
 @contextlib.asynccontextmanager
