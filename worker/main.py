@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import itertools
 import signal
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 from temporalio.runtime import Runtime
@@ -119,6 +120,26 @@ async def run_workers(workers: Sequence[Worker], stop: asyncio.Event) -> None:
                 "worker stopped by itself", task_queue=queue, error=type(error).__name__ if error else None
             )
             raise WorkerDied(f"the worker for task queue {queue} stopped by itself") from error
+
+
+@contextlib.asynccontextmanager
+async def workers_running(
+    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[registry.Dependencies]:
+    """Every worker of ``build_workers`` running for the ``async with`` block; then drained, and
+    what the activities opened (the SMTP pool, the LLM client) closed. A worker that stopped by
+    itself is raised (``WorkerDied``) when the block ends."""
+    deps = registry.Dependencies(settings=settings, sessions=sessions)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_workers(build_workers(client, deps), stop))
+    try:
+        yield deps
+    finally:
+        stop.set()
+        try:
+            await task
+        finally:
+            await deps.close()
 
 
 class _all:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -18,8 +17,7 @@ from core.datakeys import DataKeys
 from core.settings import Settings
 from core.temporal import connect, data_converter
 from tests.helpers import free_port, serve_app, session_codec
-from worker import registry
-from worker.main import build_workers, run_workers
+from worker.main import workers_running
 
 
 @dataclass
@@ -74,21 +72,14 @@ async def _stack(
     api_key: str,
     data_keys: DataKeys | None = None,
 ) -> AsyncIterator[Stack]:
-    deps = registry.Dependencies(settings=settings, sessions=sessions)
-    stop = asyncio.Event()
-    worker_task = asyncio.create_task(run_workers(build_workers(client, deps), stop))
     app = create_app(settings, temporal=client, data_keys=data_keys)
-    try:
-        async with (
-            serve_app(app) as base_url,
-            httpx.AsyncClient(base_url=base_url, timeout=30, headers=auth(api_key)) as http,
-            httpx.AsyncClient(base_url=base_url, timeout=30) as anon,
-        ):
-            yield Stack(http, anon, client, settings, sessions, base_url, api_key, data_keys)
-    finally:
-        stop.set()
-        await worker_task
-        await deps.close()
+    async with (
+        workers_running(client, settings, sessions),
+        serve_app(app) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30, headers=auth(api_key)) as http,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as anon,
+    ):
+        yield Stack(http, anon, client, settings, sessions, base_url, api_key, data_keys)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -24,8 +22,7 @@ from tests.helpers import (
     session_codec,
     unique_id,
 )
-from worker import registry
-from worker.main import build_workers, run_workers
+from worker.main import workers_running
 from worker.metrics import sdk_runtime, serve_metrics
 
 pytestmark = pytest.mark.temporal
@@ -75,11 +72,11 @@ async def test_metrics_api_and_worker_count_the_scenario(
     )
     metrics = serve_metrics(worker_settings, sdk_url)
     assert metrics is not None
-    stop = asyncio.Event()
-    deps = registry.Dependencies(settings=settings, sessions=sessions)
-    worker = asyncio.create_task(run_workers(build_workers(client, deps), stop))
     try:
-        async with serve_app(create_app(settings, temporal=client)) as api:
+        async with (
+            workers_running(client, settings, sessions),
+            serve_app(create_app(settings, temporal=client)) as api,
+        ):
             _, before = await _scrape(f"{api}/metrics")
             cid = unique_id("metrics")
             async with httpx.AsyncClient(base_url=api, headers=await _admin(sessions)) as http:
@@ -92,9 +89,6 @@ async def test_metrics_api_and_worker_count_the_scenario(
             api_families, after = await _scrape(f"{api}/metrics")
             worker_families, on_worker = await _scrape(metrics.url)
     finally:
-        stop.set()
-        await worker
-        await deps.close()
         metrics.stop()
 
     def delta(name: str, **labels: str) -> float:

@@ -8,7 +8,6 @@ out) is recorded. What Rekindle itself writes stays encrypted.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -27,8 +26,7 @@ from core.settings import Settings
 from core.temporal import data_converter
 from core.workflow_config import WorkflowStart
 from tests.helpers import eventually, orders_recorded, unique_id
-from worker import registry
-from worker.main import build_workers, run_workers, worker_codec
+from worker.main import worker_codec, workers_running
 
 pytestmark = pytest.mark.temporal
 PLAINTEXT = "rekindle_plaintext_payloads_decoded_total"
@@ -43,15 +41,8 @@ async def production_worker(
         namespace=env.client.namespace,
         data_converter=data_converter(worker_codec(settings)),
     )
-    stop = asyncio.Event()
-    deps = registry.Dependencies(settings=settings, sessions=sessions)
-    task = asyncio.create_task(run_workers(build_workers(client, deps), stop))
-    try:
+    async with workers_running(client, settings, sessions):
         yield
-    finally:
-        stop.set()
-        await task
-        await deps.close()
 
 
 def order(order_id: str, **extra: object) -> dict[str, object]:

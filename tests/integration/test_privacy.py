@@ -7,7 +7,6 @@ the retired key still decodes while that key is configured.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 
@@ -35,8 +34,7 @@ from core.temporal import data_converter
 from core.workflow_config import WorkflowStart
 from tests.helpers import client_quiet, eventually, order_body, orders_recorded, session_codec, unique_id
 from tests.integration.conftest import Stack
-from worker import registry
-from worker.main import build_workers, run_workers
+from worker.main import workers_running
 from workflows.client import ClientEngagementWorkflow
 
 pytestmark = pytest.mark.temporal
@@ -128,15 +126,8 @@ async def _with_worker(
     client = Client(
         env.client.service_client, namespace=env.client.namespace, data_converter=data_converter(codec)
     )
-    stop = asyncio.Event()
-    deps = registry.Dependencies(settings=settings, sessions=sessions)
-    task = asyncio.create_task(run_workers(build_workers(client, deps), stop))
-    try:
+    async with workers_running(client, settings, sessions):
         yield client
-    finally:
-        stop.set()
-        await task
-        await deps.close()
 
 
 @pytest.mark.timeout(240)

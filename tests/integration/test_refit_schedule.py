@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -18,8 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.model_contracts import RefitModelInput, RefitModelResult
 from core.settings import Settings
 from tests.helpers import eventually, unique_id
-from worker import registry
-from worker.main import build_workers, run_workers
+from worker.main import workers_running
 from worker.schedules import ensure_refit_schedule
 
 pytestmark = pytest.mark.temporal
@@ -98,18 +96,10 @@ async def test_refit_schedule_runs_the_refit_on_the_worker(
 ) -> None:
     client = dev_env.client
     handle: ScheduleHandle = await ensure_refit_schedule(client, settings, schedule_id)
-    stop = asyncio.Event()
-    deps = registry.Dependencies(settings=settings, sessions=sessions)
-    workers = build_workers(client, deps)
-    worker_task = asyncio.create_task(run_workers(workers, stop))
-    try:
+    async with workers_running(client, settings, sessions):
         await handle.trigger()
         run = await eventually(lambda: _first_run(handle), timeout=30)
         result = await client.get_workflow_handle(run, result_type=RefitModelResult).result()
-    finally:
-        stop.set()
-        await worker_task
-        await deps.close()
     # An empty database: the run fits nothing and keeps the defaults.
     assert (result.stored, result.n_clients) == (False, 0)
     assert RefitModelInput().unit == settings.scoring.unit

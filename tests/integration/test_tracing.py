@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -27,8 +25,7 @@ from tests.helpers import (
     session_codec,
     unique_id,
 )
-from worker import registry
-from worker.main import build_workers, run_workers
+from worker.main import workers_running
 
 pytestmark = pytest.mark.temporal
 
@@ -54,25 +51,16 @@ async def test_tracing_one_trace_from_http_request_to_activity(
     )
     app = create_app(settings, temporal=client)
     instrument_app(app, settings, tracer=tracer)
-    stop = asyncio.Event()
-    deps = registry.Dependencies(settings=settings, sessions=sessions)
-    worker = asyncio.create_task(run_workers(build_workers(client, deps), stop))
     cid = unique_id("trace")
-    try:
-        async with (
-            serve_app(app) as api,
-            httpx.AsyncClient(base_url=api, headers=await _admin(sessions)) as http,
-        ):
-            response = await http.post(f"/v1/clients/{cid}/orders", json=order_body("o-1"))
-            assert response.status_code == 202
-            await eventually(lambda: orders_recorded(client, cid, 1))
-            await eventually(
-                lambda: any(s.name.startswith("RunActivity") for s in exporter.get_finished_spans())
-            )
-    finally:
-        stop.set()
-        await worker
-        await deps.close()
+    async with (
+        workers_running(client, settings, sessions),
+        serve_app(app) as api,
+        httpx.AsyncClient(base_url=api, headers=await _admin(sessions)) as http,
+    ):
+        response = await http.post(f"/v1/clients/{cid}/orders", json=order_body("o-1"))
+        assert response.status_code == 202
+        await eventually(lambda: orders_recorded(client, cid, 1))
+        await eventually(lambda: any(s.name.startswith("RunActivity") for s in exporter.get_finished_spans()))
 
     spans = list(exporter.get_finished_spans())
     http_span = _named(spans, "HTTP POST /v1/clients/{client_id}/orders")

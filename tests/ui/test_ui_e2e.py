@@ -8,7 +8,6 @@ and records the send in ``emails``/``email_events``.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -30,8 +29,7 @@ from core.opsusers import create_user
 from core.settings import Settings
 from tests.helpers import eventually, free_port, order_body, serve_app, unique_id
 from tests.ui.browser import browser, shoot, sign_in
-from worker import registry
-from worker.main import build_workers, run_workers
+from worker.main import workers_running
 
 pytestmark = [pytest.mark.browser, pytest.mark.temporal, pytest.mark.slow]
 __all__ = ["browser"]
@@ -60,16 +58,13 @@ async def pipeline(
     sink_dir = tmp_path / "mail"
     sink = start_sink(sink_dir, "127.0.0.1", e2e_settings.smtp.port)
     await create_user(sessions, "ops.e2e", PASSWORD)
-    stop = asyncio.Event()
-    deps = registry.Dependencies(settings=e2e_settings, sessions=sessions)
-    workers = asyncio.create_task(run_workers(build_workers(dev_client, deps), stop))
     try:
-        async with serve_app(create_app(e2e_settings, temporal=dev_client)) as base_url:
+        async with (
+            workers_running(dev_client, e2e_settings, sessions),
+            serve_app(create_app(e2e_settings, temporal=dev_client)) as base_url,
+        ):
             yield base_url, sink_dir
     finally:
-        stop.set()
-        await workers
-        await deps.close()
         sink.stop()
 
 
