@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from core.audit import Actor
-from core.db import transaction
-from core.ops_contracts import ACTIVITY_RESUME_CLIENT, RESUME_ACTOR, ResumeClientInput, ResumeClientResult
-from core.pauses import record_resume
+from core.contracts.ops import ACTIVITY_RESUME_CLIENT, RESUME_ACTOR, ResumeClientInput, ResumeClientResult
+from core.store.audit import Actor
+from core.store.db import transaction
+from core.store.pauses import record_resume
 
 
 class PauseActivities:

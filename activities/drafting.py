@@ -21,20 +21,20 @@ from activities.draft_model import Draft, DraftContext, EarlierEmail, RecentOrde
 from activities.llm_drafter import LlmDrafter
 from activities.rendering import render_html, unsubscribe_url
 from activities.template_drafter import draft_from_template
-from core import timeline
-from core.contracts import (
+from core.contracts.client import (
     ACTIVITY_DRAFT_EMAIL,
     DraftEmailInput,
     DraftEmailResult,
     GuardrailVerdict,
 )
-from core.db import insert_ignoring_conflicts, transaction, utcnow
-from core.guardrails import GuardrailPolicy, plausible_first_name
-from core.models import Client, Email, Order
-from core.policy_document import Policy
-from core.policy_store import current_policy, policy_from_settings
-from core.settings import Settings
-from core.timeline import TimelineEvent
+from core.domain.guardrails import GuardrailPolicy, plausible_first_name
+from core.domain.policy_document import Policy
+from core.runtime.settings import Settings
+from core.store import timeline
+from core.store.db import insert_ignoring_conflicts, transaction, utcnow
+from core.store.models import Client, Email, Order
+from core.store.policy_store import current_policy, policy_from_settings
+from core.store.timeline import TimelineEvent
 
 RECENT_ORDERS = 5
 

@@ -23,15 +23,15 @@ from temporalio import activity
 
 from activities.drafting import guardrail_policy
 from activities.rendering import render_html, unsubscribe_url
-from core import timeline
-from core.clients import ensure_client, scheduled_at
-from core.contracts import ACTIVITY_UPDATE_EMAIL, UpdateEmailInput, UpdateEmailResult
-from core.db import insert_ignoring_conflicts, transaction, utcnow
-from core.guardrails import check_with_policy, failures, passed, plausible_first_name
-from core.models import Client, Email, EmailEvent
-from core.outbox import emit_email_status
-from core.settings import Settings
-from core.timeline import TimelineEvent
+from core.contracts.client import ACTIVITY_UPDATE_EMAIL, UpdateEmailInput, UpdateEmailResult
+from core.domain.guardrails import check_with_policy, failures, passed, plausible_first_name
+from core.runtime.settings import Settings
+from core.store import timeline
+from core.store.clients import ensure_client, scheduled_at
+from core.store.db import insert_ignoring_conflicts, transaction, utcnow
+from core.store.models import Client, Email, EmailEvent
+from core.store.outbox import emit_email_status
+from core.store.timeline import TimelineEvent
 
 ALLOWED_FROM: dict[str, frozenset[str]] = {
     "pending_approval": frozenset({"pending_approval"}),

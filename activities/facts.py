@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from core.contracts import (
+from core.contracts.client import (
     ACTIVITY_LOAD_CLIENT,
     ClientFacts,
     ClientProfile,
@@ -28,9 +28,9 @@ from core.contracts import (
     LoadClientInput,
     PendingEmail,
 )
-from core.db import transaction, utcnow
-from core.models import Client, ConsentEvent, Email, EmailEvent, Suppression
-from core.ops_models import ClientPause
+from core.store.db import transaction, utcnow
+from core.store.models import Client, ConsentEvent, Email, EmailEvent, Suppression
+from core.store.ops_models import ClientPause
 
 IN_FLIGHT = ("pending_approval", "approved", "sending")
 SUPERSEDED = "superseded by a newer email"

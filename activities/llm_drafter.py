@@ -28,8 +28,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.draft_model import Draft, DraftContext
 from activities.template_drafter import draft_from_template
-from core.guardrails import check_with_policy, failures, passed
-from core.settings import LlmSettings
+from core.domain.guardrails import check_with_policy, failures, passed
+from core.runtime.settings import LlmSettings
 
 PROMPT_VERSION = "llm-v2"
 LANGUAGES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "ja": "Japanese"}

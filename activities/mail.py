@@ -35,7 +35,7 @@ from typing import cast
 import aiosmtplib
 import dkim
 
-from core.settings import SmtpSecurity, SmtpSettings
+from core.runtime.settings import SmtpSecurity, SmtpSettings
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

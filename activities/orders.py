@@ -8,17 +8,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from core.clients import ensure_client, scheduled_at
-from core.contracts import (
+from core.contracts.client import (
     OrderPlaced,
     RecordOrderInput,
     RecordOrderResult,
     RecordOrdersInput,
     RecordOrdersResult,
 )
-from core.db import insert_ignoring_conflicts, transaction, utcnow
-from core.metrics import ORDERS_RECORDED
-from core.models import Client, Order
+from core.runtime.metrics import ORDERS_RECORDED
+from core.store.clients import ensure_client, scheduled_at
+from core.store.db import insert_ignoring_conflicts, transaction, utcnow
+from core.store.models import Client, Order
 
 
 class OrderActivities:

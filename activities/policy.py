@@ -6,8 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from core.model_store import latest_parameters
-from core.policy_contracts import (
+from core.contracts.policy import (
     ACTIVITY_LOAD_POLICY,
     ACTIVITY_PUSH_ROLLOUT,
     LivePolicy,
@@ -16,9 +15,10 @@ from core.policy_contracts import (
     PushRolloutInput,
     PushRolloutResult,
 )
-from core.policy_store import current_policy, policy_from_settings
-from core.rollout import push_versions
-from core.settings import Settings
+from core.runtime.rollout import push_versions
+from core.runtime.settings import Settings
+from core.store.model_store import latest_parameters
+from core.store.policy_store import current_policy, policy_from_settings
 
 
 class PolicyActivities:
@@ -44,7 +44,7 @@ class PolicyActivities:
 
     @activity.defn(name=ACTIVITY_PUSH_ROLLOUT)
     async def push_rollout(self, _input: PushRolloutInput) -> PushRolloutResult:
-        """Start the batch signal for the current versions (idempotent: see core.rollout)."""
+        """Start the batch signal for the current versions (idempotent: see core.runtime.rollout)."""
         current, stamp = await self._current()
         rollout = await push_versions(
             activity.client(), current.policy, current.model_version, stamp=stamp, task_queue=self._task_queue

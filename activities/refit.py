@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.db import transaction
-from core.model_contracts import (
+from core.contracts.model import (
     ACTIVITY_FIT_MODEL,
     ACTIVITY_STORE_MODEL,
     FitModelInput,
@@ -23,13 +22,14 @@ from core.model_contracts import (
     StoreModelInput,
     StoreModelResult,
 )
-from core.model_store import save_parameters
-from core.models import Order
-from core.money import exponent
-from core.scoring.errors import ScoringError
-from core.scoring.fit import fit_parameters
-from core.scoring.params import ModelParameters
-from core.scoring.summary import day_number, summarize
+from core.domain.money import exponent
+from core.domain.scoring.errors import ScoringError
+from core.domain.scoring.fit import fit_parameters
+from core.domain.scoring.params import ModelParameters
+from core.domain.scoring.summary import day_number, summarize
+from core.store.db import transaction
+from core.store.model_store import save_parameters
+from core.store.models import Order
 
 HEARTBEAT_EVERY = 5.0  # seconds between heartbeats while the fit runs in its thread
 T = TypeVar("T")

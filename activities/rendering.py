@@ -11,8 +11,8 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from core.guardrails import postal_line
-from core.tokens import make_unsubscribe_token
+from core.domain.guardrails import postal_line
+from core.domain.tokens import make_unsubscribe_token
 
 
 @cache

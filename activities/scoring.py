@@ -12,18 +12,18 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from core.clients import DEFAULT_HOLDOUT_FRACTION, ensure_client, scheduled_at
-from core.contracts import ACTIVITY_RESCORE, RescoreInput, RescoreResult
-from core.db import insert_ignoring_conflicts, transaction, utcnow
-from core.metrics import RESCORES
-from core.model_store import latest_parameters
-from core.models import Client, EngagementScore, Order
-from core.money import from_minor
-from core.outbox import emit
-from core.policy import in_holdout
-from core.scoring.params import ModelParameters, Unit
-from core.scoring.schema import ClientSummary
-from core.scoring.score import next_tier_change, score_client
+from core.contracts.client import ACTIVITY_RESCORE, RescoreInput, RescoreResult
+from core.domain.money import from_minor
+from core.domain.policy import in_holdout
+from core.domain.scoring.params import ModelParameters, Unit
+from core.domain.scoring.schema import ClientSummary
+from core.domain.scoring.score import next_tier_change, score_client
+from core.runtime.metrics import RESCORES
+from core.store.clients import DEFAULT_HOLDOUT_FRACTION, ensure_client, scheduled_at
+from core.store.db import insert_ignoring_conflicts, transaction, utcnow
+from core.store.model_store import latest_parameters
+from core.store.models import Client, EngagementScore, Order
+from core.store.outbox import emit
 
 
 class ScoringActivities:

@@ -30,17 +30,17 @@ from temporalio.exceptions import ApplicationError
 
 from activities import mail
 from activities.rendering import render_html, render_text, unsubscribe_url
-from core import timeline
-from core.contracts import ACTIVITY_SEND_EMAIL, SendEmailInput, SendEmailResult
-from core.db import insert_ignoring_conflicts, transaction, utcnow
-from core.guardrails import check_footer
-from core.logging import get_logger
-from core.models import Client, Email, Suppression
-from core.outbox import emit_email_status
-from core.privacy import is_suppressed
-from core.settings import Settings
-from core.timeline import TimelineEvent
-from core.tokens import make_unsubscribe_token
+from core.contracts.client import ACTIVITY_SEND_EMAIL, SendEmailInput, SendEmailResult
+from core.domain.guardrails import check_footer
+from core.domain.tokens import make_unsubscribe_token
+from core.runtime.logging import get_logger
+from core.runtime.settings import Settings
+from core.store import timeline
+from core.store.db import insert_ignoring_conflicts, transaction, utcnow
+from core.store.models import Client, Email, Suppression
+from core.store.outbox import emit_email_status
+from core.store.privacy import is_suppressed
+from core.store.timeline import TimelineEvent
 
 log = get_logger(__name__)
 SUPPRESSED_REASON = "suppressed"
@@ -133,7 +133,7 @@ async def _event(session: AsyncSession, row: Ledger | Claim, kind: str, **detail
 async def _suppressed(session: AsyncSession, row: Ledger, secret: str) -> bool:
     if row.unsubscribed_at is not None:
         return True
-    # An erased client's address stays suppressed as a keyed hash (core/privacy.py).
+    # An erased client's address stays suppressed as a keyed hash (core/store/privacy.py).
     return await is_suppressed(session, secret, row.client_id if row.client_found else "", row.address)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from activities.draft_model import Draft, DraftContext
 from activities.rendering import environment
-from core.guardrails import check_with_policy, failures, passed, unapproved_offer_phrases
+from core.domain.guardrails import check_with_policy, failures, passed, unapproved_offer_phrases
 
 PROMPT_VERSION = "template-v2"
 TIERS = ("active", "cooling", "at_risk", "lapsed")

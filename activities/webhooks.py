@@ -27,11 +27,11 @@ from standardwebhooks.webhooks import Webhook
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.db import insert_ignoring_conflicts, transaction, utcnow
-from core.ops_contracts import ACTIVITY_DELIVER_WEBHOOKS, DeliverWebhooksInput, DeliverWebhooksResult
-from core.ops_models import OutboxEvent, WebhookDelivery, WebhookEndpoint
-from core.settings import Settings
-from core.webhook_urls import url_problem
+from core.contracts.ops import ACTIVITY_DELIVER_WEBHOOKS, DeliverWebhooksInput, DeliverWebhooksResult
+from core.runtime.settings import Settings
+from core.runtime.webhook_urls import url_problem
+from core.store.db import insert_ignoring_conflicts, transaction, utcnow
+from core.store.ops_models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 
 PASS_SECONDS = 60.0
 BATCH = 50

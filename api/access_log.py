@@ -11,8 +11,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.logging import get_logger
-from core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from core.runtime.logging import get_logger
+from core.runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = get_logger("rekindle.access")
 UNMATCHED = "<unmatched>"

@@ -18,10 +18,7 @@ from api.deps import AppState
 from api.errors import ApiError, FieldError
 from api.ops_temporal import cancel_resume_timer, start_resume_timer
 from api.store import opt_out
-from core import audit, pauses
-from core.audit import Actor
-from core.client_workflow import signal_with_start
-from core.contracts import (
+from core.contracts.client import (
     SIGNAL_PAUSED,
     SIGNAL_RESUMED,
     SIGNAL_UNSUBSCRIBED,
@@ -30,11 +27,14 @@ from core.contracts import (
     Resumed,
     Unsubscribed,
 )
-from core.db import transaction, utcnow
-from core.models import Client
-from core.ops_models import ClientPause
-from core.outbox import emit
-from core.profiles import upsert_profile
+from core.runtime.client_workflow import signal_with_start
+from core.store import audit, pauses
+from core.store.audit import Actor
+from core.store.db import transaction, utcnow
+from core.store.models import Client
+from core.store.ops_models import ClientPause
+from core.store.outbox import emit
+from core.store.profiles import upsert_profile
 
 
 async def upsert_client(state: AppState, client_id: str, update: ProfileUpdated) -> tuple[str, bool]:

@@ -30,11 +30,11 @@ from api.routes import (
     webhooks,
 )
 from api.tracing import instrument_app
-from core.codec import CodecNotConfigured
-from core.datakeys import DataKeys, data_keys_for
-from core.db import create_engine, session_factory
-from core.settings import Settings
-from core.temporal import connect
+from core.runtime.codec import CodecNotConfigured
+from core.runtime.settings import Settings
+from core.runtime.temporal import connect
+from core.store.datakeys import DataKeys, data_keys_for
+from core.store.db import create_engine, session_factory
 
 OUTGOING_HTTP_TIMEOUT_SECONDS = 10.0
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from core.ops_models import AuditEntry
+from core.store.ops_models import AuditEntry
 
 
 class AuditOut(BaseModel):

@@ -11,7 +11,7 @@ from starlette.requests import HTTPConnection
 
 from api.deps import AppState
 from api.errors import ApiError
-from core.apikeys import Scope, StoredKey, parse_token, secret_matches, verify_token
+from core.store.apikeys import Scope, StoredKey, parse_token, secret_matches, verify_token
 
 BEARER_DESCRIPTION = "An API key: `Authorization: Bearer rk_…`"
 

@@ -37,8 +37,14 @@ from api.auth import authenticate
 from api.deps import SettingsDep, StateDep
 from api.errors import ApiError, documented
 from api.ui import session as cookies
-from core.apikeys import parse_token
-from core.codec import CodecError, CodecNotConfigured, EncryptionCodec, codec_from_settings, is_encrypted
+from core.runtime.codec import (
+    CodecError,
+    CodecNotConfigured,
+    EncryptionCodec,
+    codec_from_settings,
+    is_encrypted,
+)
+from core.store.apikeys import parse_token
 
 PREFIX = "/codec"
 MAX_PAYLOADS = 1000

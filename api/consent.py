@@ -17,9 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AppState
 from api.store import SUPPRESSION_REASON, record_opt_out
-from core.client_workflow import signal_with_start
-from core.clients import client_row
-from core.contracts import (
+from core.contracts.client import (
     SIGNAL_RESUBSCRIBED,
     SIGNAL_SNOOZED,
     SIGNAL_UNSUBSCRIBED,
@@ -27,9 +25,11 @@ from core.contracts import (
     Snoozed,
     Unsubscribed,
 )
-from core.db import transaction, utcnow
-from core.models import ConsentEvent, Suppression
-from core.outbox import emit
+from core.runtime.client_workflow import signal_with_start
+from core.store.clients import client_row
+from core.store.db import transaction, utcnow
+from core.store.models import ConsentEvent, Suppression
+from core.store.outbox import emit
 
 SignalSource = Literal["link", "one_click", "mailto", "api", "bounce", "ops"]
 PAUSE_DAYS = (30, 90)

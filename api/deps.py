@@ -11,11 +11,11 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from core.apikeys import KeyCache
-from core.datakeys import DataKeys
-from core.settings import Settings
-from core.throttle import SignInThrottle
-from core.workflow_config import WorkflowStart
+from core.domain.throttle import SignInThrottle
+from core.runtime.settings import Settings
+from core.runtime.workflow_config import WorkflowStart
+from core.store.apikeys import KeyCache
+from core.store.datakeys import DataKeys
 
 
 @dataclass

@@ -18,15 +18,15 @@ from sqlalchemy import CursorResult, update
 from api.action_schemas import EmailActionOut
 from api.deps import AppState
 from api.errors import ApiError
-from core import audit, timeline
-from core.audit import Actor
-from core.client_workflow import EmailNotPending, TemporalUnavailable, decide_email, signal_with_start
-from core.contracts import SIGNAL_EMAIL_RESOLVED, UPDATE_CANCEL_EMAIL, CancelEmail, EmailResolved
-from core.db import transaction, utcnow
-from core.logging import get_logger
-from core.models import Email
-from core.outbox import emit_email_status
-from core.timeline import TimelineEvent
+from core.contracts.client import SIGNAL_EMAIL_RESOLVED, UPDATE_CANCEL_EMAIL, CancelEmail, EmailResolved
+from core.runtime.client_workflow import EmailNotPending, TemporalUnavailable, decide_email, signal_with_start
+from core.runtime.logging import get_logger
+from core.store import audit, timeline
+from core.store.audit import Actor
+from core.store.db import transaction, utcnow
+from core.store.models import Email
+from core.store.outbox import emit_email_status
+from core.store.timeline import TimelineEvent
 
 log = get_logger(__name__)
 CANCELLABLE = frozenset({"pending_approval", "approved"})

@@ -19,10 +19,10 @@ from api.deps import AppState
 from api.email_import_schemas import STATUSES, ImportBatch, ImportedEmail, ImportItemResult, ImportResult
 from api.errors import FieldError
 from api.store import emails_by_id, known_clients, store_imported
-from core.client_workflow import TemporalUnavailable, send_past_email
-from core.contracts import PastEmailSent
-from core.logging import get_logger
-from core.models import Email
+from core.contracts.client import PastEmailSent
+from core.runtime.client_workflow import TemporalUnavailable, send_past_email
+from core.runtime.logging import get_logger
+from core.store.models import Email
 
 log = get_logger(__name__)
 SIGNAL_CONCURRENCY = 32  # as for order batches: hide round trips, never monopolise the server

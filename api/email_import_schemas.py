@@ -18,9 +18,9 @@ from pydantic import (
 from api.batches import KeepInvalid
 from api.errors import FieldError
 from api.store import IMPORT_GENERATOR
-from core.contracts import ClientId
-from core.db import utcnow
-from core.models import Email
+from core.contracts.client import ClientId
+from core.store.db import utcnow
+from core.store.models import Email
 
 IMPORT_MAX = 1000
 EMAIL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"

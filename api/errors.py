@@ -20,7 +20,8 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
-from core.client_workflow import (
+from core.domain.feedback import BadPayload, BadSignature
+from core.runtime.client_workflow import (
     UNAVAILABLE_CODES,
     ClientWorkflowError,
     EditRejected,
@@ -28,9 +29,8 @@ from core.client_workflow import (
     TemporalUnavailable,
     WorkflowBusy,
 )
-from core.datakeys import DataKeysUnavailable
-from core.feedback import BadPayload, BadSignature
-from core.logging import get_logger
+from core.runtime.logging import get_logger
+from core.store.datakeys import DataKeysUnavailable
 
 log = get_logger(__name__)
 TEMPORAL_RETRY_AFTER_SECONDS = 5
@@ -71,7 +71,7 @@ class ApiError(Exception):
 
 
 def client_workflow_error(exc: ClientWorkflowError) -> ApiError:
-    """The HTTP answer for a client workflow call that did not happen (core.client_workflow)."""
+    """The HTTP answer for a client workflow call that did not happen (core.runtime.client_workflow)."""
     retry = {"Retry-After": str(TEMPORAL_RETRY_AFTER_SECONDS)}
     if isinstance(exc, EditRejected):
         fields = [FieldError(field="body", reason=f"{v.name}: {v.detail}".rstrip(": ")) for v in exc.verdicts]

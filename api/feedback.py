@@ -22,14 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.consent import opt_out
 from api.deps import AppState
-from core import timeline
-from core.client_workflow import signal_with_start
-from core.contracts import SIGNAL_UNSUBSCRIBED, Unsubscribed
-from core.db import insert_ignoring_conflicts, transaction, utcnow
-from core.feedback import FeedbackEvent
-from core.logging import get_logger
-from core.models import Client, DeliveryEvent, Email, Suppression
-from core.timeline import TimelineEvent
+from core.contracts.client import SIGNAL_UNSUBSCRIBED, Unsubscribed
+from core.domain.feedback import FeedbackEvent
+from core.runtime.client_workflow import signal_with_start
+from core.runtime.logging import get_logger
+from core.store import timeline
+from core.store.db import insert_ignoring_conflicts, transaction, utcnow
+from core.store.models import Client, DeliveryEvent, Email, Suppression
+from core.store.timeline import TimelineEvent
 
 log = get_logger(__name__)
 TIMELINE_KIND = {

@@ -11,10 +11,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from core.logging import configure_logging
-from core.settings import Settings
-from core.startup import require_production_settings
-from core.tracing import flush as flush_traces
+from core.runtime.logging import configure_logging
+from core.runtime.settings import Settings
+from core.runtime.startup import require_production_settings
+from core.runtime.tracing import flush as flush_traces
 
 # On SIGTERM uvicorn stops accepting, lets in-flight requests finish for this long, then closes.
 GRACEFUL_SHUTDOWN_SECONDS = 30

@@ -8,8 +8,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.client_workflow import SIGNAL_TIMEOUT, UNAVAILABLE_CODES, TemporalUnavailable
-from core.ops_contracts import (
+from core.contracts.ops import (
     RESUME_TIMER_WORKFLOW,
     WEBHOOK_WORKFLOW,
     ResumeAt,
@@ -17,8 +16,9 @@ from core.ops_contracts import (
     resume_timer_id,
     webhook_workflow_id,
 )
-from core.settings import Settings
-from core.workflow_config import WorkflowStart
+from core.runtime.client_workflow import SIGNAL_TIMEOUT, UNAVAILABLE_CODES, TemporalUnavailable
+from core.runtime.settings import Settings
+from core.runtime.workflow_config import WorkflowStart
 
 
 def _unavailable(exc: Exception) -> Exception:

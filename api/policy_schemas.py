@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from core.policy_document import Policy, default_policy
-from core.policy_store import StoredPolicy
+from core.domain.policy_document import Policy, default_policy
+from core.store.policy_store import StoredPolicy
 
 EXAMPLE_POLICY = default_policy(cta_links=["https://shop.example.com/new"]).model_dump(mode="json")
 EXAMPLE_OUT = {

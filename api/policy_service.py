@@ -9,13 +9,13 @@ from typing import Literal
 from temporalio.service import RPCError
 
 from api.deps import AppState
-from core import audit
-from core.logging import get_logger
-from core.model_store import latest_parameters
-from core.policy_contracts import LivePolicy
-from core.policy_document import Policy
-from core.policy_store import StoredPolicy, current_policy, policy_from_settings, save_policy
-from core.rollout import job_id, push_versions
+from core.contracts.policy import LivePolicy
+from core.domain.policy_document import Policy
+from core.runtime.logging import get_logger
+from core.runtime.rollout import job_id, push_versions
+from core.store import audit
+from core.store.model_store import latest_parameters
+from core.store.policy_store import StoredPolicy, current_policy, policy_from_settings, save_policy
 
 log = get_logger(__name__)
 PUSH_TIMEOUT_SECONDS = 10.0

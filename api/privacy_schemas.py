@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from core.client_workflow import LiveStateReason
+from core.runtime.client_workflow import LiveStateReason
 
 
 class ClientExport(BaseModel):

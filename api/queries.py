@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.pagination import bad_cursor, decode_cursor, encode_cursor
-from core.models import Client, Email, EmailEvent, EngagementScore
+from core.store.models import Client, Email, EmailEvent, EngagementScore
 
 SCORE_HISTORY = 100
 CLIENT_EMAILS = 50

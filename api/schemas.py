@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from api.batches import KeepInvalid
 from api.errors import FieldError
 from api.text_rules import no_nul
-from core.client_workflow import LiveStateReason
-from core.contracts import ClientId, ProfileUpdated, ShortText
-from core.models import Client, Email, EmailEvent, EngagementScore
-from core.money import from_minor
+from core.contracts.client import ClientId, ProfileUpdated, ShortText
+from core.domain.money import from_minor
+from core.runtime.client_workflow import LiveStateReason
+from core.store.models import Client, Email, EmailEvent, EngagementScore
 
 PROFILE_BATCH_MAX = 1000
 

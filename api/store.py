@@ -14,12 +14,12 @@ from typing import Any, Protocol, cast
 from sqlalchemy import CursorResult, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import timeline
-from core.clients import client_row
-from core.db import insert_ignoring_conflicts, transaction, utcnow
-from core.models import Client, ConsentEvent, Email, Suppression
-from core.outbox import emit
-from core.timeline import TimelineEvent
+from core.store import timeline
+from core.store.clients import client_row
+from core.store.db import insert_ignoring_conflicts, transaction, utcnow
+from core.store.models import Client, ConsentEvent, Email, Suppression
+from core.store.outbox import emit
+from core.store.timeline import TimelineEvent
 
 SUPPRESSION_REASON = "unsubscribed"
 IMPORT_GENERATOR = "import"

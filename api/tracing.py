@@ -7,8 +7,8 @@ from opentelemetry import context, propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.settings import Settings
-from core.tracing import configured_tracer
+from core.runtime.settings import Settings
+from core.runtime.tracing import configured_tracer
 
 
 class TracingMiddleware:

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from core.ops_models import WebhookDelivery, WebhookEndpoint
-from core.outbox import EventType
+from core.store.ops_models import WebhookDelivery, WebhookEndpoint
+from core.store.outbox import EventType
 
 
 class EndpointIn(BaseModel):

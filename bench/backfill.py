@@ -45,15 +45,15 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import parse_args, production_env  # noqa: E402
 from cli.importer import Row, read_rows  # noqa: E402
-from core import migrate  # noqa: E402
-from core.client_workflow import send_order  # noqa: E402
-from core.codec import new_key  # noqa: E402
-from core.db import create_engine, session_factory  # noqa: E402
-from core.models import Order  # noqa: E402
-from core.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
-from core.settings import DatabaseSettings, SecuritySettings, Settings, TemporalSettings  # noqa: E402
-from core.temporal import connect, data_converter  # noqa: E402
-from core.workflow_config import WorkflowStart  # noqa: E402
+from core.domain.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
+from core.runtime.client_workflow import send_order  # noqa: E402
+from core.runtime.codec import new_key  # noqa: E402
+from core.runtime.settings import DatabaseSettings, SecuritySettings, Settings, TemporalSettings  # noqa: E402
+from core.runtime.temporal import connect, data_converter  # noqa: E402
+from core.runtime.workflow_config import WorkflowStart  # noqa: E402
+from core.store import migrate  # noqa: E402
+from core.store.db import create_engine, session_factory  # noqa: E402
+from core.store.models import Order  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CODEC_KEYS = f"bench-1:{new_key()}"

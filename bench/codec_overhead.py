@@ -17,9 +17,9 @@ import time
 from typing import Any
 
 from bench.common import parse_args
-from core.codec import EncryptionCodec, new_key, parse_keys
-from core.contracts import DraftEmailResult, ProfileUpdated
-from core.temporal import data_converter
+from core.contracts.client import DraftEmailResult, ProfileUpdated
+from core.runtime.codec import EncryptionCodec, new_key, parse_keys
+from core.runtime.temporal import data_converter
 
 PAYLOADS: dict[str, Any] = {
     "profile": ProfileUpdated(

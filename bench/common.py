@@ -29,7 +29,7 @@ def free_port() -> int:
 
 
 def production_env() -> dict[str, str]:
-    """What ``python -m api``/``worker`` refuse to start without (core/startup.py): fresh
+    """What ``python -m api``/``worker`` refuse to start without (core/runtime/startup.py): fresh
     signing secrets for this run and a postal address for the footers."""
     return {
         "REKINDLE_SECURITY__SESSION_SECRET": secrets.token_urlsafe(32),

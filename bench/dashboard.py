@@ -43,14 +43,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.app import create_app
 from bench.common import free_port, parse_args
-from core import migrate
-from core.codec import new_key
-from core.db import async_url, session_factory, sync_url
-from core.db import create_engine as create_async_engine
-from core.logging import configure_logging
-from core.models import Client, Email, EmailEvent, EngagementScore, Order
-from core.opsusers import create_user
-from core.settings import DatabaseSettings, SecuritySettings, Settings
+from core.runtime.codec import new_key
+from core.runtime.logging import configure_logging
+from core.runtime.settings import DatabaseSettings, SecuritySettings, Settings
+from core.store import migrate
+from core.store.db import async_url, session_factory, sync_url
+from core.store.db import create_engine as create_async_engine
+from core.store.models import Client, Email, EmailEvent, EngagementScore, Order
+from core.store.opsusers import create_user
 from tests.helpers import serve_app
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -48,21 +48,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port, parse_args, production_env  # noqa: E402
-from core import migrate  # noqa: E402
-from core.apikeys import create_key  # noqa: E402
-from core.codec import EncryptionCodec, new_key, parse_keys  # noqa: E402
-from core.contracts import (  # noqa: E402
+from core.contracts.client import (  # noqa: E402
     CLIENT_WORKFLOW,
     SIGNAL_ORDER_PLACED,
     ClientWorkflowInput,
     OrderPlaced,
     client_workflow_id,
 )
-from core.db import create_engine, session_factory  # noqa: E402
-from core.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
-from core.settings import DatabaseSettings, Settings, TemporalSettings  # noqa: E402
-from core.temporal import data_converter  # noqa: E402
-from core.workflow_config import WorkflowStart  # noqa: E402
+from core.domain.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
+from core.runtime.codec import EncryptionCodec, new_key, parse_keys  # noqa: E402
+from core.runtime.settings import DatabaseSettings, Settings, TemporalSettings  # noqa: E402
+from core.runtime.temporal import data_converter  # noqa: E402
+from core.runtime.workflow_config import WorkflowStart  # noqa: E402
+from core.store import migrate  # noqa: E402
+from core.store.apikeys import create_key  # noqa: E402
+from core.store.db import create_engine, session_factory  # noqa: E402
 
 CONCURRENCY = 64
 ORDERS_PER_CLIENT = 4

@@ -9,7 +9,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from core.contracts import (
+    from core.contracts.client import (
         SIGNAL_ORDER_PLACED,
         ClientWorkflowInput,
         OrderPlaced,

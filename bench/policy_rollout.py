@@ -3,7 +3,7 @@
 Starts a Temporal dev server (the venv's ``temporal``, in memory, Rekindle's search
 attributes, payloads encrypted as in production) and a worker in this process, then starts
 ``--clients`` probe workflows, each asleep on a 180-day timer with ``PolicyVersion = 1``.
-Then it stores nothing and starts the real pusher (``core.rollout.push_versions``: one batch
+Then it stores nothing and starts the real pusher (``core.runtime.rollout.push_versions``: one batch
 signal over the visibility query of the workflows behind) for version 2, and polls
 visibility until every probe reports ``PolicyVersion = 2``.
 
@@ -37,11 +37,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import parse_args  # noqa: E402
-from core.codec import EncryptionCodec, new_key, parse_keys  # noqa: E402
-from core.process import finish  # noqa: E402
-from core.rollout import fan_out, push_versions  # noqa: E402
-from core.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
-from core.temporal import data_converter  # noqa: E402
+from core.domain.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
+from core.runtime.codec import EncryptionCodec, new_key, parse_keys  # noqa: E402
+from core.runtime.process import finish  # noqa: E402
+from core.runtime.rollout import fan_out, push_versions  # noqa: E402
+from core.runtime.temporal import data_converter  # noqa: E402
 from tests.fakes.rollout_probe import PROBE, RolloutProbeWorkflow, live, start_attributes  # noqa: E402
 
 TASK_QUEUE = "bench-rollout"

@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import parse_args  # noqa: E402
 from bench.dashboard import database, database_backend  # noqa: E402
-from core.models import Client, Order  # noqa: E402
-from core.scoring.params import BgNbdParams, GammaGammaParams  # noqa: E402
-from core.scoring.simulate import simulate_orders  # noqa: E402
+from core.domain.scoring.params import BgNbdParams, GammaGammaParams  # noqa: E402
+from core.domain.scoring.simulate import simulate_orders  # noqa: E402
+from core.store.models import Client, Order  # noqa: E402
 
 TRUE_BGNBD = BgNbdParams(r=0.243, alpha=30.9, a=0.793, b=2.426)  # CDNOW, per day
 TRUE_SPEND = GammaGammaParams(p=6.25, q=3.74, gamma=15.44)
@@ -66,7 +66,7 @@ def seed(url: str, n_clients: int) -> int:
         for chunk, lo in enumerate(range(0, n_clients, SEED_BATCH)):
             hi = min(lo + SEED_BATCH, n_clients)
             at = slice(bounds[chunk], bounds[chunk + 1])
-            # Day numbers count from 1970-01-01 (core.scoring.summary.day_number): midnight UTC.
+            # Day numbers count from 1970-01-01 (core.domain.scoring.summary.day_number): midnight UTC.
             when = [EPOCH + timedelta(days=d) for d in days[at].tolist()]
             conn.execute(
                 insert(Client),
@@ -111,10 +111,10 @@ async def _refit(url: str, batch_size: int) -> dict[str, Any]:
     from temporalio.testing import ActivityEnvironment
 
     from activities.refit import RefitActivities
-    from core.db import async_url, session_factory
-    from core.db import create_engine as create_async_engine
-    from core.model_contracts import FitModelInput, StoreModelInput
-    from core.settings import DatabaseSettings
+    from core.contracts.model import FitModelInput, StoreModelInput
+    from core.runtime.settings import DatabaseSettings
+    from core.store.db import async_url, session_factory
+    from core.store.db import create_engine as create_async_engine
 
     engine = create_async_engine(DatabaseSettings(url=async_url(url)))
     activities = RefitActivities(session_factory(engine))

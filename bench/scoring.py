@@ -1,7 +1,7 @@
 """Benchmark of the scoring engine, side by side with the `lifetimes` package.
 
 For 10k, 100k and 1M simulated clients (orders at day resolution, summarised
-with `core.scoring.summary`): fit time (BG/NBD + Gamma-Gamma, medians of
+with `core.domain.scoring.summary`): fit time (BG/NBD + Gamma-Gamma, medians of
 repeats), scoring throughput (`score_population`: P(alive), P(order again),
 expected orders and value, score, tier), peak traced memory; then `lifetimes`
 on the same arrays for every size whose projected fit time fits the budget.
@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from bench.common import parse_args
-from core.scoring import bgnbd, gamma_gamma
-from core.scoring._numeric import single_threaded_blas
-from core.scoring.params import BgNbdParams, GammaGammaParams, ModelParameters
-from core.scoring.score import score_population
-from core.scoring.simulate import simulate_orders
-from core.scoring.summary import Summary, summarize
+from core.domain.scoring import bgnbd, gamma_gamma
+from core.domain.scoring._numeric import single_threaded_blas
+from core.domain.scoring.params import BgNbdParams, GammaGammaParams, ModelParameters
+from core.domain.scoring.score import score_population
+from core.domain.scoring.simulate import simulate_orders
+from core.domain.scoring.summary import Summary, summarize
 
 TRUE_BGNBD = BgNbdParams(r=0.243, alpha=30.9, a=0.793, b=2.426)  # CDNOW, per day
 TRUE_SPEND = GammaGammaParams(p=6.25, q=3.74, gamma=15.44)

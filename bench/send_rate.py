@@ -62,13 +62,13 @@ from activities.sending import SendingActivities
 from bench.common import free_port, parse_args
 from bench.dashboard import database, database_backend
 from bench.ingest import children, cpu_seconds
-from core.contracts import ACTIVITY_SEND_EMAIL, SendEmailInput, SendEmailResult
-from core.db import async_url, create_engine, session_factory, transaction
-from core.logging import configure_logging
-from core.models import Client, Email
-from core.process import run_and_exit
-from core.settings import DatabaseSettings, Settings, SmtpSecurity, SmtpSettings
-from core.temporal import data_converter
+from core.contracts.client import ACTIVITY_SEND_EMAIL, SendEmailInput, SendEmailResult
+from core.runtime.logging import configure_logging
+from core.runtime.process import run_and_exit
+from core.runtime.settings import DatabaseSettings, Settings, SmtpSecurity, SmtpSettings
+from core.runtime.temporal import data_converter
+from core.store.db import async_url, create_engine, session_factory, transaction
+from core.store.models import Client, Email
 from tests.fakes.smtp import Authenticator, make_certificate
 
 PHASE_TIMEOUT = 180.0

@@ -55,12 +55,12 @@ from bench.common import free_port, parse_args, production_env  # noqa: E402
 from cli.demo import Seeder, order_item  # noqa: E402
 from cli.demo_population import DemoOrder, build_population  # noqa: E402
 from cli.devstack import server_state_flags  # noqa: E402
-from core import migrate  # noqa: E402
-from core.apikeys import create_key  # noqa: E402
-from core.codec import new_key  # noqa: E402
-from core.db import create_engine, session_factory  # noqa: E402
-from core.models import Order  # noqa: E402
-from core.settings import DatabaseSettings  # noqa: E402
+from core.runtime.codec import new_key  # noqa: E402
+from core.runtime.settings import DatabaseSettings  # noqa: E402
+from core.store import migrate  # noqa: E402
+from core.store.apikeys import create_key  # noqa: E402
+from core.store.db import create_engine, session_factory  # noqa: E402
+from core.store.models import Order  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SAMPLE_SECONDS = 5.0

@@ -50,8 +50,7 @@ from activities.policy import PolicyActivities
 from activities.scoring import ScoringActivities
 from bench.common import parse_args
 from bench.naive import NAIVE_WORKFLOW, DailyRescoreWorkflow
-from core import migrate
-from core.contracts import (
+from core.contracts.client import (
     ACTIVITY_DRAFT_EMAIL,
     ACTIVITY_SEND_EMAIL,
     ACTIVITY_UPDATE_EMAIL,
@@ -70,10 +69,11 @@ from core.contracts import (
     UpdateEmailInput,
     WorkflowConfig,
 )
-from core.db import create_engine, session_factory
-from core.process import finish
-from core.settings import DatabaseSettings, PolicySettings, Settings
-from core.temporal import data_converter, register_search_attributes
+from core.runtime.process import finish
+from core.runtime.settings import DatabaseSettings, PolicySettings, Settings
+from core.runtime.temporal import data_converter, register_search_attributes
+from core.store import migrate
+from core.store.db import create_engine, session_factory
 from workflows.client import ClientEngagementWorkflow
 
 YEAR_DAYS = 365

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.settings import Settings
+from core.runtime.settings import Settings
 
 KEY_ENV = "REKINDLE_API_KEY"
 

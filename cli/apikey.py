@@ -15,13 +15,13 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import audit
-from core.apikeys import Scope, create_key, revoke_key, verify_token
-from core.audit import CLI
-from core.db import create_engine, session_factory
-from core.models import ApiKey
-from core.process import run_and_exit
-from core.settings import Settings
+from core.runtime.process import run_and_exit
+from core.runtime.settings import Settings
+from core.store import audit
+from core.store.apikeys import Scope, create_key, revoke_key, verify_token
+from core.store.audit import CLI
+from core.store.db import create_engine, session_factory
+from core.store.models import ApiKey
 
 app = typer.Typer(help="Manage API keys (scopes: ingest, ops, admin).", no_args_is_help=True)
 DEV_KEY_NAME = "dev-stack admin"

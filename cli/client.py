@@ -12,8 +12,8 @@ import httpx
 import typer
 
 from cli import apiclient
-from core.process import finish, run_and_exit
-from core.settings import Settings
+from core.runtime.process import finish, run_and_exit
+from core.runtime.settings import Settings
 
 app = typer.Typer(help="A client's data: export it, erase it.", no_args_is_help=True)
 BaseUrl = Annotated[str | None, typer.Option(help="The API (default: settings.api.public_base_url)")]

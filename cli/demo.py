@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cli import apiclient
 from cli.demo_population import DemoClient, DemoEpisode, DemoOrder, build_population
-from core.settings import Settings
+from core.runtime.settings import Settings
 
 BATCH_MAX = 1000  # the API's batch limit
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
@@ -238,7 +238,7 @@ async def demo_command(
     settings: Settings, clients: int, seed_value: int, base_url: str | None, api_key: str | None
 ) -> None:
     """``rekindle demo``: seed, then say where to look."""
-    from core.process import finish
+    from core.runtime.process import finish
 
     console = Console(stderr=True)
     try:

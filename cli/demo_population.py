@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from core.scoring.params import BgNbdParams, GammaGammaParams
-from core.scoring.simulate import simulate_orders
-from core.scoring.summary import day_number
+from core.domain.scoring.params import BgNbdParams, GammaGammaParams
+from core.domain.scoring.simulate import simulate_orders
+from core.domain.scoring.summary import day_number
 
 # Per day: one order every ~45 days on average, a fair share of churners (Beta(0.7, 3)
 # dropout per order) and a long tail of loyalists; spend around 40 a basket.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from core.settings import Settings
+from core.runtime.settings import Settings
 
 DEV_KEY_FILE = "codec-keys"
 

@@ -30,15 +30,15 @@ from cli.apikey import dev_admin_key
 from cli.devdata import DEV_KEY_FILE
 from cli.mailsink import Forward, start_sink
 from cli.opsuser import ensure_dev_user
-from core import migrate
-from core.codec import new_key
-from core.datakeys import data_keys_for
-from core.db import async_url, create_engine, session_factory
-from core.logging import configure_logging
-from core.search_attributes import DEV_SERVER_FLAGS
-from core.settings import Settings
-from core.startup import DEV_SECRETS
-from core.temporal import connect
+from core.domain.search_attributes import DEV_SERVER_FLAGS
+from core.runtime.codec import new_key
+from core.runtime.logging import configure_logging
+from core.runtime.settings import Settings
+from core.runtime.startup import DEV_SECRETS
+from core.runtime.temporal import connect
+from core.store import migrate
+from core.store.datakeys import data_keys_for
+from core.store.db import async_url, create_engine, session_factory
 from worker import registry
 from worker.main import build_workers, run_workers, worker_codec
 from worker.schedules import ensure_refit_schedule

@@ -41,11 +41,11 @@ from temporalio.client import Client
 
 from cli.order_export import BadRow, ExportError, ExportRow, read_export
 from cli.profile_export import ProfileHeader, ProfileRow, read_header, read_profiles
-from core.client_workflow import TemporalUnavailable, send_imported_orders
-from core.contracts import IMPORT_BATCH_MAX, OrderPlaced, OrdersImported
-from core.profiles import upsert_profile
-from core.settings import Settings
-from core.workflow_config import WorkflowStart
+from core.contracts.client import IMPORT_BATCH_MAX, OrderPlaced, OrdersImported
+from core.runtime.client_workflow import TemporalUnavailable, send_imported_orders
+from core.runtime.settings import Settings
+from core.runtime.workflow_config import WorkflowStart
+from core.store.profiles import upsert_profile
 
 CHECKPOINT_EVERY_SECONDS = 0.5
 RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15)  # then give up: Temporal is down, resume later
@@ -445,10 +445,10 @@ async def import_command(
     address and database from its data folder (``cli.devdata``), as ``rekindle replay`` does.
     """
     from cli.devdata import dev_settings
-    from core.datakeys import data_keys_for
-    from core.db import create_engine, session_factory
-    from core.process import finish
-    from core.temporal import connect
+    from core.runtime.process import finish
+    from core.runtime.temporal import connect
+    from core.store.datakeys import data_keys_for
+    from core.store.db import create_engine, session_factory
 
     settings = dev_settings(settings)
     console = Console(stderr=True)

@@ -18,7 +18,7 @@ import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from core.logging import get_logger
+from core.runtime.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -12,8 +12,8 @@ from cli import apikey
 from cli.client import app as client_app
 from cli.model import app as model_app
 from cli.opsuser import app as opsuser_app
-from core.process import run_and_exit
-from core.settings import Settings
+from core.runtime.process import run_and_exit
+from core.runtime.settings import Settings
 
 app = typer.Typer(help="Rekindle: durable client re-engagement.", no_args_is_help=True)
 app.add_typer(model_app, name="model", help="Fit and apply the engagement model to an order export.")
@@ -52,7 +52,7 @@ def migrate(
     down: bool = typer.Option(False, "--down", help="Downgrade to REVISION instead"),
 ) -> None:
     """Apply database migrations."""
-    from core import migrate as migrations
+    from core.store import migrate as migrations
 
     url = Settings().database.url
 
@@ -69,8 +69,8 @@ def migrate(
 @app.command("rewrap-keys")
 def rewrap_keys() -> None:
     """Re-wrap every client data key under the active master codec key (before retiring an old one)."""
-    from core.datakeys import data_keys_for
-    from core.db import create_engine, session_factory
+    from core.store.datakeys import data_keys_for
+    from core.store.db import create_engine, session_factory
 
     settings = Settings()
 

@@ -23,11 +23,11 @@ import typer
 from numpy.typing import NDArray
 
 from cli.order_export import BadRow, ExportError, read_export
-from core.scoring.errors import ScoringError
-from core.scoring.params import ModelParameters
-from core.scoring.rfm import SEGMENTS, rfm_cutpoints, rfm_scores, rfm_segments
-from core.scoring.schema import TIERS
-from core.scoring.summary import Summary, day_number, summarize
+from core.domain.scoring.errors import ScoringError
+from core.domain.scoring.params import ModelParameters
+from core.domain.scoring.rfm import SEGMENTS, rfm_cutpoints, rfm_scores, rfm_segments
+from core.domain.scoring.schema import TIERS
+from core.domain.scoring.summary import Summary, day_number, summarize
 
 app = typer.Typer(
     help="Fit and apply the engagement model to an order export.",
@@ -144,7 +144,7 @@ def _load_and_fit(orders_csv: Path, until: date, unit: UnitChoice) -> tuple[Orde
     summary = summarize(orders.codes, orders.days, orders.amounts, until=until, unit=unit.value)
     if summary.n_clients == 0:
         raise _fail([f"{orders_csv}: no orders on or before {until.isoformat()}"])
-    from core.scoring.fit import fit_parameters  # scipy: imported only when fitting
+    from core.domain.scoring.fit import fit_parameters  # scipy: imported only when fitting
 
     try:
         params = fit_parameters(summary, fitted_at=datetime.now(UTC), version=0, force=True)
@@ -204,7 +204,7 @@ def _score_rows(
     orders: Orders, summary: Summary, params: ModelParameters, horizon: float
 ) -> Iterator[tuple[object, ...]]:
     """One output row per client, in SCORE_COLUMNS order."""
-    from core.scoring.score import score_population  # scipy: imported only when scoring
+    from core.domain.scoring.score import score_population  # scipy: imported only when scoring
 
     s = score_population(
         summary.frequency,

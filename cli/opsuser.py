@@ -16,12 +16,12 @@ from typing import Annotated
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import audit
-from core.audit import CLI
-from core.db import create_engine, session_factory
-from core.opsusers import OpsUserError, create_user, list_users, update_user, user_exists
-from core.process import run_and_exit
-from core.settings import Settings
+from core.runtime.process import run_and_exit
+from core.runtime.settings import Settings
+from core.store import audit
+from core.store.audit import CLI
+from core.store.db import create_engine, session_factory
+from core.store.opsusers import OpsUserError, create_user, list_users, update_user, user_exists
 
 app = typer.Typer(help="Dashboard users (ops).", no_args_is_help=True)
 DEV_USERNAME = "ops"

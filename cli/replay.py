@@ -38,9 +38,9 @@ from cli import replay_sources as sources
 from cli.devdata import dev_settings
 from cli.replay_pool import ReplayPool
 from cli.replay_sources import Outcome, SourceError
-from core.codec import CodecError
-from core.settings import Settings
-from core.temporal import configured_converter, connect
+from core.runtime.codec import CodecError
+from core.runtime.settings import Settings
+from core.runtime.temporal import configured_converter, connect
 
 REPLAY_BUILD_ID = "rekindle-replay"  # a fixed id spares the SDK hashing every loaded module
 CORE_MESSAGE = re.compile(r'Nondeterminism error: (?P<message>.*?)(?:", source:|$)', re.S)
@@ -290,7 +290,7 @@ async def _replay_request(
 
 async def replay_command(settings: Settings, request: Request) -> None:
     """``rekindle replay``: report each failure, then the JSON tally as the last line."""
-    from core.process import finish
+    from core.runtime.process import finish
 
     console = Console(stderr=True)
     if (problem := request.problem()) is not None:

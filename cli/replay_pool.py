@@ -23,7 +23,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from cli.replay_sources import Outcome
-from core.settings import Settings
+from core.runtime.settings import Settings
 
 CHUNK = 20  # histories per task: small enough to spread, large enough to amortize the hop
 _runner: asyncio.Runner | None = None

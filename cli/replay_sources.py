@@ -22,9 +22,9 @@ from typing import Literal, TypeVar
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.contracts import CLIENT_WORKFLOW
-from core.model_contracts import REFIT_WORKFLOW
-from core.ops_contracts import RESUME_TIMER_WORKFLOW, WEBHOOK_WORKFLOW
+from core.contracts.client import CLIENT_WORKFLOW
+from core.contracts.model import REFIT_WORKFLOW
+from core.contracts.ops import RESUME_TIMER_WORKFLOW, WEBHOOK_WORKFLOW
 
 REKINDLE_WORKFLOW_TYPES = (CLIENT_WORKFLOW, REFIT_WORKFLOW, RESUME_TIMER_WORKFLOW, WEBHOOK_WORKFLOW)
 RUNNING_QUERY = "ExecutionStatus = 'Running' AND WorkflowType IN ({})".format(

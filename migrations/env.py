@@ -1,6 +1,6 @@
 """Alembic environment: one history for PostgreSQL and SQLite.
 
-The URL comes from ``config.attributes["url"]`` (set by ``core.migrate``) or from
+The URL comes from ``config.attributes["url"]`` (set by ``core.store.migrate``) or from
 the settings, so the same command works for the dev stack, CI and production.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from core.db import ensure_sqlite_dir, sync_url
-from core.models import Base
-from core.settings import Settings
+from core.runtime.settings import Settings
+from core.store.db import ensure_sqlite_dir, sync_url
+from core.store.models import Base
 
 config = context.config
 url = config.attributes.get("url") or Settings().database.url

@@ -24,11 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from core import migrate
-from core.db import create_engine, session_factory
-from core.search_attributes import ALL as SEARCH_ATTRIBUTES
-from core.settings import DatabaseSettings, Settings
-from core.temporal import data_converter, register_search_attributes
+from core.domain.search_attributes import ALL as SEARCH_ATTRIBUTES
+from core.runtime.settings import DatabaseSettings, Settings
+from core.runtime.temporal import data_converter, register_search_attributes
+from core.store import migrate
+from core.store.db import create_engine, session_factory
 from tests.helpers import TEST_SECURITY, session_codec, truncate_all
 
 POSTGRES_URL = os.environ.get("REKINDLE_TEST_POSTGRES_URL")
@@ -57,7 +57,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     # The Temporal SDK can abort the interpreter at exit (sdk-python #300) after all
     # tests have passed: leave with pytest's own status once everything is reported.
-    from core.process import finish
+    from core.runtime.process import finish
 
     if os.environ.get("REKINDLE_TEST_NO_HARD_EXIT") != "1":
         finish(_exit_status)

@@ -18,10 +18,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from cli.demo_population import DemoClient
-from core.codec import EncryptionCodec, codec_from_settings
-from core.contracts import QUERY_STATE, ClientStateView, client_workflow_id
-from core.settings import SecuritySettings
-from core.uplift import Episode
+from core.contracts.client import QUERY_STATE, ClientStateView, client_workflow_id
+from core.domain.uplift import Episode
+from core.runtime.codec import EncryptionCodec, codec_from_settings
+from core.runtime.settings import SecuritySettings
 
 # The tests' payload-encryption key: every Temporal client in the tests (dev server,
 # time-skipping server, API, worker, subprocesses, replayer) encrypts with it. Fixed, so a
@@ -30,7 +30,7 @@ TEST_CODEC_KEY_ID = "test-1"
 TEST_CODEC_KEYS = (
     f"{TEST_CODEC_KEY_ID}:{base64.b64encode(hashlib.sha256(b'rekindle test key').digest()).decode()}"
 )
-# Long enough for the production entry points (core/startup.py), which refuse the dev defaults.
+# Long enough for the production entry points (core/runtime/startup.py), which refuse the dev defaults.
 TEST_SESSION_SECRET = "test-session-secret-not-for-production-0001"
 TEST_UNSUBSCRIBE_SECRET = "test-unsubscribe-secret-not-for-production-01"
 TEST_SUPPRESSION_HASH_SECRET = "test-suppression-hash-secret-not-for-production"
@@ -195,7 +195,7 @@ def truncate_all(url: str) -> None:
     """Empty every table of a PostgreSQL test database (after a test that shared it)."""
     from sqlalchemy import create_engine, text
 
-    from core.models import Base
+    from core.store.models import Base
 
     engine = create_engine(url)
     with engine.begin() as conn:

@@ -17,8 +17,16 @@ FORBIDDEN = {
     "workflows": {"api", "worker", "cli", "activities"},
     "core": {"api", "worker", "cli", "activities", "workflows"},
 }
-# modules a workflow may import from core: pure domain code and contracts, no I/O
-WORKFLOW_CORE_ALLOWED_IO = {"core.db", "core.settings", "core.models", "core.temporal", "core.logging"}
+# core's layers and what each may import of core. Domain code and contracts are pure (the
+# workflow sandbox loads them); the store (database) and the runtime (settings, logging,
+# Temporal connections, codecs) do I/O and may use each other.
+CORE_LAYERS = {
+    "domain": {"domain", "contracts"},
+    "contracts": {"domain", "contracts"},
+    "store": {"domain", "contracts", "store", "runtime"},
+    "runtime": {"domain", "contracts", "store", "runtime"},
+}
+IO_LAYERS = ("core.store", "core.runtime")
 IO_LIBRARIES = {"sqlalchemy", "httpx", "aiosmtplib", "openai", "smtplib", "requests", "socket", "os"}
 
 
@@ -51,7 +59,7 @@ def test_architecture_workflows_do_no_io() -> None:
     violations = []
     for path in _files("workflows"):
         for name in _imports(path):
-            if name in WORKFLOW_CORE_ALLOWED_IO or name.split(".")[0] in IO_LIBRARIES:
+            if name.startswith(IO_LAYERS) or name.split(".")[0] in IO_LIBRARIES:
                 violations.append(f"{path.relative_to(ROOT)} imports {name}")
     assert violations == []
 
@@ -85,15 +93,35 @@ def test_architecture_workflow_code_is_pure_all_the_way_down() -> None:
             continue
         closure[name] = _imports_with_names(path)
         pending += [i for i in closure[name] if i.split(".")[0] in OURS and i not in closure]
-    assert {"workflows.client", "core.contracts", "core.policy"} <= set(closure)
+    assert {"workflows.client", "core.contracts.client", "core.domain.policy"} <= set(closure)
     violations = sorted(
         f"{module} imports {name}"
         for module, names in closure.items()
         for name in names
-        if name.split(".")[0] in IO_LIBRARIES or name in WORKFLOW_CORE_ALLOWED_IO
+        if name.split(".")[0] in IO_LIBRARIES or name.startswith(IO_LAYERS)
     )
     assert violations == []
-    assert not set(closure) & WORKFLOW_CORE_ALLOWED_IO
+    assert not [module for module in closure if module.startswith(IO_LAYERS)]
+
+
+def test_architecture_core_has_four_layers_and_each_imports_only_what_it_may() -> None:
+    """Every module of core lives in a layer (no loose modules beside them), and pure layers
+    import neither the database nor the network, directly or through another layer."""
+    loose = sorted(path.name for path in (ROOT / "core").glob("*.py") if path.name != "__init__.py")
+    assert loose == []
+    assert sorted(
+        p.name for p in (ROOT / "core").iterdir() if p.is_dir() and p.name != "__pycache__"
+    ) == sorted(CORE_LAYERS)
+    violations = []
+    for layer, allowed in CORE_LAYERS.items():
+        for path in _files(f"core/{layer}"):
+            for name in _imports(path):
+                parts = name.split(".")
+                if parts[0] == "core" and len(parts) > 1 and parts[1] not in allowed:
+                    violations.append(f"{path.relative_to(ROOT)} ({layer}) imports {name}")
+                if layer in ("domain", "contracts") and parts[0] in IO_LIBRARIES - {"os"}:
+                    violations.append(f"{path.relative_to(ROOT)} ({layer}) imports {name}")
+    assert violations == []
 
 
 # The CLI modules that host the API itself (``rekindle api``, ``rekindle up``).
@@ -101,7 +129,7 @@ CLI_SERVING_THE_API = {"cli/main.py", "cli/devstack.py"}
 
 
 def test_architecture_http_stays_in_the_api() -> None:
-    """The CLI talks to workflows through ``core.client_workflow`` (domain errors), never
+    """The CLI talks to workflows through ``core.runtime.client_workflow`` (domain errors), never
     through the API's modules and their HTTP statuses."""
     violations = [
         f"{path.relative_to(ROOT)} imports {name}"
@@ -131,9 +159,9 @@ def _message_constant(name: str) -> bool:
 
 
 def test_architecture_client_workflow_message_names_are_spelled_once() -> None:
-    """Signal, update and query names live in ``core/contracts.py``; everyone else imports them,
+    """Signal, update and query names live in ``core/contracts/client.py``; everyone else imports them,
     so a rename cannot leave the API, the dashboard or a bench talking to a name nobody handles."""
-    contracts = ast.parse((ROOT / "core" / "contracts.py").read_text())
+    contracts = ast.parse((ROOT / "core" / "contracts" / "client.py").read_text())
     names = {
         node.value.value
         for node in contracts.body
@@ -149,7 +177,7 @@ def test_architecture_client_workflow_message_names_are_spelled_once() -> None:
     spelled: list[str] = []
     for package in ("api", "cli", "bench", "workflows", "worker", "core", "activities", "tests"):
         for path in sorted((ROOT / package).rglob("*.py")):
-            if path == ROOT / "core" / "contracts.py":
+            if path == ROOT / "core" / "contracts" / "client.py":
                 continue
             for node in ast.walk(ast.parse(path.read_text())):
                 if not isinstance(node, ast.Call):

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
 
-from core.codec import (
+from core.runtime.codec import (
     DATA_KEY_PREFIX,
     KEY_ID_METADATA,
     DataKeyDestroyed,
@@ -23,10 +23,10 @@ from core.codec import (
     codec_from_settings,
     new_key,
 )
-from core.datakeys import DataKeys, DataKeysUnavailable
-from core.db import transaction
-from core.models import ClientDataKey
-from core.settings import SecuritySettings
+from core.runtime.settings import SecuritySettings
+from core.store.datakeys import DataKeys, DataKeysUnavailable
+from core.store.db import transaction
+from core.store.models import ClientDataKey
 
 PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'{"email": "ada@example.com"}')
 

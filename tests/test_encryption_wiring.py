@@ -23,13 +23,15 @@ def test_encryption_wiring_clients_come_from_core_temporal_connect() -> None:
     violations = []
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
-            if path == ROOT / "core" / "temporal.py":
+            if path == ROOT / "core" / "runtime" / "temporal.py":
                 continue
             for call in _calls(path):
                 where = f"{path.relative_to(ROOT)}:{call.lineno}"
                 name = _name(call)
                 if name in {"Client.connect", "Client"} or name.endswith(".Client.connect"):
-                    violations.append(f"{where} builds a Temporal client itself; use core.temporal.connect")
+                    violations.append(
+                        f"{where} builds a Temporal client itself; use core.runtime.temporal.connect"
+                    )
                 if name.split(".")[-1] == "connect" and call.args:
                     first = ast.unparse(call.args[0])
                     if first.endswith(".temporal"):

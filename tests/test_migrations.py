@@ -13,9 +13,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from core import migrate
-from core.db import sync_url
-from core.models import Base
+from core.store import migrate
+from core.store.db import sync_url
+from core.store.models import Base
 
 POSTGRES_URL = os.environ.get("REKINDLE_TEST_POSTGRES_URL")
 

@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.refit import RefitActivities
-from core.db import transaction
-from core.model_contracts import FitModelInput, RefitModelInput, RefitModelResult, StoreModelInput
-from core.model_store import latest_parameters, parameters_version, save_parameters
-from core.models import Client, ModelParameterSet, Order
-from core.scoring.fit import fit_parameters
-from core.scoring.params import BgNbdParams, GammaGammaParams, ModelParameters, default_parameters
-from core.scoring.simulate import simulate_orders
-from core.scoring.summary import summarize
+from core.contracts.model import FitModelInput, RefitModelInput, RefitModelResult, StoreModelInput
+from core.domain.scoring.fit import fit_parameters
+from core.domain.scoring.params import BgNbdParams, GammaGammaParams, ModelParameters, default_parameters
+from core.domain.scoring.simulate import simulate_orders
+from core.domain.scoring.summary import summarize
+from core.store.db import transaction
+from core.store.model_store import latest_parameters, parameters_version, save_parameters
+from core.store.models import Client, ModelParameterSet, Order
 from tests.helpers import new_worker, unique_id
 from tests.workflows.recording import RECORD, record_chain
 from workflows.refit import RefitModelWorkflow

@@ -1,5 +1,5 @@
-from core.process import run_and_exit
-from core.settings import Settings
+from core.runtime.process import run_and_exit
+from core.runtime.settings import Settings
 from worker.main import serve
 
 run_and_exit(lambda: serve(Settings()))

@@ -16,15 +16,15 @@ from temporalio.converter import PayloadCodec
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker, WorkerDeploymentConfig, WorkerDeploymentVersion
 
-from core.codec import codec_from_settings
-from core.datakeys import DataKeys, data_keys_for
-from core.db import create_engine, session_factory
-from core.logging import configure_logging, get_logger
-from core.metrics import PLAINTEXT_PAYLOADS
-from core.settings import Settings, WorkerSettings
-from core.startup import require_production_settings
-from core.temporal import connect
-from core.tracing import flush as flush_traces
+from core.runtime.codec import codec_from_settings
+from core.runtime.logging import configure_logging, get_logger
+from core.runtime.metrics import PLAINTEXT_PAYLOADS
+from core.runtime.settings import Settings, WorkerSettings
+from core.runtime.startup import require_production_settings
+from core.runtime.temporal import connect
+from core.runtime.tracing import flush as flush_traces
+from core.store.datakeys import DataKeys, data_keys_for
+from core.store.db import create_engine, session_factory
 from worker import registry
 from worker.metrics import sdk_runtime, serve_metrics
 from worker.schedules import ensure_refit_schedule
@@ -70,7 +70,7 @@ def build_workers(client: Client, deps: registry.Dependencies) -> list[Worker]:
             workflows=registry.workflows(),
             activities=registry.main_activities(deps),
             # Every main-queue activity holds a database connection: never more at once than
-            # the pool can give (pool_size plus as many overflow connections, core/db.py).
+            # the pool can give (pool_size plus as many overflow connections, core/store/db.py).
             max_concurrent_activities=2 * deps.settings.database.pool_size,
             max_cached_workflows=deps.settings.worker.max_cached_workflows,
         ),

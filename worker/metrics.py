@@ -18,8 +18,8 @@ from threading import Thread
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from core.logging import get_logger
-from core.settings import WorkerSettings
+from core.runtime.logging import get_logger
+from core.runtime.settings import WorkerSettings
 
 log = get_logger(__name__)
 SDK_SCRAPE_TIMEOUT_SECONDS = 2.0

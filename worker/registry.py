@@ -19,7 +19,7 @@ from activities.refit import RefitActivities
 from activities.scoring import ScoringActivities
 from activities.sending import SendingActivities
 from activities.webhooks import WebhookActivities
-from core.settings import Settings
+from core.runtime.settings import Settings
 from workflows.ops import WebhookDeliveryWorkflow
 from workflows.registered import WORKFLOWS
 

@@ -18,9 +18,9 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from core.logging import get_logger
-from core.model_contracts import RefitModelInput
-from core.settings import Settings
+from core.contracts.model import RefitModelInput
+from core.runtime.logging import get_logger
+from core.runtime.settings import Settings
 from workflows.refit import RefitModelWorkflow
 
 log = get_logger(__name__)

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from core.logging import get_logger
-from core.ops_contracts import WEBHOOK_WORKFLOW, WebhookDeliveryInput, webhook_workflow_id
-from core.ops_models import WebhookEndpoint
-from core.settings import Settings
+from core.contracts.ops import WEBHOOK_WORKFLOW, WebhookDeliveryInput, webhook_workflow_id
+from core.runtime.logging import get_logger
+from core.runtime.settings import Settings
+from core.store.ops_models import WebhookEndpoint
 
 log = get_logger(__name__)
 

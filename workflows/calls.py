@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from core.contracts import (
+    from core.contracts.client import (
         ACTIVITY_DRAFT_EMAIL,
         ACTIVITY_LOAD_CLIENT,
         ACTIVITY_RECORD_ORDER,

@@ -5,7 +5,7 @@ How a run comes to hold a policy, each path replay-safe:
 
 - a new run loads the current version with ``load_policy`` on its first pass (behind the
   patch ``live-policy-load``: histories recorded before it replay without the activity);
-- a ``policy_changed`` signal (the pusher's batch signal, ``core/rollout.py``) offers a newer
+- a ``policy_changed`` signal (the pusher's batch signal, ``core/runtime/rollout.py``) offers a newer
   version; it is taken behind the patch ``live-policy-signal``, whose first check in a run that
   predates it happens live, so a long-running old run adopts too (a signal replayed from before
   that code existed is ignored, as it was then);
@@ -25,10 +25,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from core import campaign
-    from core.campaign import Episode
-    from core.contracts import EmailStatus, PendingEmail, WorkflowConfig
-    from core.policy_contracts import (
+    from core.contracts.client import EmailStatus, PendingEmail, WorkflowConfig
+    from core.contracts.policy import (
         ACTIVITY_LOAD_POLICY,
         LivePolicy,
         LoadPolicyInput,
@@ -36,7 +34,9 @@ with workflow.unsafe.imports_passed_through():
         PolicyChanged,
         PolicyFollower,
     )
-    from core.policy_document import Policy, QuietHours, TierPolicy, Tiers
+    from core.domain import campaign
+    from core.domain.campaign import Episode
+    from core.domain.policy_document import Policy, QuietHours, TierPolicy, Tiers
 
 LOAD_PATCH = "live-policy-load"
 SIGNAL_PATCH = "live-policy-signal"

@@ -28,9 +28,7 @@ from workflows.campaign import Campaign
 from workflows.pipeline import Consent, EmailPipeline, error_type
 
 with workflow.unsafe.imports_passed_through():
-    from core import policy
-    from core import search_attributes as sa
-    from core.contracts import (
+    from core.contracts.client import (
         CLIENT_WORKFLOW,
         IMPORT_BATCH_MAX,
         QUERY_STATE,
@@ -75,10 +73,12 @@ with workflow.unsafe.imports_passed_through():
         Unsubscribed,
         WorkflowCounters,
     )
-    from core.edits import failing_verdicts
-    from core.guardrails import failures
-    from core.ledger import OrderLedger
-    from core.policy_contracts import SIGNAL_POLICY_CHANGED, PolicyChanged
+    from core.contracts.policy import SIGNAL_POLICY_CHANGED, PolicyChanged
+    from core.domain import policy
+    from core.domain import search_attributes as sa
+    from core.domain.edits import failing_verdicts
+    from core.domain.guardrails import failures
+    from core.domain.ledger import OrderLedger
 
 FALLBACK_CHECK = timedelta(days=30)  # when the score names no next boundary (no orders, lapsed)
 MIN_CHECK_DELAY = timedelta(hours=1)

@@ -21,8 +21,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from core.contracts import SIGNAL_RESUMED, Resumed, client_workflow_id
-    from core.ops_contracts import (
+    from core.contracts.client import SIGNAL_RESUMED, Resumed, client_workflow_id
+    from core.contracts.ops import (
         ACTIVITY_DELIVER_WEBHOOKS,
         ACTIVITY_RESUME_CLIENT,
         RESUME_ACTOR,

@@ -20,8 +20,7 @@ from workflows import calls
 from workflows.campaign import Campaign
 
 with workflow.unsafe.imports_passed_through():
-    from core import policy
-    from core.contracts import (
+    from core.contracts.client import (
         UPDATE_ERROR_NOT_PENDING,
         ApproveEmail,
         CarriedState,
@@ -38,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateEmailResult,
         WorkflowConfig,
     )
+    from core.domain import policy
 
 DRAFT_FAILED_RETRY = timedelta(days=1)
 # A send that provably reached no SMTP server waits and tries again, longer each time, for as

@@ -8,7 +8,7 @@ never travel through the workflow. While there are too few clients the fit
 yields the defaults, nothing is stored, and rescoring keeps using the defaults.
 A retried store is a no-op (keyed by the run), so a run stores at most one
 version. A stored version is then pushed to every running client workflow (the same batch
-signal as a policy change, ``core/rollout.py``), so a client asleep for months re-plans its
+signal as a policy change, ``core/runtime/rollout.py``), so a client asleep for months re-plans its
 next check with the new model instead of keeping a boundary from the old one.
 """
 
@@ -21,7 +21,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from core.model_contracts import (
+    from core.contracts.model import (
         ACTIVITY_FIT_MODEL,
         ACTIVITY_STORE_MODEL,
         REFIT_WORKFLOW,
@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         StoreModelInput,
         StoreModelResult,
     )
-    from core.policy_contracts import ACTIVITY_PUSH_ROLLOUT, PushRolloutInput, PushRolloutResult
+    from core.contracts.policy import ACTIVITY_PUSH_ROLLOUT, PushRolloutInput, PushRolloutResult
 
 FIT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10), maximum_interval=timedelta(minutes=5), maximum_attempts=5

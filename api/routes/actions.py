@@ -25,7 +25,7 @@ from api.deps import StateDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE
 from api.order_schemas import ClientIdPath
 from api.routes.emails import EmailIdPath
-from core.audit import Actor
+from core.store.audit import Actor
 
 router = APIRouter(prefix="/v1", tags=["ops actions"])
 RESPONSES: dict[int | str, dict[str, object]] = {

@@ -13,7 +13,7 @@ from api.auth import AdminKey
 from api.deps import SessionDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES
 from api.pagination import bad_cursor, decode_cursor, encode_cursor
-from core.audit import AuditFilters, list_entries
+from core.store.audit import AuditFilters, list_entries
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 Text = Annotated[str | None, Query(max_length=128)]

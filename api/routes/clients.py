@@ -37,9 +37,9 @@ from api.schemas import (
     ProfileItemResult,
     ScorePoint,
 )
-from core.client_workflow import TemporalUnavailable, query_state
-from core.contracts import ProfileUpdated, Tier
-from core.models import Client
+from core.contracts.client import ProfileUpdated, Tier
+from core.runtime.client_workflow import TemporalUnavailable, query_state
+from core.store.models import Client
 
 PROFILE_BATCH_CONCURRENCY = 32  # as for order batches: hide round trips, never monopolise
 

@@ -11,7 +11,7 @@ from api.deps import StateDep
 from api.email_import import import_batch
 from api.email_import_schemas import IMPORT_EXAMPLE, ImportBatch, ImportResult
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, TEMPORAL_RETRY_AFTER_SECONDS
-from core.client_workflow import TemporalUnavailable
+from core.runtime.client_workflow import TemporalUnavailable
 
 router = APIRouter(prefix="/v1", tags=["emails"])
 

@@ -17,11 +17,17 @@ from api.deps import SessionDep, StateDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE, ApiError, ErrorResponse
 from api.queries import email_events, list_emails
 from api.schemas import ApproveIn, DecisionOut, EmailDetail, EmailPage, EmailSummary, RejectIn
-from core import audit
-from core.audit import Actor
-from core.client_workflow import decide_email
-from core.contracts import UPDATE_APPROVE_EMAIL, UPDATE_REJECT_EMAIL, ApproveEmail, EmailStatus, RejectEmail
-from core.models import Email
+from core.contracts.client import (
+    UPDATE_APPROVE_EMAIL,
+    UPDATE_REJECT_EMAIL,
+    ApproveEmail,
+    EmailStatus,
+    RejectEmail,
+)
+from core.runtime.client_workflow import decide_email
+from core.store import audit
+from core.store.audit import Actor
+from core.store.models import Email
 
 router = APIRouter(prefix="/v1", tags=["emails"])
 EmailIdPath = Annotated[

@@ -18,7 +18,7 @@ from api.errors import ERROR_RESPONSES, ApiError, documented
 from api.feedback import apply_events
 from api.feedback_schemas import FeedbackReply
 from api.webhook_auth import not_configured, require_basic_auth
-from core.feedback import BadPayload, BadSignature, FeedbackEvent, postmark, sendgrid, sns
+from core.domain.feedback import BadPayload, BadSignature, FeedbackEvent, postmark, sendgrid, sns
 
 router = APIRouter(prefix="/v1/webhooks", tags=["delivery feedback"])
 MAX_CERTIFICATES = 32

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from temporalio.service import RPCError
 
 from api.deps import StateDep
-from core.logging import get_logger
-from core.metrics import CONTENT_TYPE, generate_latest
+from core.runtime.logging import get_logger
+from core.runtime.metrics import CONTENT_TYPE, generate_latest
 
 router = APIRouter(tags=["ops"])
 log = get_logger(__name__)
@@ -93,5 +93,5 @@ async def readyz(state: StateDep) -> JSONResponse:
     },
 )
 async def metrics() -> Response:
-    """The process's application metrics (core/metrics.py): requests, orders, and more."""
+    """The process's application metrics (core/runtime/metrics.py): requests, orders, and more."""
     return Response(generate_latest(), media_type=CONTENT_TYPE)

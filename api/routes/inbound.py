@@ -17,8 +17,8 @@ from api.feedback import apply_events
 from api.feedback_schemas import InboundReply
 from api.routes.feedback import RESPONSES, parse_json
 from api.webhook_auth import require_basic_auth
-from core.feedback import inbound, postmark
-from core.tokens import verify_unsubscribe_token
+from core.domain.feedback import inbound, postmark
+from core.domain.tokens import verify_unsubscribe_token
 
 router = APIRouter(prefix="/v1/webhooks", tags=["delivery feedback"])
 # the raw RFC 5322 bytes; documented as octet-stream, which every HTTP client can send as is

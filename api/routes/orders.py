@@ -24,8 +24,8 @@ from api.order_schemas import (
     OrderBatch,
     OrderIn,
 )
-from core.client_workflow import TemporalUnavailable, send_order
-from core.metrics import ORDERS_ACCEPTED, ORDERS_UNAVAILABLE
+from core.runtime.client_workflow import TemporalUnavailable, send_order
+from core.runtime.metrics import ORDERS_ACCEPTED, ORDERS_UNAVAILABLE
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 

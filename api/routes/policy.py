@@ -23,7 +23,7 @@ from api.policy_schemas import (
     Rollout,
 )
 from api.routes.actions import key_actor
-from core.policy_store import policy_versions
+from core.store.policy_store import policy_versions
 
 router = APIRouter(prefix="/v1", tags=["policy"])
 

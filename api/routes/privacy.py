@@ -13,12 +13,12 @@ from api.deps import StateDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE, ApiError
 from api.order_schemas import ClientIdPath
 from api.privacy_schemas import ClientExport, ErasureReceipt
-from core.client_workflow import UNAVAILABLE_CODES, TemporalUnavailable, query_state
-from core.contracts import client_workflow_id
-from core.db import transaction, utcnow
-from core.logging import get_logger
-from core.ops_contracts import resume_timer_id
-from core.privacy import erase_client, export_client, scrub_sqlite_log
+from core.contracts.client import client_workflow_id
+from core.contracts.ops import resume_timer_id
+from core.runtime.client_workflow import UNAVAILABLE_CODES, TemporalUnavailable, query_state
+from core.runtime.logging import get_logger
+from core.store.db import transaction, utcnow
+from core.store.privacy import erase_client, export_client, scrub_sqlite_log
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1", tags=["privacy"])

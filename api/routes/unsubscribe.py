@@ -20,8 +20,8 @@ from api.consent import PAUSE_DAYS, ConsentStatus, SignalSource, consent_status,
 from api.deps import StateDep
 from api.errors import ERROR_RESPONSES, TEMPORAL_RETRY_AFTER_SECONDS
 from api.ui.common import env, security_headers
-from core.client_workflow import TemporalUnavailable
-from core.tokens import verify_unsubscribe_token
+from core.domain.tokens import verify_unsubscribe_token
+from core.runtime.client_workflow import TemporalUnavailable
 
 router = APIRouter(tags=["unsubscribe"])
 

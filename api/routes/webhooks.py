@@ -31,10 +31,10 @@ from api.webhook_schemas import (
     EndpointPage,
     ReplayIn,
 )
-from core import audit
-from core.db import transaction, utcnow
-from core.ops_models import OutboxEvent, WebhookDelivery, WebhookEndpoint
-from core.webhook_urls import url_problem
+from core.runtime.webhook_urls import url_problem
+from core.store import audit
+from core.store.db import transaction, utcnow
+from core.store.ops_models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 RESPONSES: dict[int | str, dict[str, object]] = {**AUTH_RESPONSES, **NOT_FOUND_RESPONSE, **ERROR_RESPONSES}

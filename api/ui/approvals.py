@@ -17,23 +17,23 @@ from temporalio.service import RPCError
 
 from api.ui import queries
 from api.ui.common import ActDep, Ui, UiDep, is_htmx, render, start_timer
-from core import audit
-from core.client_workflow import (
-    EditRejected,
-    EmailNotPending,
-    TemporalUnavailable,
-    WorkflowBusy,
-    decide_email,
-)
-from core.contracts import (
+from core.contracts.client import (
     UPDATE_APPROVE_EMAIL,
     UPDATE_REJECT_EMAIL,
     ApproveEmail,
     EmailDecision,
     RejectEmail,
 )
-from core.logging import get_logger
-from core.models import Client, Email
+from core.runtime.client_workflow import (
+    EditRejected,
+    EmailNotPending,
+    TemporalUnavailable,
+    WorkflowBusy,
+    decide_email,
+)
+from core.runtime.logging import get_logger
+from core.store import audit
+from core.store.models import Client, Email
 
 router = APIRouter(prefix="/ui/approvals", include_in_schema=False, dependencies=[Depends(start_timer)])
 log = get_logger(__name__)
@@ -108,7 +108,7 @@ def _changed(new: str | None, old: str | None) -> str | None:
 
 
 async def _update(ui: Ui, email: Email, name: str, arg: BaseModel) -> Outcome:
-    """The same Update the API sends (core.client_workflow.decide_email: a deterministic id, so
+    """The same Update the API sends (core.runtime.client_workflow.decide_email: a deterministic id, so
     a repeated click or bulk run is deduplicated by Temporal), answered for a person."""
     try:
         decision = await decide_email(ui.state.temporal, email.client_id, name, arg)

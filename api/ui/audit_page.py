@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BeforeValidator, StringConstraints
 
 from api.ui.common import AdminDep, render, start_timer
-from core.audit import AuditFilters, list_entries
+from core.store.audit import AuditFilters, list_entries
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(start_timer)])
 Blank = BeforeValidator(lambda v: None if v == "" else v)

@@ -12,9 +12,9 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from api.deps import StateDep
 from api.ui import session as cookies
 from api.ui.common import PostDep, render
-from core import audit
-from core.audit import Actor
-from core.opsusers import authenticate
+from core.store import audit
+from core.store.audit import Actor
+from core.store.opsusers import authenticate
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 STATIC = Path(__file__).resolve().parent.parent / "static"

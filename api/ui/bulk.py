@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from api.ui import queries
 from api.ui.approvals import Outcome, _update, record_decision
 from api.ui.common import ActDep, Ui, render, start_timer
-from core.contracts import ApproveEmail, RejectEmail
-from core.models import Email
+from core.contracts.client import ApproveEmail, RejectEmail
+from core.store.models import Email
 
 router = APIRouter(prefix="/ui/approvals", include_in_schema=False, dependencies=[Depends(start_timer)])
 MAX_SELECTED = 100

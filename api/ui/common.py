@@ -21,9 +21,9 @@ from fastapi.responses import HTMLResponse
 from api.deps import AppState, get_state
 from api.ui import session as cookies
 from api.ui.session import UiSession
-from core.audit import Actor
-from core.money import from_minor
-from core.opsusers import Role, active_role, role_allows
+from core.domain.money import from_minor
+from core.store.audit import Actor
+from core.store.opsusers import Role, active_role, role_allows
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 HTMX = "htmx-2.0.11.min.js"

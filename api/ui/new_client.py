@@ -17,9 +17,9 @@ from api import actions
 from api.errors import ApiError
 from api.schemas import ClientProfileIn
 from api.ui.common import ActDep, UiDep, render, start_timer
-from core import audit
-from core.contracts import CLIENT_ID_PATTERN
-from core.models import Client
+from core.contracts.client import CLIENT_ID_PATTERN
+from core.store import audit
+from core.store.models import Client
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(start_timer)])
 FIELDS = ("email", "first_name", "last_name", "time_zone", "locale", "style_notes")

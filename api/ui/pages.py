@@ -16,10 +16,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.ui import charts, queries
 from api.ui.common import UiDep, is_htmx, render, start_timer
 from api.ui.ops import flash
-from core.contracts import CLIENT_ID_PATTERN, QUERY_STATE, ClientStateView, client_workflow_id
-from core.db import utcnow
-from core.ops_models import ClientPause
-from core.uplift import report_from_counts
+from core.contracts.client import CLIENT_ID_PATTERN, QUERY_STATE, ClientStateView, client_workflow_id
+from core.domain.uplift import report_from_counts
+from core.store.db import utcnow
+from core.store.ops_models import ClientPause
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(start_timer)])
 STATE_TIMEOUT_SECONDS = 2.0

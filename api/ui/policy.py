@@ -19,9 +19,9 @@ from temporalio.service import RPCError
 
 from api import policy_service
 from api.ui.common import PostDep, Ui, UiDep, render, start_timer
-from core.contracts import CLIENT_WORKFLOW
-from core.policy_document import Policy, diff
-from core.policy_store import policy_versions
+from core.contracts.client import CLIENT_WORKFLOW
+from core.domain.policy_document import Policy, diff
+from core.store.policy_store import policy_versions
 
 router = APIRouter(prefix="/ui/policy", include_in_schema=False, dependencies=[Depends(start_timer)])
 DocumentForm = Annotated[str, Form(max_length=50_000)]

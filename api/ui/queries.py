@@ -26,9 +26,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.queries import ClientFilters
-from core.db import UTCDateTime
-from core.models import Client, Email, EmailEvent, EngagementScore, Order
-from core.uplift import WINDOWS, Arm, Counts
+from core.domain.uplift import WINDOWS, Arm, Counts
+from core.store.db import UTCDateTime
+from core.store.models import Client, Email, EmailEvent, EngagementScore, Order
 
 TIERS = ("active", "cooling", "at_risk", "lapsed")
 PAGE_SIZE = 50
@@ -255,7 +255,7 @@ async def uplift_counts(
     """Per arm and window: (reordered within it, clients whose window has closed); and episodes.
 
     One episode per client: their first re-engagement email that was sent (emailed) or
-    held out (holdout), anchored at the draft; the same rules as ``core.uplift.Episode``.
+    held out (holdout), anchored at the draft; the same rules as ``core.domain.uplift.Episode``.
     """
     dialect = session.get_bind().dialect.name
     episode = Email.status.in_(("sent", "holdout"))

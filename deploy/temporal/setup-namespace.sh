@@ -1,6 +1,6 @@
 #!/bin/sh
 # One-shot job (temporalio/admin-tools): Rekindle's namespace and the search attributes ops
-# filter by in the Web UI (core/search_attributes.py). Safe to run again.
+# filter by in the Web UI (core/domain/search_attributes.py). Safe to run again.
 set -eu
 NS="${REKINDLE_NAMESPACE:-rekindle}"
 temporal operator namespace describe --namespace "$NS" >/dev/null 2>&1 \

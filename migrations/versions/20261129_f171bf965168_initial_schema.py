@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+import core.store.db
 
 revision: str = 'f171bf965168'
 down_revision: str | None = None
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('secret_hash', sa.String(length=128), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('scopes', sa.JSON(), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', core.store.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
     sa.UniqueConstraint('key_id', name=op.f('uq_api_keys_key_id'))
     )
@@ -42,15 +42,15 @@ def upgrade() -> None:
     sa.Column('order_count', sa.Integer(), nullable=False),
     sa.Column('total_spend_minor', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=True),
-    sa.Column('first_order_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_order_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_order_at', core.store.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_order_at', core.store.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('score', sa.Float(), nullable=True),
     sa.Column('tier', sa.String(length=16), nullable=True),
     sa.Column('segment', sa.String(length=32), nullable=True),
     sa.Column('holdout', sa.Boolean(), nullable=False),
-    sa.Column('unsubscribed_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('unsubscribed_at', core.store.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_clients'))
     )
     with op.batch_alter_table('clients', schema=None) as batch_op:
@@ -62,7 +62,7 @@ def upgrade() -> None:
     op.create_table('model_parameters',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('fitted_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('fitted_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('n_clients', sa.Integer(), nullable=False),
     sa.Column('unit', sa.String(length=8), nullable=False),
     sa.Column('params', sa.JSON(), nullable=False),
@@ -76,7 +76,7 @@ def upgrade() -> None:
     sa.Column('client_id', sa.String(length=128), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=True),
     sa.Column('reason', sa.String(length=32), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_suppressions')),
     sa.UniqueConstraint('client_id', 'reason', name=op.f('uq_suppressions_client_id_reason'))
     )
@@ -99,16 +99,16 @@ def upgrade() -> None:
     sa.Column('guardrails', sa.JSON(), nullable=True),
     sa.Column('holdout', sa.Boolean(), nullable=False),
     sa.Column('approved_by', sa.String(length=128), nullable=True),
-    sa.Column('approved_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('approved_at', core.store.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('rejected_reason', sa.Text(), nullable=True),
-    sa.Column('scheduled_for', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sending_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('scheduled_for', core.store.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sending_at', core.store.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', core.store.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('message_id', sa.String(length=255), nullable=True),
     sa.Column('to_address', sa.String(length=320), nullable=True),
     sa.Column('failure_reason', sa.Text(), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_emails_client_id_clients'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_emails'))
     )
@@ -119,7 +119,7 @@ def upgrade() -> None:
     op.create_table('engagement_scores',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('client_id', sa.String(length=128), nullable=False),
-    sa.Column('scored_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('scored_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('score', sa.Float(), nullable=False),
     sa.Column('tier', sa.String(length=16), nullable=False),
     sa.Column('segment', sa.String(length=32), nullable=True),
@@ -137,11 +137,11 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('order_id', sa.String(length=128), nullable=False),
     sa.Column('client_id', sa.String(length=128), nullable=False),
-    sa.Column('placed_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('placed_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('amount_minor', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('items', sa.JSON(), nullable=False),
-    sa.Column('recorded_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_orders_client_id_clients'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
     sa.UniqueConstraint('order_id', name=op.f('uq_orders_order_id'))
@@ -154,7 +154,7 @@ def upgrade() -> None:
     sa.Column('email_id', sa.String(length=64), nullable=False),
     sa.Column('client_id', sa.String(length=128), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
-    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=128), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['email_id'], ['emails.id'], name=op.f('fk_email_events_email_id_emails'), ondelete='CASCADE'),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+import core.store.db
 
 revision: str = '5c1e7a9b2d40'
 down_revision: str | None = '5e1f0a3c9b27'
@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column('document', sa.JSON(), nullable=False),
         sa.Column('digest', sa.String(length=64), nullable=False),
         sa.Column('changes', sa.JSON(), nullable=False),
-        sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('created_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('created_by', sa.String(length=128), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_policy_versions')),
         sa.UniqueConstraint('version', name=op.f('uq_policy_versions_version')),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+import core.store.db
 
 revision: str = '5e1f7a2c9b10'
 down_revision: str | None = '0610dafed936'
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=24), nullable=False),
     sa.Column('client_id', sa.String(length=128), nullable=True),
     sa.Column('email_id', sa.String(length=64), nullable=True),
-    sa.Column('occurred_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('received_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('detail', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_delivery_events')),
     sa.UniqueConstraint('provider', 'event_id', name=op.f('uq_delivery_events_provider_event_id'))
@@ -38,8 +38,8 @@ def upgrade() -> None:
     sa.Column('client_id', sa.String(length=128), nullable=False),
     sa.Column('action', sa.String(length=16), nullable=False),
     sa.Column('source', sa.String(length=32), nullable=False),
-    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('until', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('at', core.store.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('until', core.store.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_events'))
     )
     op.create_index(op.f('ix_consent_events_client_id'), 'consent_events', ['client_id'], unique=False)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+import core.store.db
 
 revision: str = 'c4e19a7d2b31'
 down_revision: str | None = '5e1f7a2c9b10'
@@ -24,7 +24,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table('audit_log',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=128), nullable=False),
     sa.Column('actor_kind', sa.String(length=16), nullable=False),
     sa.Column('action', sa.String(length=64), nullable=False),
@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('event_id', sa.String(length=40), nullable=False),
     sa.Column('type', sa.String(length=48), nullable=False),
     sa.Column('client_id', sa.String(length=128), nullable=True),
-    sa.Column('occurred_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_outbox_events')),
     sa.UniqueConstraint('event_id', name=op.f('uq_outbox_events_event_id'))
@@ -63,19 +63,19 @@ def upgrade() -> None:
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('cursor', sa.BigInteger(), nullable=False),
     sa.Column('description', sa.String(length=200), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=128), nullable=False),
-    sa.Column('disabled_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('disabled_at', core.store.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_endpoints'))
     )
     op.create_table('client_pauses',
     sa.Column('client_id', sa.String(length=128), nullable=False),
     sa.Column('paused', sa.Boolean(), nullable=False),
-    sa.Column('paused_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('paused_until', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paused_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paused_until', core.store.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('paused_by', sa.String(length=128), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
-    sa.Column('resumed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resumed_at', core.store.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resumed_by', sa.String(length=128), nullable=True),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_client_pauses_client_id_clients'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('client_id', name=op.f('pk_client_pauses'))
@@ -88,9 +88,9 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
     sa.Column('last_error', sa.String(length=500), nullable=True),
-    sa.Column('first_attempt_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_attempt_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('delivered_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_attempt_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_attempt_at', core.store.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', core.store.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoints.id'], name=op.f('fk_webhook_deliveries_endpoint_id_webhook_endpoints'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
     sa.UniqueConstraint('endpoint_id', 'event_seq', name=op.f('uq_webhook_deliveries_endpoint_id_event_seq'))
@@ -104,7 +104,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('ops_users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('role', sa.String(length=16), server_default='admin', nullable=False))
-        batch_op.add_column(sa.Column('disabled_at', core.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('disabled_at', core.store.db.UTCDateTime(timezone=True), nullable=True))
 
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db import transaction
-from core.models import Client, Email, EmailEvent, Order
+from core.store.db import transaction
+from core.store.models import Client, Email, EmailEvent, Order
 from tests.helpers import unique_id
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

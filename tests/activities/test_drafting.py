@@ -14,10 +14,10 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 from activities.drafting import DraftingActivities
-from core.contracts import DraftEmailInput, DraftEmailResult
-from core.guardrails import unapproved_offer_phrases
-from core.models import Email
-from core.settings import LlmSettings, Settings
+from core.contracts.client import DraftEmailInput, DraftEmailResult
+from core.domain.guardrails import unapproved_offer_phrases
+from core.runtime.settings import LlmSettings, Settings
+from core.store.models import Email
 from tests.activities.factories import NOW, add_client, add_email, events, get_email
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import serve_app, unique_id

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from activities.drafting import DraftingActivities
-from core.contracts import DraftEmailInput, DraftEmailResult
-from core.policy_document import Policy, default_policy
-from core.policy_store import save_policy
-from core.settings import Settings
+from core.contracts.client import DraftEmailInput, DraftEmailResult
+from core.domain.policy_document import Policy, default_policy
+from core.runtime.settings import Settings
+from core.store.policy_store import save_policy
 from tests.activities.factories import NOW, add_client, add_email
 from tests.activities.test_drafting import Llm, llm
 from tests.helpers import unique_id

@@ -13,11 +13,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.orders import OrderActivities
-from core.clients import CLIENT_ERASED
-from core.contracts import OrderPlaced, RecordOrderInput
-from core.db import transaction, utcnow
-from core.models import Client, Order
-from core.privacy import erase_client
+from core.contracts.client import OrderPlaced, RecordOrderInput
+from core.store.clients import CLIENT_ERASED
+from core.store.db import transaction, utcnow
+from core.store.models import Client, Order
+from core.store.privacy import erase_client
 from tests.helpers import order_body
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.emails import EmailActivities
-from core.ops_models import OutboxEvent
-from core.settings import Settings
+from core.runtime.settings import Settings
+from core.store.ops_models import OutboxEvent
 from tests.activities.factories import NOW, add_client, add_email
 from tests.activities.test_emails import _update
 

@@ -11,9 +11,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.orders import OrderActivities
 from activities.scoring import ScoringActivities
-from core.contracts import OrderPlaced, RecordOrderInput, RescoreInput
-from core.models import Client, EngagementScore
-from core.policy import in_holdout
+from core.contracts.client import OrderPlaced, RecordOrderInput, RescoreInput
+from core.domain.policy import in_holdout
+from core.store.models import Client, EngagementScore
 
 T0 = datetime(2026, 1, 1, 10, tzinfo=UTC)
 

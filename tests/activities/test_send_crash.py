@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from core.contracts import ACTIVITY_SEND_EMAIL, SendEmailResult
-from core.settings import Settings
+from core.contracts.client import ACTIVITY_SEND_EMAIL, SendEmailResult
+from core.runtime.settings import Settings
 from tests.activities.factories import add_client, add_email, events, get_email
 from tests.fakes.smtp import smtp_server
 from tests.fakes.workflows import ActivityCall, ActivityCallWorkflow

@@ -14,10 +14,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.sending import SendingActivities
-from core.contracts import SendEmailInput, SendEmailResult
-from core.models import Suppression
-from core.settings import Settings, SmtpSecurity
-from core.tokens import verify_unsubscribe_token
+from core.contracts.client import SendEmailInput, SendEmailResult
+from core.domain.tokens import verify_unsubscribe_token
+from core.runtime.settings import Settings, SmtpSecurity
+from core.store.models import Suppression
 from tests.activities.factories import NOW, add_client, add_email, events, get_email
 from tests.fakes.smtp import make_certificate, smtp_server
 from tests.helpers import free_port

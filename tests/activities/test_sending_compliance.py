@@ -14,8 +14,8 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 
-from core.guardrails import check_footer
-from core.settings import Settings
+from core.domain.guardrails import check_footer
+from core.runtime.settings import Settings
 from tests.activities.test_sending import _approved, _part, _send, _settings
 from tests.fakes.smtp import smtp_server
 

@@ -17,8 +17,8 @@ from temporalio.testing import ActivityEnvironment
 
 from activities import mail
 from activities.sending import SendingActivities
-from core.contracts import SendEmailInput, SendEmailResult
-from core.settings import Settings, SmtpSettings
+from core.contracts.client import SendEmailInput, SendEmailResult
+from core.runtime.settings import Settings, SmtpSettings
 from tests.activities.factories import add_client, add_email, get_email
 from tests.fakes.smtp import FakeSmtp, smtp_server
 

@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from core.feedback.sns import string_to_sign
+from core.domain.feedback.sns import string_to_sign
 from tests.helpers import serve_app
 
 TOPIC = "arn:aws:sns:us-west-2:123456789012:ses-feedback"

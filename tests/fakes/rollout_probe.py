@@ -14,9 +14,9 @@ from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 with workflow.unsafe.imports_passed_through():
-    from core.policy_contracts import SIGNAL_POLICY_CHANGED, LivePolicy, PolicyChanged, PolicyFollower
-    from core.policy_document import Policy
-    from core.search_attributes import MODEL_VERSION, POLICY_VERSION
+    from core.contracts.policy import SIGNAL_POLICY_CHANGED, LivePolicy, PolicyChanged, PolicyFollower
+    from core.domain.policy_document import Policy
+    from core.domain.search_attributes import MODEL_VERSION, POLICY_VERSION
 
 PROBE = "RolloutProbeWorkflow"
 SLEEP = timedelta(days=180)

@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 # Imported normally, not passed through: the sandbox re-runs the module, proving it is pure.
-from core.guardrails import check_draft, failures
+from core.domain.guardrails import check_draft, failures
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel

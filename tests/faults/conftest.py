@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
-from core.apikeys import create_key
-from core.db import create_engine, session_factory
-from core.settings import DatabaseSettings, Settings, SmtpSettings, TemporalSettings
+from core.runtime.settings import DatabaseSettings, Settings, SmtpSettings, TemporalSettings
+from core.store.apikeys import create_key
+from core.store.db import create_engine, session_factory
 from tests.faults.scenario import FAULT_POLICY
 from tests.helpers import TEST_SECURITY, serve_app, truncate_all
 

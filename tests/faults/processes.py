@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cli.devstack import server_state_flags
-from core.settings import Settings
+from core.runtime.settings import Settings
 from tests.helpers import PRODUCTION_TEST_ENV, TEST_CODEC_KEY_ID, TEST_CODEC_KEYS, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

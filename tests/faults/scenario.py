@@ -24,11 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from core.contracts import client_workflow_id
-from core.models import Client as ClientRow
-from core.models import Email, Order
-from core.settings import PolicySettings
-from core.tokens import make_unsubscribe_token
+from core.contracts.client import client_workflow_id
+from core.domain.tokens import make_unsubscribe_token
+from core.runtime.settings import PolicySettings
+from core.store.models import Client as ClientRow
+from core.store.models import Email, Order
 from tests.fakes.smtp import Received
 from tests.helpers import eventually, order_body
 

@@ -12,8 +12,8 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 from temporalio.client import Client
 
-from core import migrate
-from core.datakeys import UNAVAILABLE_MESSAGE
+from core.store import migrate
+from core.store.datakeys import UNAVAILABLE_MESSAGE
 from tests.fakes.smtp import smtp_server
 from tests.faults.conftest import fault_settings, serve_api
 from tests.faults.processes import postgres_cluster, worker_process

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from core.models import Email, EmailEvent
+from core.store.models import Email, EmailEvent
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.smtp import smtp_server
 from tests.faults.conftest import fault_settings, serve_api

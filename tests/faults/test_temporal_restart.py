@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from core.temporal import data_converter
+from core.runtime.temporal import data_converter
 from tests.fakes.smtp import smtp_server
 from tests.faults.conftest import fault_settings, serve_api
 from tests.faults.processes import TemporalServer, worker_process

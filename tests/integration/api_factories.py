@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db import utcnow
-from core.models import Client, Email, EmailEvent, EngagementScore
+from core.store.db import utcnow
+from core.store.models import Client, Email, EmailEvent, EngagementScore
 
 
 async def add_client(sessions: async_sessionmaker[AsyncSession], client_id: str, **fields: Any) -> None:

@@ -12,10 +12,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from core.apikeys import Scope, create_key
-from core.datakeys import DataKeys
-from core.settings import Settings
-from core.temporal import connect, data_converter
+from core.runtime.settings import Settings
+from core.runtime.temporal import connect, data_converter
+from core.store.apikeys import Scope, create_key
+from core.store.datakeys import DataKeys
 from tests.helpers import free_port, serve_app, session_codec
 from worker.main import workers_running
 

@@ -13,10 +13,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client as TemporalClient
 
 from activities.mail import message_id
-from core.contracts import client_workflow_id
-from core.db import utcnow
-from core.models import ConsentEvent, DeliveryEvent, EmailEvent, Suppression
-from core.settings import FeedbackSettings, Settings
+from core.contracts.client import client_workflow_id
+from core.runtime.settings import FeedbackSettings, Settings
+from core.store.db import utcnow
+from core.store.models import ConsentEvent, DeliveryEvent, EmailEvent, Suppression
 from tests.fakes.providers import FakeSns, SendGridSigner
 from tests.helpers import unique_id
 from tests.integration.api_factories import add_client, add_email

@@ -8,8 +8,8 @@ import os
 
 from api.app import create_app
 from api.main import serve
-from core.process import run_and_exit
-from core.settings import Settings
+from core.runtime.process import run_and_exit
+from core.runtime.settings import Settings
 
 
 def main() -> None:

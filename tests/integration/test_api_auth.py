@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.apikeys import parse_token, revoke_key, verify_token
-from core.models import ApiKey
+from core.store.apikeys import parse_token, revoke_key, verify_token
+from core.store.models import ApiKey
 from tests.helpers import order_body, unique_id
 from tests.integration.conftest import Stack
 

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.contracts import QUERY_STATE, ClientStateView, client_workflow_id
-from core.db import utcnow
-from core.models import Client, EmailEvent
+from core.contracts.client import QUERY_STATE, ClientStateView, client_workflow_id
+from core.store.db import utcnow
+from core.store.models import Client, EmailEvent
 from tests.helpers import eventually, order_body, unique_id
 from tests.integration.conftest import Stack
 

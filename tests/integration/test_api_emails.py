@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from core import client_workflow
-from core.contracts import CLIENT_WORKFLOW, client_workflow_id
-from core.db import utcnow
+from core.contracts.client import CLIENT_WORKFLOW, client_workflow_id
+from core.runtime import client_workflow
+from core.store.db import utcnow
 from tests.helpers import eventually, order_body, unique_id, utc
 from tests.integration.api_factories import add_client, add_email
 from tests.integration.conftest import Stack

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.policy import in_holdout
+from core.domain.policy import in_holdout
 from tests.helpers import unique_id
 from tests.integration.conftest import Stack
 

@@ -10,9 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.models import Client, Order, Suppression
-from core.settings import Settings
-from core.tokens import make_unsubscribe_token
+from core.domain.tokens import make_unsubscribe_token
+from core.runtime.settings import Settings
+from core.store.models import Client, Order, Suppression
 from tests.helpers import eventually, order_body, unique_id
 from tests.integration.conftest import Stack
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus
 
-from core.ops_contracts import webhook_workflow_id
-from core.ops_models import ClientPause, OutboxEvent
+from core.contracts.ops import webhook_workflow_id
+from core.store.ops_models import ClientPause, OutboxEvent
 from tests.fakes.webhook_receiver import Receiver
 from tests.helpers import eventually, serve_app, unique_id
 from tests.integration.api_factories import add_client, add_email
@@ -157,7 +157,7 @@ async def _statuses(stack: Stack, endpoint_id: str, expected: list[str]) -> bool
 
 async def test_private_endpoint_refused_unless_allowed(stack: Stack) -> None:
     # The test settings allow private URLs (like the dev stack); the check itself:
-    from core.webhook_urls import url_problem
+    from core.runtime.webhook_urls import url_problem
 
     assert await url_problem("http://127.0.0.1:9/hook", allow_private=False) == "https is required"
     assert "private" in (await url_problem("https://10.0.0.5/hook", allow_private=False) or "")

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 
-from core.contracts import client_workflow_id
-from core.models import Client, Suppression
-from core.tokens import make_unsubscribe_token
+from core.contracts.client import client_workflow_id
+from core.domain.tokens import make_unsubscribe_token
+from core.store.models import Client, Suppression
 from tests.helpers import unique_id
 from tests.integration.api_factories import add_client
 from tests.integration.conftest import Stack

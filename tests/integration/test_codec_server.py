@@ -15,8 +15,8 @@ from temporalio.api.common.v1 import Payload
 
 from api.app import create_app
 from api.deps import AppState
-from core.codec import ENCODING, KEY_ID_METADATA, codec_from_settings, new_key
-from core.settings import DatabaseSettings, SecuritySettings, Settings
+from core.runtime.codec import ENCODING, KEY_ID_METADATA, codec_from_settings, new_key
+from core.runtime.settings import DatabaseSettings, SecuritySettings, Settings
 from tests.helpers import TEST_SECURITY, serve_app, wire_payload
 
 TOKEN = "ops-token-" + "x" * 24

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cli.demo import DemoFailed, run_demo
 from cli.demo_population import DemoClient, build_population
-from core.contracts import QUERY_STATE, ClientStateView, client_workflow_id
-from core.db import utcnow
-from core.models import Client, Email, Order
-from core.opsusers import create_user
-from core.uplift import Arm, count_episodes
+from core.contracts.client import QUERY_STATE, ClientStateView, client_workflow_id
+from core.domain.uplift import Arm, count_episodes
+from core.store.db import utcnow
+from core.store.models import Client, Email, Order
+from core.store.opsusers import create_user
 from tests.helpers import demo_episodes, eventually, unique_id
 from tests.integration.conftest import Stack
 from tests.ui.conftest import OPS_PASSWORD, OPS_USER, sign_in

@@ -26,16 +26,16 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from cli.replay import new_replayer
-from core.clients import client_row
-from core.codec import DATA_KEY_PREFIX, KEY_ID_METADATA, DataKeyDestroyed, EncryptionCodec
-from core.contracts import client_workflow_id
-from core.datakeys import ReplayDataKeys
-from core.db import transaction
-from core.models import Base
-from core.models import Client as ClientRow
-from core.privacy import is_suppressed
-from core.settings import Settings
-from core.temporal import data_converter
+from core.contracts.client import client_workflow_id
+from core.runtime.codec import DATA_KEY_PREFIX, KEY_ID_METADATA, DataKeyDestroyed, EncryptionCodec
+from core.runtime.settings import Settings
+from core.runtime.temporal import data_converter
+from core.store.clients import client_row
+from core.store.datakeys import ReplayDataKeys
+from core.store.db import transaction
+from core.store.models import Base
+from core.store.models import Client as ClientRow
+from core.store.privacy import is_suppressed
 from tests.helpers import (
     eventually,
     order_body,
@@ -218,7 +218,7 @@ async def test_erasure_export_then_erase_leaves_no_trace(
 
 
 async def test_erasure_needs_the_admin_scope(keyed: KeyedStack) -> None:
-    from core.apikeys import create_key
+    from core.store.apikeys import create_key
 
     token = (await create_key(keyed.sessions, "ops only", ("ops",))).token
     for method, path in (("DELETE", "/v1/clients/c-1"), ("GET", "/v1/clients/c-1/export")):

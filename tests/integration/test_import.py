@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.devdata import DEV_KEY_FILE
 from cli.importer import Checkpoint, run_import, run_profile_import
-from core.contracts import (
+from core.contracts.client import (
     ACTIVITY_RECORD_ORDER,
     ACTIVITY_RECORD_ORDERS,
     QUERY_STATE,
@@ -34,9 +34,9 @@ from core.contracts import (
     ClientStateView,
     client_workflow_id,
 )
-from core.models import Client, Order
-from core.policy import in_holdout
-from core.workflow_config import WorkflowStart
+from core.domain.policy import in_holdout
+from core.runtime.workflow_config import WorkflowStart
+from core.store.models import Client, Order
 from tests.fakes.slow_link import slow_link
 from tests.helpers import TEST_CODEC_KEYS, eventually, unique_id
 from tests.integration.conftest import Stack

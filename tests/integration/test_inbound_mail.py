@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from cli.mailsink import Forward, read_sink, start_sink
-from core.models import Client
-from core.settings import Settings
-from core.tokens import make_unsubscribe_token
+from core.domain.tokens import make_unsubscribe_token
+from core.runtime.settings import Settings
+from core.store.models import Client
 from tests.helpers import eventually, free_port, unique_id
 from tests.integration.api_factories import add_client
 from tests.integration.conftest import Stack

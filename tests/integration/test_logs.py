@@ -12,11 +12,11 @@ import pytest
 import structlog
 from pydantic import SecretStr
 
-from core.client_workflow import signal_with_start
-from core.contracts import SIGNAL_PROFILE_UPDATED, ProfileUpdated
-from core.logging import configure_logging, get_logger
-from core.settings import LoggingSettings, Settings
-from core.workflow_config import WorkflowStart
+from core.contracts.client import SIGNAL_PROFILE_UPDATED, ProfileUpdated
+from core.runtime.client_workflow import signal_with_start
+from core.runtime.logging import configure_logging, get_logger
+from core.runtime.settings import LoggingSettings, Settings
+from core.runtime.workflow_config import WorkflowStart
 from tests.helpers import eventually, order_body, orders_recorded, session_codec, unique_id, wire_payload
 from tests.integration.conftest import Stack
 

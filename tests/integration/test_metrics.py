@@ -10,9 +10,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from core.apikeys import create_key
-from core.settings import Settings, WorkerSettings
-from core.temporal import data_converter
+from core.runtime.settings import Settings, WorkerSettings
+from core.runtime.temporal import data_converter
+from core.store.apikeys import create_key
 from tests.helpers import (
     eventually,
     free_port,

@@ -19,12 +19,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from core.client_workflow import send_order
-from core.codec import ENCODING
-from core.contracts import SIGNAL_ORDER_PLACED, OrderPlaced, client_workflow_id
-from core.settings import Settings
-from core.temporal import data_converter
-from core.workflow_config import WorkflowStart
+from core.contracts.client import SIGNAL_ORDER_PLACED, OrderPlaced, client_workflow_id
+from core.runtime.client_workflow import send_order
+from core.runtime.codec import ENCODING
+from core.runtime.settings import Settings
+from core.runtime.temporal import data_converter
+from core.runtime.workflow_config import WorkflowStart
 from tests.helpers import eventually, orders_recorded, unique_id
 from worker.main import worker_codec, workers_running
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.model_contracts import RefitModelInput
+from core.contracts.model import RefitModelInput
 from tests.helpers import eventually, order_body, unique_id
 from tests.integration.conftest import Stack
 from tests.test_refit import UNTIL as SIMULATED_UNTIL

@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from core.rollout import behind_query, fan_out, push_versions
+from core.runtime.rollout import behind_query, fan_out, push_versions
 from tests.fakes.rollout_probe import PROBE, RolloutProbeWorkflow, live, start_attributes
 from tests.helpers import eventually, new_worker, unique_id
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, Page
 
-from core.tokens import make_unsubscribe_token
+from core.domain.tokens import make_unsubscribe_token
 from tests.helpers import unique_id
 from tests.integration.conftest import Stack
 from tests.integration.feedback_helpers import consent_sources

@@ -20,18 +20,18 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from core.client_workflow import signal_with_start
-from core.codec import ENCODING, KEY_ID_METADATA, UnknownKeyId, codec_from_settings, new_key
-from core.contracts import (
+from core.contracts.client import (
     SIGNAL_ORDER_PLACED,
     SIGNAL_PROFILE_UPDATED,
     OrderPlaced,
     ProfileUpdated,
     client_workflow_id,
 )
-from core.settings import SecuritySettings, Settings
-from core.temporal import data_converter
-from core.workflow_config import WorkflowStart
+from core.runtime.client_workflow import signal_with_start
+from core.runtime.codec import ENCODING, KEY_ID_METADATA, UnknownKeyId, codec_from_settings, new_key
+from core.runtime.settings import SecuritySettings, Settings
+from core.runtime.temporal import data_converter
+from core.runtime.workflow_config import WorkflowStart
 from tests.helpers import client_quiet, eventually, order_body, orders_recorded, session_codec, unique_id
 from tests.integration.conftest import Stack
 from worker.main import workers_running

@@ -14,8 +14,8 @@ from temporalio.client import (
 )
 from temporalio.testing import WorkflowEnvironment
 
-from core.model_contracts import RefitModelInput, RefitModelResult
-from core.settings import Settings
+from core.contracts.model import RefitModelInput, RefitModelResult
+from core.runtime.settings import Settings
 from tests.helpers import eventually, unique_id
 from worker.main import workers_running
 from worker.schedules import ensure_refit_schedule

@@ -17,9 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.refit import RefitActivities
 from cli.replay import Request, run_request
 from cli.replay_sources import Outcome
-from core.codec import ENCODING
-from core.model_contracts import RefitModelInput
-from core.settings import Settings
+from core.contracts.model import RefitModelInput
+from core.runtime.codec import ENCODING
+from core.runtime.settings import Settings
 from tests.helpers import TEST_CODEC_KEY_ID, TEST_CODEC_KEYS, free_port, new_worker, unique_id
 from workflows.refit import RefitModelWorkflow
 

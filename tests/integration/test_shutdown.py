@@ -18,10 +18,10 @@ import pytest
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.testing import WorkflowEnvironment
 
-from core.client_workflow import signal_with_start
-from core.contracts import ACTIVITY_RECORD_ORDER, SIGNAL_ORDER_PLACED, OrderPlaced, client_workflow_id
-from core.settings import DatabaseSettings, Settings
-from core.workflow_config import WorkflowStart
+from core.contracts.client import ACTIVITY_RECORD_ORDER, SIGNAL_ORDER_PLACED, OrderPlaced, client_workflow_id
+from core.runtime.client_workflow import signal_with_start
+from core.runtime.settings import DatabaseSettings, Settings
+from core.runtime.workflow_config import WorkflowStart
 from tests.helpers import (
     PRODUCTION_TEST_ENV,
     TEST_CODEC_KEY_ID,

@@ -13,10 +13,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.tracing import instrument_app
-from core.apikeys import create_key
-from core.settings import Settings, TracingSettings
-from core.temporal import data_converter
-from core.tracing import configured_tracer, temporal_interceptor
+from core.runtime.settings import Settings, TracingSettings
+from core.runtime.temporal import data_converter
+from core.runtime.tracing import configured_tracer, temporal_interceptor
+from core.store.apikeys import create_key
 from tests.helpers import (
     eventually,
     order_body,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from core.settings import Settings
+from core.runtime.settings import Settings
 from tests.fakes.providers import (
     SendGridSigner,
     postmark_bounce,

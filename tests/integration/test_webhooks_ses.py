@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from core.feedback import BadSignature
-from core.feedback.sns import trusted_url
-from core.settings import Settings
+from core.domain.feedback import BadSignature
+from core.domain.feedback.sns import trusted_url
+from core.runtime.settings import Settings
 from tests.fakes.providers import FakeSns, fake_sns, ses_bounce, ses_complaint, ses_delivery
 from tests.helpers import eventually, unique_id
 from tests.integration.conftest import Stack

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from core.db import create_engine, session_factory
-from core.model_contracts import RefitModelInput
-from core.settings import Settings
+from core.contracts.model import RefitModelInput
+from core.runtime.settings import Settings
+from core.store.db import create_engine, session_factory
 from tests.helpers import unique_id
 from worker import registry
 from worker.main import build_workers

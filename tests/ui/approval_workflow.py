@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from core.contracts import (
+    from core.contracts.client import (
         QUERY_STATE,
         UPDATE_APPROVE_EMAIL,
         UPDATE_REJECT_EMAIL,

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
-from core.opsusers import create_user
-from core.settings import Settings
+from core.runtime.settings import Settings
+from core.store.opsusers import create_user
 from tests.helpers import free_port, serve_app
 
 OPS_USER = "ops.alice"

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db import transaction
-from core.models import Client, Email, EmailEvent, EngagementScore, Order
+from core.store.db import transaction
+from core.store.models import Client, Email, EmailEvent, EngagementScore, Order
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 _seq = itertools.count(1)

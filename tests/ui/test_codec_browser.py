@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from core.opsusers import create_user
-from core.settings import Settings
-from core.temporal import data_converter
+from core.runtime.settings import Settings
+from core.runtime.temporal import data_converter
+from core.store.opsusers import create_user
 from tests.helpers import free_port, serve_app, session_codec, unique_id
 from tests.ui.browser import browser, sign_in
 from tests.ui.conftest import OPS_PASSWORD, OPS_USER

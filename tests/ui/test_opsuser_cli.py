@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cli.opsuser import ensure_dev_user
-from core.opsusers import authenticate
-from core.settings import Settings
+from core.runtime.settings import Settings
+from core.store.opsusers import authenticate
 
 REKINDLE = str(Path(sys.executable).parent / "rekindle")
 

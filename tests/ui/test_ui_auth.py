@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from api.ui import session as cookies
-from core.opsusers import create_user
-from core.throttle import USER_LIMIT, WINDOW_SECONDS
+from core.domain.throttle import USER_LIMIT, WINDOW_SECONDS
+from core.store.opsusers import create_user
 from tests.ui.conftest import OPS_USER, Dashboard, sign_in
 
 

@@ -22,11 +22,11 @@ from temporalio.client import Client
 
 from api.app import create_app
 from cli.mailsink import read_sink, start_sink
-from core.apikeys import create_key
-from core.db import utcnow
-from core.models import Email
-from core.opsusers import create_user
-from core.settings import Settings
+from core.runtime.settings import Settings
+from core.store.apikeys import create_key
+from core.store.db import utcnow
+from core.store.models import Email
+from core.store.opsusers import create_user
 from tests.helpers import eventually, free_port, order_body, serve_app, unique_id
 from tests.ui.browser import browser, shoot, sign_in
 from worker.main import workers_running

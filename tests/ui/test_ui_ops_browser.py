@@ -10,8 +10,8 @@ import pytest
 from playwright.async_api import Page, expect
 from temporalio.client import Client
 
-from core.contracts import client_workflow_id
-from core.opsusers import create_user
+from core.contracts.client import client_workflow_id
+from core.store.opsusers import create_user
 from tests.helpers import new_worker, unique_id
 from tests.ui import factories as f
 from tests.ui.approval_workflow import ApprovalOnlyWorkflow, PendingDraft

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from core.opsusers import create_user
+from core.store.opsusers import create_user
 from tests.helpers import unique_id
 from tests.ui import factories as f
 from tests.ui.conftest import Dashboard, sign_in

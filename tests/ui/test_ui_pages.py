@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from core.models import Email
+from core.store.models import Email
 from tests.ui import factories as f
 from tests.ui.conftest import Dashboard
 

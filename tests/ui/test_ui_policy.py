@@ -11,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.opsusers import create_user
-from core.policy_store import policy_versions
+from core.store.opsusers import create_user
+from core.store.policy_store import policy_versions
 from tests.ui.conftest import CSRF, Dashboard, sign_in
 
 ADMIN, ADMIN_PASSWORD = "ops.admin", "a long admin passphrase"

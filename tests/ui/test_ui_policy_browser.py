@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from core.opsusers import create_user
+from core.store.opsusers import create_user
 from tests.ui.browser import browser, shoot, sign_in
 from tests.ui.conftest import Dashboard
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.ui import queries
-from core.uplift import Episode, count_episodes
+from core.domain.uplift import Episode, count_episodes
 from tests.ui import factories as f
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.campaign import Episode, after_touch, effective_config, targets
-from core.contracts import WorkflowConfig
-from core.policy_document import Policy, TierPolicy, TouchSequence, default_policy
+from core.contracts.client import WorkflowConfig
+from core.domain.campaign import Episode, after_touch, effective_config, targets
+from core.domain.policy_document import Policy, TierPolicy, TouchSequence, default_policy
 
 T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
 

@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.model import SCORE_COLUMNS, app
-from core.scoring.fit import fit_parameters
-from core.scoring.params import BgNbdParams, GammaGammaParams
-from core.scoring.rfm import SEGMENTS
-from core.scoring.simulate import simulate_orders
-from core.scoring.summary import summarize
+from core.domain.scoring.fit import fit_parameters
+from core.domain.scoring.params import BgNbdParams, GammaGammaParams
+from core.domain.scoring.rfm import SEGMENTS
+from core.domain.scoring.simulate import simulate_orders
+from core.domain.scoring.summary import summarize
 
 UNTIL = date(2024, 12, 31)
 runner = CliRunner()

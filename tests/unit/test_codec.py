@@ -9,7 +9,8 @@ import pytest
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload
 
-from core.codec import (
+from core.contracts.client import ProfileUpdated
+from core.runtime.codec import (
     ENCODING,
     KEY_ID_METADATA,
     CodecNotConfigured,
@@ -22,9 +23,8 @@ from core.codec import (
     new_key,
     parse_keys,
 )
-from core.contracts import ProfileUpdated
-from core.settings import SecuritySettings
-from core.temporal import data_converter
+from core.runtime.settings import SecuritySettings
+from core.runtime.temporal import data_converter
 
 KEY_A = new_key()
 KEY_B = new_key()
@@ -128,7 +128,7 @@ def test_codec_settings_require_keys_or_explicit_opt_out() -> None:
 
 
 def test_codec_keys_are_secret_in_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.settings import Settings
+    from core.runtime.settings import Settings
 
     monkeypatch.setenv("REKINDLE_SECURITY__CODEC_KEYS", f"a:{KEY_A}")
     monkeypatch.setenv("REKINDLE_SECURITY__CODEC_TOKENS", "ops-token-123")

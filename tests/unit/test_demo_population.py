@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from api.email_import_schemas import ImportedEmail
 from cli.demo import episode_item
 from cli.demo_population import EMAIL_DOMAIN, build_population
-from core.contracts import OrderPlaced, ProfileUpdated
-from core.uplift import uplift_report
+from core.contracts.client import OrderPlaced, ProfileUpdated
+from core.domain.uplift import uplift_report
 from tests.helpers import demo_episodes
 
 TODAY = date(2026, 11, 29)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from dotenv import dotenv_values
 
-from core.settings import Settings
+from core.runtime.settings import Settings
 from tests.unit.test_settings import _env_names
 
 ROOT = Path(__file__).resolve().parents[2]

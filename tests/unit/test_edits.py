@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from core.contracts import ApproveEmail, PendingEmail, WorkflowConfig
-from core.edits import failing_verdicts
-from core.guardrails import failures
+from core.contracts.client import ApproveEmail, PendingEmail, WorkflowConfig
+from core.domain.edits import failing_verdicts
+from core.domain.guardrails import failures
 
 
 def check_edit(*args: Any, **kwargs: Any) -> list[str]:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.feedback import BadPayload, parse_time, postmark, sendgrid
-from core.feedback.inbound import dsn_events, parse, unsubscribe_token
-from core.feedback.sns import string_to_sign
+from core.domain.feedback import BadPayload, parse_time, postmark, sendgrid
+from core.domain.feedback.inbound import dsn_events, parse, unsubscribe_token
+from core.domain.feedback.sns import string_to_sign
 from tests.fakes.providers import postmark_bounce, postmark_delivery, sendgrid_event
 
 

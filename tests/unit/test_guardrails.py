@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from activities.draft_model import DraftContext, RecentOrder
 from activities.template_drafter import TIERS, draft_from_template
-from core.guardrails import (
+from core.domain.guardrails import (
     GuardrailPolicy,
     check_draft,
     check_with_policy,
@@ -177,13 +177,13 @@ def test_guardrails_plausible_first_name(name: str | None, expected: str | None)
 
 def test_guardrails_module_is_pure() -> None:
     """The workflow sandbox runs it: stdlib, pydantic and our contracts only."""
-    path = Path(__file__).resolve().parents[2] / "core" / "guardrails.py"
+    path = Path(__file__).resolve().parents[2] / "core" / "domain" / "guardrails.py"
     tree = ast.parse(path.read_text())
     modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     top = {m.split(".")[0] for m in modules}
     assert top <= set(sys.stdlib_module_names) | {"pydantic", "core", "__future__"}
-    assert {m for m in modules if m.startswith("core")} == {"core", "core.contracts"}
+    assert {m for m in modules if m.startswith("core")} == {"core.domain", "core.contracts.client"}
     languages = (path.parent / "guardrail_languages.py").read_text()
     assert {n.module for n in ast.walk(ast.parse(languages)) if isinstance(n, ast.ImportFrom)} == {
         "__future__"

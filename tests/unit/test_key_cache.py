@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from core.apikeys import KeyCache, StoredKey
+from core.store.apikeys import KeyCache, StoredKey
 
 KEY = StoredKey(
     key_id="0123456789abcdef", secret_hash="h", name="n", scopes=frozenset({"ingest"}), revoked=False

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from core.contracts import CarriedState, OrderItem, OrderPlaced
-from core.ledger import OrderLedger
+from core.contracts.client import CarriedState, OrderItem, OrderPlaced
+from core.domain.ledger import OrderLedger
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from activities import mail
-from core.settings import SmtpSettings
+from core.runtime.settings import SmtpSettings
 
 SMTP = SmtpSettings(from_address="Équipe Rekindle <hello@rekindle.localhost>")
 LINK = "https://shop.example/u/" + "t" * 120  # longer than a header line

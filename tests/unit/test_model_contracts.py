@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.model_contracts import RefitModelInput
-from core.temporal import data_converter
+from core.contracts.model import RefitModelInput
+from core.runtime.temporal import data_converter
 
 
 def test_refit_input_from_a_newer_sender_keeps_what_it_knows() -> None:

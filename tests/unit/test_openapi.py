@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from api.app import create_app
-from core.settings import Settings
+from core.runtime.settings import Settings
 
 
 def test_openapi_every_route_documented_with_examples() -> None:

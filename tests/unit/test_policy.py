@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.policy import (
+from core.domain.policy import (
     GateContext,
     check_gate,
     earliest,

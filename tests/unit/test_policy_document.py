@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from core.contracts import WorkflowConfig
-from core.policy_contracts import LivePolicy, PolicyFollower
-from core.policy_document import Policy, default_policy, diff
-from core.policy_store import policy_from_settings
-from core.settings import PolicySettings
+from core.contracts.client import WorkflowConfig
+from core.contracts.policy import LivePolicy, PolicyFollower
+from core.domain.policy_document import Policy, default_policy, diff
+from core.runtime.settings import PolicySettings
+from core.store.policy_store import policy_from_settings
 
 
 def _doc(**changes: Any) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from activities.rendering import render_html, render_text, unsubscribe_url
-from core.tokens import verify_unsubscribe_token
+from core.domain.tokens import verify_unsubscribe_token
 
 
 def test_rendering_html_escapes_everything_written_by_others() -> None:

@@ -12,8 +12,8 @@ import pytest
 from cli.devdata import DEV_KEY_FILE, dev_settings
 from cli.replay import Request, describe_mismatch
 from cli.replay_sources import reservoir
-from core.codec import new_key
-from core.settings import DevStackSettings, Settings, TemporalSettings
+from core.runtime.codec import new_key
+from core.runtime.settings import DevStackSettings, Settings, TemporalSettings
 
 
 @pytest.mark.parametrize(

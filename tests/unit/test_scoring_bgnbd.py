@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from core.scoring import bgnbd
-from core.scoring.collapse import collapse
-from core.scoring.errors import InsufficientDataError
-from core.scoring.params import BgNbdParams
-from core.scoring.simulate import SimulatedClients, simulate_bgnbd
+from core.domain.scoring import bgnbd
+from core.domain.scoring.collapse import collapse
+from core.domain.scoring.errors import InsufficientDataError
+from core.domain.scoring.params import BgNbdParams
+from core.domain.scoring.simulate import SimulatedClients, simulate_bgnbd
 
 CDNOW = BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
 

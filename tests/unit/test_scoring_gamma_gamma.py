@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from core.scoring import gamma_gamma
-from core.scoring.errors import InsufficientDataError
-from core.scoring.params import GammaGammaParams
-from core.scoring.simulate import simulate_monetary
+from core.domain.scoring import gamma_gamma
+from core.domain.scoring.errors import InsufficientDataError
+from core.domain.scoring.params import GammaGammaParams
+from core.domain.scoring.simulate import simulate_monetary
 
 
 def _reference_loglik(g: GammaGammaParams, x: int, m: float) -> float:

@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.scoring import bgnbd, gamma_gamma
-from core.scoring.params import BgNbdParams, GammaGammaParams, default_parameters
-from core.scoring.score import score_population
+from core.domain.scoring import bgnbd, gamma_gamma
+from core.domain.scoring.params import BgNbdParams, GammaGammaParams, default_parameters
+from core.domain.scoring.score import score_population
 
 PROPS = settings(max_examples=150, deadline=None)
 

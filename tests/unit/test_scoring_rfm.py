@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from core.scoring.params import RfmCutpoints
-from core.scoring.rfm import (
+from core.domain.scoring.params import RfmCutpoints
+from core.domain.scoring.rfm import (
     SEGMENTS,
     rfm_cutpoints,
     rfm_scores,

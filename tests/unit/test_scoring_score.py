@@ -6,22 +6,22 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from core.scoring.fit import fit_parameters
-from core.scoring.params import (
+from core.domain.scoring.fit import fit_parameters
+from core.domain.scoring.params import (
     BgNbdParams,
     GammaGammaParams,
     ModelParameters,
     default_parameters,
 )
-from core.scoring.schema import ClientScore, ClientSummary, Tier, TierPolicy
-from core.scoring.score import (
+from core.domain.scoring.schema import ClientScore, ClientSummary, Tier, TierPolicy
+from core.domain.scoring.score import (
     at_risk_at,
     next_tier_change,
     score_client,
     score_population,
 )
-from core.scoring.simulate import simulate_orders
-from core.scoring.summary import summarize
+from core.domain.scoring.simulate import simulate_orders
+from core.domain.scoring.summary import summarize
 
 START = date(2024, 1, 1)
 FITTED = ModelParameters(

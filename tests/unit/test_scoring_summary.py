@@ -5,8 +5,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from core.scoring.errors import InvalidHistoryError
-from core.scoring.summary import day_number, summarize
+from core.domain.scoring.errors import InvalidHistoryError
+from core.domain.scoring.summary import day_number, summarize
 
 
 def _d(s: str) -> np.datetime64:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from core.settings import Settings
+from core.runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

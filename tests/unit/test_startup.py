@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from cli.devstack import DEV_POSTAL_ADDRESS, with_dev_secrets
-from core.settings import Settings
-from core.startup import UnsafeSettings, production_problems, require_production_settings
+from core.runtime.settings import Settings
+from core.runtime.startup import UnsafeSettings, production_problems, require_production_settings
 from tests.helpers import PRODUCTION_TEST_ENV, TEST_SECURITY
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,9 +9,9 @@ from cryptography import x509
 from pydantic import BaseModel, SecretStr
 from temporalio.client import TLSConfig
 
-from core.codec import CodecNotConfigured
-from core.settings import Settings, TemporalSettings
-from core.temporal import connect, data_converter, tls_config
+from core.runtime.codec import CodecNotConfigured
+from core.runtime.settings import Settings, TemporalSettings
+from core.runtime.temporal import connect, data_converter, tls_config
 from tests.fakes.smtp import make_certificate
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.throttle import ADDRESS_LIMIT, USER_LIMIT, WINDOW_SECONDS, FailureCounter, SignInThrottle
+from core.domain.throttle import ADDRESS_LIMIT, USER_LIMIT, WINDOW_SECONDS, FailureCounter, SignInThrottle
 
 
 class Clock:

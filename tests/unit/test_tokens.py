@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.tokens import make_unsubscribe_token, verify_unsubscribe_token
+from core.domain.tokens import make_unsubscribe_token, verify_unsubscribe_token
 
 SECRET = "s3cret"
 

@@ -10,7 +10,7 @@ from api.ui import charts
 from api.ui import session as cookies
 from api.ui.approvals import guardrail_verdicts
 from api.ui.pages import workflow_url
-from core.opsusers import OpsUserError, check_password, check_username, hash_password, verify_password
+from core.store.opsusers import OpsUserError, check_password, check_username, hash_password, verify_password
 
 
 def test_opsusers_hash_verifies_only_the_password() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.uplift import Episode, newcombe_difference, uplift_report, wilson_interval
+from core.domain.uplift import Episode, newcombe_difference, uplift_report, wilson_interval
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.settings import PolicySettings, Settings
-from core.workflow_config import WorkflowStart, initial_search_attributes, workflow_config
+from core.runtime.settings import PolicySettings, Settings
+from core.runtime.workflow_config import WorkflowStart, initial_search_attributes, workflow_config
 
 
 def test_workflow_start_matches_per_call_construction() -> None:

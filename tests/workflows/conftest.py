@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.facts import ClientFactsActivities
 from activities.orders import OrderActivities
 from activities.scoring import ScoringActivities
-from core.contracts import (
+from core.contracts.client import (
     CLIENT_WORKFLOW,
     QUERY_STATE,
     SIGNAL_ORDER_PLACED,
@@ -35,7 +35,7 @@ from core.contracts import (
     WorkflowConfig,
     client_workflow_id,
 )
-from core.workflow_config import initial_search_attributes
+from core.runtime.workflow_config import initial_search_attributes
 from tests.helpers import new_worker, random_task_queue
 from tests.workflows.doubles import EmailDoubles
 from tests.workflows.policy_double import PolicyDouble

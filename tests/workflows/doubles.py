@@ -15,7 +15,7 @@ from typing import Any, Literal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.contracts import (
+from core.contracts.client import (
     ACTIVITY_DRAFT_EMAIL,
     ACTIVITY_SEND_EMAIL,
     ACTIVITY_UPDATE_EMAIL,

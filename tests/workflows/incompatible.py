@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from core.contracts import CLIENT_WORKFLOW, ClientWorkflowInput
+from core.contracts.client import CLIENT_WORKFLOW, ClientWorkflowInput
 from workflows.client import ClientEngagementWorkflow
 
 

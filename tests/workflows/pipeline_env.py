@@ -19,9 +19,9 @@ from activities.mail import SmtpPool
 from activities.orders import OrderActivities
 from activities.scoring import ScoringActivities
 from activities.sending import SendingActivities
-from core.contracts import WorkflowConfig
-from core.models import Email
-from core.settings import Settings
+from core.contracts.client import WorkflowConfig
+from core.runtime.settings import Settings
+from core.store.models import Email
 from tests.helpers import new_worker, random_task_queue
 from tests.workflows.conftest import Life
 from tests.workflows.doubles import EmailDoubles

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from temporalio import activity
 
-from core.contracts import WorkflowConfig
-from core.policy_contracts import ACTIVITY_LOAD_POLICY, LivePolicy, LoadPolicyInput, LoadPolicyResult
-from core.policy_document import Policy
+from core.contracts.client import WorkflowConfig
+from core.contracts.policy import ACTIVITY_LOAD_POLICY, LivePolicy, LoadPolicyInput, LoadPolicyResult
+from core.domain.policy_document import Policy
 from workflows.campaign import legacy_policy
 
 

@@ -11,12 +11,12 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from core import search_attributes as sa
-from core.contracts import ClientStateView
-from core.models import Client
-from core.policy_contracts import SIGNAL_POLICY_CHANGED, PolicyChanged
-from core.policy_document import Policy, QuietHours, TierPolicy, TouchSequence, default_policy
-from core.settings import Settings
+from core.contracts.client import ClientStateView
+from core.contracts.policy import SIGNAL_POLICY_CHANGED, PolicyChanged
+from core.domain import search_attributes as sa
+from core.domain.policy_document import Policy, QuietHours, TierPolicy, TouchSequence, default_policy
+from core.runtime.settings import Settings
+from core.store.models import Client
 from tests.helpers import unique_id
 from tests.workflows.conftest import Life
 from tests.workflows.pipeline_env import AUTO, emails_of, go_silent, real_life, real_worker

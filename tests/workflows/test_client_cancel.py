@@ -8,7 +8,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from core.contracts import UPDATE_CANCEL_EMAIL, CancelEmail, EmailDecision
+from core.contracts.client import UPDATE_CANCEL_EMAIL, CancelEmail, EmailDecision
 from tests.helpers import unique_id
 from tests.workflows.conftest import CONFIG, Life
 from tests.workflows.test_client_life import approve, go_silent, has_draft

@@ -20,8 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.facts import ClientFactsActivities
 from activities.orders import OrderActivities
 from activities.scoring import ScoringActivities
-from core import search_attributes as sa
-from core.contracts import (
+from core.contracts.client import (
     ACTIVITY_LOAD_CLIENT,
     ACTIVITY_RECORD_ORDER,
     ACTIVITY_RECORD_ORDERS,
@@ -49,6 +48,7 @@ from core.contracts import (
     UpdateEmailInput,
     UpdateEmailResult,
 )
+from core.domain import search_attributes as sa
 from tests.helpers import new_worker, random_task_queue, unique_id
 from tests.workflows.conftest import CONFIG, Life, record_scenario
 from tests.workflows.doubles import EmailDoubles

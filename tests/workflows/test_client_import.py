@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from core.contracts import (
+from core.contracts.client import (
     ACTIVITY_DRAFT_EMAIL,
     ACTIVITY_RECORD_ORDER,
     ACTIVITY_RECORD_ORDERS,
@@ -19,7 +19,7 @@ from core.contracts import (
     OrderPlaced,
     OrdersImported,
 )
-from core.models import Order
+from core.store.models import Order
 from tests.helpers import unique_id
 from tests.workflows.conftest import Life
 from tests.workflows.test_client_life import count
@@ -102,7 +102,7 @@ def test_client_imported_history_message_is_bounded() -> None:
     """One message holds at most IMPORT_BATCH_MAX orders; the importer splits longer histories."""
     from pydantic import ValidationError
 
-    from core.contracts import IMPORT_BATCH_MAX
+    from core.contracts.client import IMPORT_BATCH_MAX
 
     order = OrderPlaced(order_id="o", placed_at="2025-01-01T00:00:00Z", currency="USD", amount=Decimal(1))
     OrdersImported(orders=[order] * IMPORT_BATCH_MAX)

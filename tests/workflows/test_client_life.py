@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute
 from temporalio.client import WorkflowUpdateFailedError
 
-from core import search_attributes as sa
-from core.contracts import (
+from core.contracts.client import (
     SIGNAL_PAST_EMAIL_SENT,
     SIGNAL_PAUSED,
     SIGNAL_PROFILE_UPDATED,
@@ -27,7 +26,8 @@ from core.contracts import (
     RejectEmail,
     WorkflowConfig,
 )
-from core.models import Client, EngagementScore, Order
+from core.domain import search_attributes as sa
+from core.store.models import Client, EngagementScore, Order
 from tests.helpers import unique_id
 from tests.workflows.conftest import CONFIG, Life
 

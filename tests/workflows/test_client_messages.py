@@ -10,7 +10,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from core.contracts import (
+from core.contracts.client import (
     SIGNAL_ORDER_PLACED,
     SIGNAL_PROFILE_UPDATED,
     UPDATE_APPROVE_EMAIL,
@@ -20,7 +20,7 @@ from core.contracts import (
     OrderPlaced,
     ProfileUpdated,
 )
-from core.models import Order
+from core.store.models import Order
 from tests.helpers import eventually, unique_id
 from tests.workflows.conftest import CONFIG, Life
 from tests.workflows.test_client_life import approve, count, go_silent, has_draft

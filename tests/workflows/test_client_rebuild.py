@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.store import record_opt_out
-from core.contracts import (
+from core.contracts.client import (
     SIGNAL_PAUSED,
     SIGNAL_PROFILE_UPDATED,
     SIGNAL_UNSUBSCRIBED,
@@ -25,8 +25,8 @@ from core.contracts import (
     Unsubscribed,
     WorkflowConfig,
 )
-from core.ops_models import ClientPause
-from core.settings import Settings
+from core.runtime.settings import Settings
+from core.store.ops_models import ClientPause
 from tests.activities.factories import add_client
 from tests.fakes.smtp import FakeSmtp, smtp_server
 from tests.helpers import eventually

@@ -23,11 +23,11 @@ from temporalio.worker import Replayer
 from cli.replay import new_replayer, replay_all
 from cli.replay_pool import ReplayPool
 from cli.replay_sources import Outcome, history_files, read_files
-from core.codec import new_key
-from core.contracts import CLIENT_WORKFLOW
-from core.model_contracts import REFIT_WORKFLOW
-from core.settings import SecuritySettings, Settings
-from core.temporal import data_converter
+from core.contracts.client import CLIENT_WORKFLOW
+from core.contracts.model import REFIT_WORKFLOW
+from core.runtime.codec import new_key
+from core.runtime.settings import SecuritySettings, Settings
+from core.runtime.temporal import data_converter
 from tests.helpers import TEST_CODEC_KEY_ID, TEST_SECURITY, session_codec
 from tests.workflows.incompatible import PatchedClientWorkflow, ReorderedClientWorkflow
 from tests.workflows.recording import HISTORIES as ROOT

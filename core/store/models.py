@@ -1,0 +1,306 @@
+"""ORM models: the read model for the dashboard and the training set for the refit.
+
+Temporal is the source of truth for in-flight work; these tables record what
+happened. Every activity write is keyed by a natural id so retries are harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from core.store.db import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Client(Base):
+    """A client of the retailer, with the aggregates the dashboard lists by."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(35))
+    style_notes: Mapped[str | None] = mapped_column(Text)
+    order_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_spend_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    first_order_at: Mapped[datetime | None]
+    last_order_at: Mapped[datetime | None] = mapped_column(index=True)
+    score: Mapped[float | None] = mapped_column(Float, index=True)
+    tier: Mapped[str | None] = mapped_column(String(16), index=True)
+    segment: Mapped[str | None] = mapped_column(String(32), index=True)
+    holdout: Mapped[bool] = mapped_column(Boolean, default=False)
+    unsubscribed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        # The dashboard lists clients of one tier by score or by last order.
+        Index("ix_clients_tier_score", "tier", "score"),
+        Index("ix_clients_tier_last_order_at", "tier", "last_order_at"),
+    )
+
+
+class Order(Base):
+    """One order; ``order_id`` is the retailer's id and makes recording idempotent."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(128), unique=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    placed_at: Mapped[datetime]
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    recorded_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_orders_client_id_placed_at", "client_id", "placed_at"),)
+
+
+class EngagementScore(Base):
+    """A score as computed at one moment, kept as history for charts."""
+
+    __tablename__ = "engagement_scores"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    scored_at: Mapped[datetime]
+    score: Mapped[float] = mapped_column(Float)
+    tier: Mapped[str] = mapped_column(String(16))
+    segment: Mapped[str | None] = mapped_column(String(32))
+    p_alive: Mapped[float | None] = mapped_column(Float)
+    p_order_again: Mapped[float | None] = mapped_column(Float)
+    expected_orders: Mapped[float | None] = mapped_column(Float)
+    expected_value: Mapped[float | None] = mapped_column(Float)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    model_version: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("client_id", "scored_at"),
+        # The dashboard's at-risk-over-time chart reads only clients ever at risk, index-only.
+        Index("ix_engagement_scores_tier_client_id", "tier", "client_id"),
+        Index("ix_engagement_scores_client_id_scored_at_tier", "client_id", "scored_at", "tier"),
+    )
+
+
+class Email(Base):
+    """A re-engagement email from draft to delivery; its status is the send ledger."""
+
+    __tablename__ = "emails"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    subject: Mapped[str | None] = mapped_column(String(300))
+    preheader: Mapped[str | None] = mapped_column(String(300))
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    generator: Mapped[str | None] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(100))
+    prompt_version: Mapped[str | None] = mapped_column(String(32))
+    token_usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    guardrails: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    holdout: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_by: Mapped[str | None] = mapped_column(String(128))
+    approved_at: Mapped[datetime | None]
+    rejected_reason: Mapped[str | None] = mapped_column(Text)
+    scheduled_for: Mapped[datetime | None]
+    sending_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    to_address: Mapped[str | None] = mapped_column(String(320))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_emails_client_id_created_at", "client_id", "created_at"),)
+
+
+class EmailEvent(Base):
+    """The email timeline: drafted, approved by whom, sent, cancelled, ..."""
+
+    __tablename__ = "email_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    email_id: Mapped[str] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (UniqueConstraint("email_id", "kind", "at"),)
+
+
+class Suppression(Base):
+    """An address we must never email again (unsubscribed or hard-bounced)."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128), index=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("client_id", "reason"),)
+
+
+class ClientDataKey(Base):
+    """A client's payload data key, wrapped (AES-GCM) by a master codec key.
+
+    Every payload of the client's workflow is encrypted under it (core/store/datakeys.py); erasing
+    the client deletes this row, which leaves their Temporal history undecodable.
+    """
+
+    __tablename__ = "client_data_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128), unique=True)
+    master_key_id: Mapped[str] = mapped_column(String(64))
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class ErasedClient(Base):
+    """A recent erasure, by a hash of the client id: activities the erased workflow scheduled
+    before it must not write the client back (core/store/clients.py). Pruned after a week."""
+
+    __tablename__ = "erased_clients"
+
+    client_hash: Mapped[str] = mapped_column(String(80), primary_key=True)
+    erased_at: Mapped[datetime]
+
+
+class ModelParameterSet(Base):
+    """A versioned, fitted parameter set for the engagement model."""
+
+    __tablename__ = "model_parameters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    fitted_at: Mapped[datetime]
+    n_clients: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(8))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    bgnbd_log_likelihood: Mapped[float | None] = mapped_column(Float)
+    gamma_gamma_log_likelihood: Mapped[float | None] = mapped_column(Float)
+
+
+class ApiKey(Base):
+    """A service credential: only a hash of the secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class OpsUser(Base):
+    """A person who signs in to the dashboard; only a salted scrypt hash of the password is kept."""
+
+    __tablename__ = "ops_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    # viewer reads, approver also decides and acts on clients, admin also manages (core/roles.py)
+    role: Mapped[str] = mapped_column(String(16), default="admin", server_default="admin")
+    disabled_at: Mapped[datetime | None]
+
+
+class DeliveryEvent(Base):
+    """What a mail provider (or a DSN) told us after sending: delivered, bounced, complained.
+
+    Unique by (provider, event id), so a webhook retried by the provider changes nothing.
+    No address is kept here: the client and the email are the keys.
+    """
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(24))
+    client_id: Mapped[str | None] = mapped_column(String(128))
+    email_id: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id"),
+        # Soft bounces are counted per client since their last delivery.
+        Index("ix_delivery_events_client_id_kind", "client_id", "kind"),
+    )
+
+
+class ConsentEvent(Base):
+    """A client's consent changing: unsubscribed, paused until, resubscribed; when and from where."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    until: Mapped[datetime | None]
+
+
+class PolicyVersion(Base):
+    """One version of the live policy document; every version is kept (who, when, what changed)."""
+
+    __tablename__ = "policy_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))
+    changes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+# The ops tables share this metadata: importing them here lets every user of ``Base.metadata``
+# (Alembic, the migration test, test cleanup) see them without knowing the module.
+from core.store import ops_models as _ops_models  # noqa: E402, F401

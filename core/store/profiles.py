@@ -1,0 +1,48 @@
+"""A client's profile, stored in the read model and told to the client's workflow.
+
+One way for every writer: ``PUT /v1/clients/{id}``, its batch, the dashboard's add-client form
+and ``rekindle import --profiles``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client as TemporalClient
+
+from core.contracts.client import SIGNAL_PROFILE_UPDATED, ProfileUpdated
+from core.domain.policy import in_holdout
+from core.runtime.client_workflow import signal_with_start
+from core.runtime.workflow_config import WorkflowStart
+from core.store.clients import client_row
+from core.store.db import transaction, utcnow
+from core.store.models import Client
+
+
+def apply_profile(client: Client, profile: ProfileUpdated) -> bool:
+    """Copy the fields the profile sets; ``True`` if anything changed."""
+    changed = False
+    for name, value in profile.model_dump(exclude_none=True).items():
+        if getattr(client, name) != value:
+            setattr(client, name, value)
+            changed = True
+    if changed:
+        client.updated_at = utcnow()
+    return changed
+
+
+async def upsert_profile(
+    temporal: TemporalClient,
+    start: WorkflowStart,
+    sessions: async_sessionmaker[AsyncSession],
+    client_id: str,
+    update: ProfileUpdated,
+) -> tuple[str, bool]:
+    """Tell the client's workflow (starting it), then store the profile; the workflow id and
+    whether anything changed. Temporal first: if it refuses (``TemporalUnavailable``), nothing
+    is stored."""
+    workflow_id = await signal_with_start(temporal, start, client_id, SIGNAL_PROFILE_UPDATED, update)
+    async with transaction(sessions) as session:
+        # The client's arm is stored from the first write, so ops can list the control group.
+        client = await client_row(session, client_id, in_holdout(client_id, start.config.holdout_fraction))
+        changed = apply_profile(client, update)
+    return workflow_id, changed
