@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from core.contracts.client import GuardrailVerdict
+from core.contracts.emails import GuardrailVerdict
 from core.domain.guardrails import GuardrailPolicy
 
 _CATEGORY = re.compile(r"^[^\W\d_][^\W\d_ &'-]*(?:[ &'-]+[^\W\d_]+){0,3}$")

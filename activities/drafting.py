@@ -21,12 +21,8 @@ from activities.draft_model import Draft, DraftContext, EarlierEmail, RecentOrde
 from activities.llm_drafter import LlmDrafter
 from activities.rendering import render_html, unsubscribe_url
 from activities.template_drafter import draft_from_template
-from core.contracts.client import (
-    ACTIVITY_DRAFT_EMAIL,
-    DraftEmailInput,
-    DraftEmailResult,
-    GuardrailVerdict,
-)
+from core.contracts.emails import DraftEmailInput, DraftEmailResult, GuardrailVerdict
+from core.contracts.messages import ACTIVITY_DRAFT_EMAIL
 from core.domain.guardrails import GuardrailPolicy, plausible_first_name
 from core.domain.policy_document import Policy
 from core.runtime.settings import Settings

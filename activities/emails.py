@@ -23,7 +23,8 @@ from temporalio import activity
 
 from activities.drafting import guardrail_policy
 from activities.rendering import render_html, unsubscribe_url
-from core.contracts.client import ACTIVITY_UPDATE_EMAIL, UpdateEmailInput, UpdateEmailResult
+from core.contracts.emails import UpdateEmailInput, UpdateEmailResult
+from core.contracts.messages import ACTIVITY_UPDATE_EMAIL
 from core.domain.guardrails import check_with_policy, failures, passed, plausible_first_name
 from core.runtime.settings import Settings
 from core.store import timeline

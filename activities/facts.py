@@ -20,14 +20,8 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from core.contracts.client import (
-    ACTIVITY_LOAD_CLIENT,
-    ClientFacts,
-    ClientProfile,
-    EmailOutcome,
-    LoadClientInput,
-    PendingEmail,
-)
+from core.contracts.messages import ACTIVITY_LOAD_CLIENT
+from core.contracts.state import ClientFacts, ClientProfile, EmailOutcome, LoadClientInput, PendingEmail
 from core.store.db import transaction, utcnow
 from core.store.models import Client, ConsentEvent, Email, EmailEvent, Suppression
 from core.store.ops_models import ClientPause

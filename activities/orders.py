@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from core.contracts.client import (
+from core.contracts.messages import (
     OrderPlaced,
     RecordOrderInput,
     RecordOrderResult,

@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from core.contracts.client import ACTIVITY_RESCORE, RescoreInput, RescoreResult
+from core.contracts.messages import ACTIVITY_RESCORE
+from core.contracts.scoring import RescoreInput, RescoreResult
 from core.domain.money import from_minor
 from core.domain.policy import in_holdout
 from core.domain.scoring.params import ModelParameters, Unit

@@ -30,7 +30,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities import mail
 from activities.rendering import render_html, render_text, unsubscribe_url
-from core.contracts.client import ACTIVITY_SEND_EMAIL, SendEmailInput, SendEmailResult
+from core.contracts.emails import SendEmailInput, SendEmailResult
+from core.contracts.messages import ACTIVITY_SEND_EMAIL
 from core.domain.guardrails import check_footer
 from core.domain.tokens import make_unsubscribe_token
 from core.runtime.logging import get_logger

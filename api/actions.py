@@ -18,15 +18,8 @@ from api.deps import AppState
 from api.errors import ApiError, FieldError
 from api.ops_temporal import cancel_resume_timer, start_resume_timer
 from api.store import opt_out
-from core.contracts.client import (
-    SIGNAL_PAUSED,
-    SIGNAL_RESUMED,
-    SIGNAL_UNSUBSCRIBED,
-    Paused,
-    ProfileUpdated,
-    Resumed,
-    Unsubscribed,
-)
+from core.contracts.consent import Paused, ProfileUpdated, Resumed, Unsubscribed
+from core.contracts.messages import SIGNAL_PAUSED, SIGNAL_RESUMED, SIGNAL_UNSUBSCRIBED
 from core.runtime.client_workflow import signal_with_start
 from core.store import audit, pauses
 from core.store.audit import Actor

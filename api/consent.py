@@ -17,14 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AppState
 from api.store import SUPPRESSION_REASON, record_opt_out
-from core.contracts.client import (
-    SIGNAL_RESUBSCRIBED,
-    SIGNAL_SNOOZED,
-    SIGNAL_UNSUBSCRIBED,
-    Resubscribed,
-    Snoozed,
-    Unsubscribed,
-)
+from core.contracts.consent import Resubscribed, Snoozed, Unsubscribed
+from core.contracts.messages import SIGNAL_RESUBSCRIBED, SIGNAL_SNOOZED, SIGNAL_UNSUBSCRIBED
 from core.runtime.client_workflow import signal_with_start
 from core.store.clients import client_row
 from core.store.db import transaction, utcnow

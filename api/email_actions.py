@@ -18,7 +18,9 @@ from sqlalchemy import CursorResult, update
 from api.action_schemas import EmailActionOut
 from api.deps import AppState
 from api.errors import ApiError
-from core.contracts.client import SIGNAL_EMAIL_RESOLVED, UPDATE_CANCEL_EMAIL, CancelEmail, EmailResolved
+from core.contracts.approval import CancelEmail
+from core.contracts.consent import EmailResolved
+from core.contracts.messages import SIGNAL_EMAIL_RESOLVED, UPDATE_CANCEL_EMAIL
 from core.runtime.client_workflow import EmailNotPending, TemporalUnavailable, decide_email, signal_with_start
 from core.runtime.logging import get_logger
 from core.store import audit, timeline

@@ -19,7 +19,7 @@ from api.deps import AppState
 from api.email_import_schemas import STATUSES, ImportBatch, ImportedEmail, ImportItemResult, ImportResult
 from api.errors import FieldError
 from api.store import emails_by_id, known_clients, store_imported
-from core.contracts.client import PastEmailSent
+from core.contracts.consent import PastEmailSent
 from core.runtime.client_workflow import TemporalUnavailable, send_past_email
 from core.runtime.logging import get_logger
 from core.store.models import Email

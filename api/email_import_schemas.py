@@ -18,7 +18,7 @@ from pydantic import (
 from api.batches import KeepInvalid
 from api.errors import FieldError
 from api.store import IMPORT_GENERATOR
-from core.contracts.client import ClientId
+from core.contracts.messages import ClientId
 from core.store.db import utcnow
 from core.store.models import Email
 

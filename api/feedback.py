@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.consent import opt_out
 from api.deps import AppState
-from core.contracts.client import SIGNAL_UNSUBSCRIBED, Unsubscribed
+from core.contracts.consent import Unsubscribed
+from core.contracts.messages import SIGNAL_UNSUBSCRIBED
 from core.domain.feedback import FeedbackEvent
 from core.runtime.client_workflow import signal_with_start
 from core.runtime.logging import get_logger

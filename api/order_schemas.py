@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from api.batches import KeepInvalid
 from api.errors import FieldError
 from api.text_rules import no_nul
-from core.contracts.client import CLIENT_ID_PATTERN, ClientId, OrderItem, OrderPlaced
+from core.contracts.messages import CLIENT_ID_PATTERN, ClientId, OrderItem, OrderPlaced
 
 ClientIdPath = Annotated[
     str, Path(pattern=CLIENT_ID_PATTERN, description="The retailer's client id", examples=["c-1001"])

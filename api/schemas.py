@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from api.batches import KeepInvalid
 from api.errors import FieldError
 from api.text_rules import no_nul
-from core.contracts.client import ClientId, ProfileUpdated, ShortText
+from core.contracts.consent import ProfileUpdated
+from core.contracts.messages import ClientId, ShortText
 from core.domain.money import from_minor
 from core.runtime.client_workflow import LiveStateReason
 from core.store.models import Client, Email, EmailEvent, EngagementScore

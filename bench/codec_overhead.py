@@ -17,7 +17,8 @@ import time
 from typing import Any
 
 from bench.common import parse_args
-from core.contracts.client import DraftEmailResult, ProfileUpdated
+from core.contracts.consent import ProfileUpdated
+from core.contracts.emails import DraftEmailResult
 from core.runtime.codec import EncryptionCodec, new_key, parse_keys
 from core.runtime.temporal import data_converter
 

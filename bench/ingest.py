@@ -48,13 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port, parse_args, production_env  # noqa: E402
-from core.contracts.client import (  # noqa: E402
-    CLIENT_WORKFLOW,
-    SIGNAL_ORDER_PLACED,
-    ClientWorkflowInput,
-    OrderPlaced,
-    client_workflow_id,
-)
+from core.contracts.messages import CLIENT_WORKFLOW, SIGNAL_ORDER_PLACED, OrderPlaced, client_workflow_id  # noqa: E402
+from core.contracts.state import ClientWorkflowInput  # noqa: E402
 from core.domain.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 from core.runtime.codec import EncryptionCodec, new_key, parse_keys  # noqa: E402
 from core.runtime.settings import DatabaseSettings, Settings, TemporalSettings  # noqa: E402

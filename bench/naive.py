@@ -9,13 +9,9 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from core.contracts.client import (
-        SIGNAL_ORDER_PLACED,
-        ClientWorkflowInput,
-        OrderPlaced,
-        RecordOrderInput,
-        RescoreInput,
-    )
+    from core.contracts.messages import SIGNAL_ORDER_PLACED, OrderPlaced, RecordOrderInput
+    from core.contracts.scoring import RescoreInput
+    from core.contracts.state import ClientWorkflowInput
     from workflows import calls
 
 NAIVE_WORKFLOW = "DailyRescoreWorkflow"

@@ -62,7 +62,8 @@ from activities.sending import SendingActivities
 from bench.common import free_port, parse_args
 from bench.dashboard import database, database_backend
 from bench.ingest import children, cpu_seconds
-from core.contracts.client import ACTIVITY_SEND_EMAIL, SendEmailInput, SendEmailResult
+from core.contracts.emails import SendEmailInput, SendEmailResult
+from core.contracts.messages import ACTIVITY_SEND_EMAIL
 from core.runtime.logging import configure_logging
 from core.runtime.process import run_and_exit
 from core.runtime.settings import DatabaseSettings, Settings, SmtpSecurity, SmtpSettings

@@ -50,7 +50,15 @@ from activities.policy import PolicyActivities
 from activities.scoring import ScoringActivities
 from bench.common import parse_args
 from bench.naive import NAIVE_WORKFLOW, DailyRescoreWorkflow
-from core.contracts.client import (
+from core.contracts.consent import ProfileUpdated
+from core.contracts.emails import (
+    DraftEmailInput,
+    DraftEmailResult,
+    SendEmailInput,
+    SendEmailResult,
+    UpdateEmailInput,
+)
+from core.contracts.messages import (
     ACTIVITY_DRAFT_EMAIL,
     ACTIVITY_SEND_EMAIL,
     ACTIVITY_UPDATE_EMAIL,
@@ -58,17 +66,9 @@ from core.contracts.client import (
     QUERY_STATE,
     SIGNAL_ORDER_PLACED,
     SIGNAL_PROFILE_UPDATED,
-    ClientStateView,
-    ClientWorkflowInput,
-    DraftEmailInput,
-    DraftEmailResult,
     OrderPlaced,
-    ProfileUpdated,
-    SendEmailInput,
-    SendEmailResult,
-    UpdateEmailInput,
-    WorkflowConfig,
 )
+from core.contracts.state import ClientStateView, ClientWorkflowInput, WorkflowConfig
 from core.runtime.process import finish
 from core.runtime.settings import DatabaseSettings, PolicySettings, Settings
 from core.runtime.temporal import data_converter, register_search_attributes

@@ -41,7 +41,7 @@ from temporalio.client import Client
 
 from cli.order_export import BadRow, ExportError, ExportRow, read_export
 from cli.profile_export import ProfileHeader, ProfileRow, read_header, read_profiles
-from core.contracts.client import IMPORT_BATCH_MAX, OrderPlaced, OrdersImported
+from core.contracts.messages import IMPORT_BATCH_MAX, OrderPlaced, OrdersImported
 from core.runtime.client_workflow import TemporalUnavailable, send_imported_orders
 from core.runtime.settings import Settings
 from core.runtime.workflow_config import WorkflowStart

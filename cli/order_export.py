@@ -3,7 +3,7 @@
 A UTF-8 CSV (a byte-order mark is fine) whose header names ``client_id``, ``ordered_at`` and
 ``amount`` (any case, any order), optionally ``order_id`` and ``currency``. A row is valid when:
 
-- ``client_id`` is a Rekindle client id (``core.contracts.client.CLIENT_ID_PATTERN``: no ``@``);
+- ``client_id`` is a Rekindle client id (``core.contracts.messages.CLIENT_ID_PATTERN``: no ``@``);
 - ``ordered_at`` is an ISO date (midnight UTC) or datetime (UTC when it names no zone; an
   offset is kept, so the model's day is the one the export's calendar says);
 - ``amount`` is a finite, non-negative decimal number;
@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from core.contracts.client import CLIENT_ID_PATTERN
+from core.contracts.messages import CLIENT_ID_PATTERN
 
 REQUIRED_COLUMNS = ("client_id", "ordered_at", "amount")
 OPTIONAL_COLUMNS = ("order_id", "currency")

@@ -5,8 +5,8 @@ A UTF-8 CSV (a byte-order mark is fine) whose header names ``client_id`` and at 
 any order). Other columns are ignored, and named once so a misspelt column is noticed. A row is
 valid when:
 
-- ``client_id`` is a Rekindle client id (``core.contracts.client.CLIENT_ID_PATTERN``);
-- the fields it sets pass the ``profile_updated`` contract (``core.contracts.client.ProfileUpdated``:
+- ``client_id`` is a Rekindle client id (``core.contracts.messages.CLIENT_ID_PATTERN``);
+- the fields it sets pass the ``profile_updated`` contract (``core.contracts.consent.ProfileUpdated``:
   an email address, an IANA time zone, lengths), as ``PUT /v1/clients/{id}`` checks them;
 - no field holds a NUL character (PostgreSQL text cannot store one);
 - it has as many fields as the header.
@@ -28,7 +28,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from cli.order_export import BadRow, ExportError
-from core.contracts.client import CLIENT_ID_PATTERN, ProfileUpdated
+from core.contracts.consent import ProfileUpdated
+from core.contracts.messages import CLIENT_ID_PATTERN
 
 PROFILE_COLUMNS = tuple(ProfileUpdated.model_fields)
 _CLIENT_ID = re.compile(CLIENT_ID_PATTERN)

@@ -22,7 +22,7 @@ from typing import Literal, TypeVar
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.contracts.client import CLIENT_WORKFLOW
+from core.contracts.messages import CLIENT_WORKFLOW
 from core.contracts.model import REFIT_WORKFLOW
 from core.contracts.ops import RESUME_TIMER_WORKFLOW, WEBHOOK_WORKFLOW
 

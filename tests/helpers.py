@@ -18,7 +18,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from cli.demo_population import DemoClient
-from core.contracts.client import QUERY_STATE, ClientStateView, client_workflow_id
+from core.contracts.messages import QUERY_STATE, client_workflow_id
+from core.contracts.state import ClientStateView
 from core.domain.uplift import Episode
 from core.runtime.codec import EncryptionCodec, codec_from_settings
 from core.runtime.settings import SecuritySettings

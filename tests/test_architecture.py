@@ -93,7 +93,12 @@ def test_architecture_workflow_code_is_pure_all_the_way_down() -> None:
             continue
         closure[name] = _imports_with_names(path)
         pending += [i for i in closure[name] if i.split(".")[0] in OURS and i not in closure]
-    assert {"workflows.client", "core.contracts.client", "core.domain.policy"} <= set(closure)
+    assert {
+        "workflows.client",
+        "core.contracts.messages",
+        "core.contracts.state",
+        "core.domain.policy",
+    } <= set(closure)
     violations = sorted(
         f"{module} imports {name}"
         for module, names in closure.items()
@@ -159,9 +164,9 @@ def _message_constant(name: str) -> bool:
 
 
 def test_architecture_client_workflow_message_names_are_spelled_once() -> None:
-    """Signal, update and query names live in ``core/contracts/client.py``; everyone else imports them,
+    """Signal, update and query names live in ``core/contracts/messages.py``; everyone else imports them,
     so a rename cannot leave the API, the dashboard or a bench talking to a name nobody handles."""
-    contracts = ast.parse((ROOT / "core" / "contracts" / "client.py").read_text())
+    contracts = ast.parse((ROOT / "core" / "contracts" / "messages.py").read_text())
     names = {
         node.value.value
         for node in contracts.body
@@ -177,7 +182,7 @@ def test_architecture_client_workflow_message_names_are_spelled_once() -> None:
     spelled: list[str] = []
     for package in ("api", "cli", "bench", "workflows", "worker", "core", "activities", "tests"):
         for path in sorted((ROOT / package).rglob("*.py")):
-            if path == ROOT / "core" / "contracts" / "client.py":
+            if path == ROOT / "core" / "contracts" / "messages.py":
                 continue
             for node in ast.walk(ast.parse(path.read_text())):
                 if not isinstance(node, ast.Call):

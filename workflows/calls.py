@@ -14,7 +14,16 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from core.contracts.client import (
+    from core.contracts.emails import (
+        DraftEmailInput,
+        DraftEmailResult,
+        EmailStatus,
+        SendEmailInput,
+        SendEmailResult,
+        UpdateEmailInput,
+        UpdateEmailResult,
+    )
+    from core.contracts.messages import (
         ACTIVITY_DRAFT_EMAIL,
         ACTIVITY_LOAD_CLIENT,
         ACTIVITY_RECORD_ORDER,
@@ -22,22 +31,13 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY_RESCORE,
         ACTIVITY_SEND_EMAIL,
         ACTIVITY_UPDATE_EMAIL,
-        ClientFacts,
-        DraftEmailInput,
-        DraftEmailResult,
-        EmailStatus,
-        LoadClientInput,
         RecordOrderInput,
         RecordOrderResult,
         RecordOrdersInput,
         RecordOrdersResult,
-        RescoreInput,
-        RescoreResult,
-        SendEmailInput,
-        SendEmailResult,
-        UpdateEmailInput,
-        UpdateEmailResult,
     )
+    from core.contracts.scoring import RescoreInput, RescoreResult
+    from core.contracts.state import ClientFacts, LoadClientInput
 
 R = TypeVar("R")
 

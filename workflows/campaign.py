@@ -25,7 +25,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from core.contracts.client import EmailStatus, PendingEmail, WorkflowConfig
+    from core.contracts.emails import EmailStatus
     from core.contracts.policy import (
         ACTIVITY_LOAD_POLICY,
         LivePolicy,
@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         PolicyChanged,
         PolicyFollower,
     )
+    from core.contracts.state import PendingEmail, WorkflowConfig
     from core.domain import campaign
     from core.domain.campaign import Episode
     from core.domain.policy_document import Policy, QuietHours, TierPolicy, Tiers

@@ -28,7 +28,25 @@ from workflows.campaign import Campaign
 from workflows.pipeline import Consent, EmailPipeline, error_type
 
 with workflow.unsafe.imports_passed_through():
-    from core.contracts.client import (
+    from core.contracts.approval import (
+        UPDATE_ERROR_GUARDRAILS,
+        UPDATE_ERROR_NOT_PENDING,
+        ApproveEmail,
+        CancelEmail,
+        EmailDecision,
+        RejectEmail,
+    )
+    from core.contracts.consent import (
+        EmailResolved,
+        PastEmailSent,
+        Paused,
+        ProfileUpdated,
+        Resubscribed,
+        Resumed,
+        Snoozed,
+        Unsubscribed,
+    )
+    from core.contracts.messages import (
         CLIENT_WORKFLOW,
         IMPORT_BATCH_MAX,
         QUERY_STATE,
@@ -44,36 +62,24 @@ with workflow.unsafe.imports_passed_through():
         SIGNAL_UNSUBSCRIBED,
         UPDATE_APPROVE_EMAIL,
         UPDATE_CANCEL_EMAIL,
-        UPDATE_ERROR_GUARDRAILS,
-        UPDATE_ERROR_NOT_PENDING,
         UPDATE_REJECT_EMAIL,
-        ApproveEmail,
-        CancelEmail,
+        OrderPlaced,
+        OrdersImported,
+        RecordOrderInput,
+        RecordOrdersInput,
+    )
+    from core.contracts.policy import SIGNAL_POLICY_CHANGED, PolicyChanged
+    from core.contracts.scoring import RescoreInput
+    from core.contracts.state import (
         CarriedState,
         ClientFacts,
         ClientProfile,
         ClientStateView,
         ClientWorkflowInput,
-        EmailDecision,
-        EmailResolved,
         LoadClientInput,
-        OrderPlaced,
-        OrdersImported,
-        PastEmailSent,
-        Paused,
-        ProfileUpdated,
-        RecordOrderInput,
-        RecordOrdersInput,
-        RejectEmail,
-        RescoreInput,
-        Resubscribed,
-        Resumed,
         ScoreView,
-        Snoozed,
-        Unsubscribed,
         WorkflowCounters,
     )
-    from core.contracts.policy import SIGNAL_POLICY_CHANGED, PolicyChanged
     from core.domain import policy
     from core.domain import search_attributes as sa
     from core.domain.edits import failing_verdicts

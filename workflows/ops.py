@@ -21,7 +21,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from core.contracts.client import SIGNAL_RESUMED, Resumed, client_workflow_id
+    from core.contracts.consent import Resumed
+    from core.contracts.messages import SIGNAL_RESUMED, client_workflow_id
     from core.contracts.ops import (
         ACTIVITY_DELIVER_WEBHOOKS,
         ACTIVITY_RESUME_CLIENT,

@@ -20,21 +20,15 @@ from workflows import calls
 from workflows.campaign import Campaign
 
 with workflow.unsafe.imports_passed_through():
-    from core.contracts.client import (
-        UPDATE_ERROR_NOT_PENDING,
-        ApproveEmail,
+    from core.contracts.approval import UPDATE_ERROR_NOT_PENDING, ApproveEmail, EmailDecision, RejectEmail
+    from core.contracts.consent import EmailResolved
+    from core.contracts.emails import DraftEmailInput, EmailStatus, SendEmailInput, UpdateEmailResult
+    from core.contracts.state import (
         CarriedState,
         ClientFacts,
-        DraftEmailInput,
-        EmailDecision,
         EmailOutcome,
-        EmailResolved,
-        EmailStatus,
         PendingEmail,
-        RejectEmail,
         ScoreView,
-        SendEmailInput,
-        UpdateEmailResult,
         WorkflowConfig,
     )
     from core.domain import policy

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.contracts.client import EmailOutcome, PendingEmail, ScoreView
+    from core.contracts.state import EmailOutcome, PendingEmail, ScoreView
 
 
 def _at(moment: datetime) -> str:

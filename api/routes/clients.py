@@ -37,7 +37,8 @@ from api.schemas import (
     ProfileItemResult,
     ScorePoint,
 )
-from core.contracts.client import ProfileUpdated, Tier
+from core.contracts.consent import ProfileUpdated
+from core.contracts.scoring import Tier
 from core.runtime.client_workflow import TemporalUnavailable, query_state
 from core.store.models import Client
 

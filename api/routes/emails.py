@@ -17,13 +17,9 @@ from api.deps import SessionDep, StateDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE, ApiError, ErrorResponse
 from api.queries import email_events, list_emails
 from api.schemas import ApproveIn, DecisionOut, EmailDetail, EmailPage, EmailSummary, RejectIn
-from core.contracts.client import (
-    UPDATE_APPROVE_EMAIL,
-    UPDATE_REJECT_EMAIL,
-    ApproveEmail,
-    EmailStatus,
-    RejectEmail,
-)
+from core.contracts.approval import ApproveEmail, RejectEmail
+from core.contracts.emails import EmailStatus
+from core.contracts.messages import UPDATE_APPROVE_EMAIL, UPDATE_REJECT_EMAIL
 from core.runtime.client_workflow import decide_email
 from core.store import audit
 from core.store.audit import Actor

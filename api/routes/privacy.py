@@ -13,7 +13,7 @@ from api.deps import StateDep
 from api.errors import AUTH_RESPONSES, ERROR_RESPONSES, NOT_FOUND_RESPONSE, ApiError
 from api.order_schemas import ClientIdPath
 from api.privacy_schemas import ClientExport, ErasureReceipt
-from core.contracts.client import client_workflow_id
+from core.contracts.messages import client_workflow_id
 from core.contracts.ops import resume_timer_id
 from core.runtime.client_workflow import UNAVAILABLE_CODES, TemporalUnavailable, query_state
 from core.runtime.logging import get_logger

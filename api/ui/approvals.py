@@ -17,13 +17,8 @@ from temporalio.service import RPCError
 
 from api.ui import queries
 from api.ui.common import ActDep, Ui, UiDep, is_htmx, render, start_timer
-from core.contracts.client import (
-    UPDATE_APPROVE_EMAIL,
-    UPDATE_REJECT_EMAIL,
-    ApproveEmail,
-    EmailDecision,
-    RejectEmail,
-)
+from core.contracts.approval import ApproveEmail, EmailDecision, RejectEmail
+from core.contracts.messages import UPDATE_APPROVE_EMAIL, UPDATE_REJECT_EMAIL
 from core.runtime.client_workflow import (
     EditRejected,
     EmailNotPending,

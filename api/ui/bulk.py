@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from api.ui import queries
 from api.ui.approvals import Outcome, _update, record_decision
 from api.ui.common import ActDep, Ui, render, start_timer
-from core.contracts.client import ApproveEmail, RejectEmail
+from core.contracts.approval import ApproveEmail, RejectEmail
 from core.store.models import Email
 
 router = APIRouter(prefix="/ui/approvals", include_in_schema=False, dependencies=[Depends(start_timer)])

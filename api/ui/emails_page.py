@@ -19,7 +19,8 @@ from sqlalchemy.orm import aliased
 
 from api.ui.common import UiDep, render, start_timer
 from api.ui.ops import flash
-from core.contracts.client import CLIENT_ID_PATTERN, EmailStatus
+from core.contracts.emails import EmailStatus
+from core.contracts.messages import CLIENT_ID_PATTERN
 from core.store.models import Client, Email
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(start_timer)])

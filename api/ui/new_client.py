@@ -17,7 +17,7 @@ from api import actions
 from api.errors import ApiError
 from api.schemas import ClientProfileIn
 from api.ui.common import ActDep, UiDep, render, start_timer
-from core.contracts.client import CLIENT_ID_PATTERN
+from core.contracts.messages import CLIENT_ID_PATTERN
 from core.store import audit
 from core.store.models import Client
 

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api import actions, email_actions
 from api.errors import ApiError
 from api.ui.common import ActDep, start_timer
-from core.contracts.client import CLIENT_ID_PATTERN
+from core.contracts.messages import CLIENT_ID_PATTERN
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(start_timer)])
 ClientIdPath = Annotated[str, Path(pattern=CLIENT_ID_PATTERN, max_length=128)]

@@ -16,7 +16,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.ui import charts, queries
 from api.ui.common import UiDep, is_htmx, render, start_timer
 from api.ui.ops import flash
-from core.contracts.client import CLIENT_ID_PATTERN, QUERY_STATE, ClientStateView, client_workflow_id
+from core.contracts.messages import CLIENT_ID_PATTERN, QUERY_STATE, client_workflow_id
+from core.contracts.state import ClientStateView
 from core.domain.uplift import report_from_counts
 from core.store.db import utcnow
 from core.store.ops_models import ClientPause

@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 
 from api import policy_service
 from api.ui.common import PostDep, Ui, UiDep, render, start_timer
-from core.contracts.client import CLIENT_WORKFLOW
+from core.contracts.messages import CLIENT_WORKFLOW
 from core.domain.policy_document import Policy, diff
 from core.store.policy_store import policy_versions
 

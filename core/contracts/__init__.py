@@ -1,6 +1,8 @@
 """The contracts every layer speaks: pydantic models and wire names, pure like ``core.domain``.
 
-``client``: the client workflow's messages, its activities' inputs and results, its state;
-``model``: the refit workflow's; ``ops``: ops actions (pause, snooze, resume); ``policy``: the
-live policy a workflow carries.
+The client workflow's, along the sections of its life: ``messages`` (wire names, ids, order
+messages), ``consent`` (profile and consent signals), ``approval`` (the approval updates),
+``scoring`` and ``emails`` (its activities), ``state`` (its input and state, and rebuilding it
+from the database). Then ``model`` (the refit workflow), ``ops`` (ops actions) and ``policy``
+(the live policy a workflow carries).
 """

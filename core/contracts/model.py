@@ -15,7 +15,7 @@ ACTIVITY_STORE_MODEL = "store_model_parameters"
 
 
 class _Frozen(BaseModel):
-    """As ``core.contracts.client.Frozen``: a field an older or newer worker sends is ignored, never a
+    """As ``core.contracts.messages.Frozen``: a field an older or newer worker sends is ignored, never a
     failed refit task during a rolling deploy."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")

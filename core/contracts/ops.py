@@ -9,7 +9,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from core.contracts.client import Frozen
+from core.contracts.messages import Frozen
 
 RESUME_TIMER_WORKFLOW = "ClientResumeTimerWorkflow"
 WEBHOOK_WORKFLOW = "WebhookDeliveryWorkflow"

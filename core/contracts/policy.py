@@ -1,6 +1,6 @@
 """Messages and activity contracts of the live policy: how workflows learn of a new version.
 
-Pure pydantic, importable from workflow code. Kept apart from ``core.contracts.client`` so the
+Pure pydantic, importable from workflow code. Kept apart from the client workflow's contracts so the
 policy's wire models evolve on their own; all of them ignore fields they do not know (old
 and new code run side by side during a deploy).
 

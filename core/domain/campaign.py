@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from core.contracts.client import WorkflowConfig
 from core.contracts.policy import MAX_EPISODE_EMAILS, Episode
+from core.contracts.state import WorkflowConfig
 from core.domain.policy_document import Policy, TierPolicy
 
 __all__ = ["Episode", "after_touch", "effective_config", "targets"]

@@ -8,7 +8,9 @@ are merged with the pending draft and the whole email goes through
 
 from __future__ import annotations
 
-from core.contracts.client import ApproveEmail, GuardrailVerdict, PendingEmail, WorkflowConfig
+from core.contracts.approval import ApproveEmail
+from core.contracts.emails import GuardrailVerdict
+from core.contracts.state import PendingEmail, WorkflowConfig
 from core.domain.guardrails import check_draft, plausible_first_name
 
 # Stands in for a part of the draft the workflow does not hold (an email pending since

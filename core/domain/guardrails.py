@@ -41,7 +41,7 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.contracts.client import GuardrailVerdict
+from core.contracts.emails import GuardrailVerdict
 from core.domain import guardrail_languages as languages
 
 SUBJECT_MIN, SUBJECT_MAX = 3, 120

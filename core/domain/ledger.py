@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime
 
-from core.contracts.client import CarriedState, OrderPlaced
+from core.contracts.messages import OrderPlaced
+from core.contracts.state import CarriedState
 
 RECENT_ORDER_IDS = 1000
 # What continue-as-new may carry of unrecorded orders, counted as orders plus their items

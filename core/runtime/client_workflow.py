@@ -26,21 +26,20 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.contracts.client import (
+from core.contracts.approval import UPDATE_ERROR_GUARDRAILS, EmailDecision
+from core.contracts.consent import PastEmailSent
+from core.contracts.emails import GuardrailVerdict
+from core.contracts.messages import (
     CLIENT_WORKFLOW,
     QUERY_STATE,
     SIGNAL_ORDER_PLACED,
     SIGNAL_ORDERS_IMPORTED,
     SIGNAL_PAST_EMAIL_SENT,
-    UPDATE_ERROR_GUARDRAILS,
-    ClientWorkflowInput,
-    EmailDecision,
-    GuardrailVerdict,
     OrderPlaced,
     OrdersImported,
-    PastEmailSent,
     client_workflow_id,
 )
+from core.contracts.state import ClientWorkflowInput
 from core.runtime.workflow_config import WorkflowStart
 
 LiveStateReason = Literal["no_workflow", "workflow_unavailable", "query_failed", "temporal_unavailable"]

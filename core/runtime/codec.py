@@ -59,7 +59,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec, SerializationContext, WithSerializationContext
 
-from core.contracts.client import client_id_of_workflow
+from core.contracts.messages import client_id_of_workflow
 from core.runtime.settings import SecuritySettings
 
 ENCODING = b"binary/encrypted"

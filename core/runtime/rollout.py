@@ -36,7 +36,7 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.contracts.client import CLIENT_WORKFLOW
+from core.contracts.messages import CLIENT_WORKFLOW
 from core.contracts.policy import SIGNAL_POLICY_CHANGED, LivePolicy, PolicyChanged
 from core.domain.search_attributes import MODEL_VERSION, POLICY_VERSION
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from core.contracts.client import WorkflowConfig
+from core.contracts.state import WorkflowConfig
 from core.domain.policy import in_holdout
 from core.domain.search_attributes import HOLDOUT_GROUP
 from core.runtime.settings import PolicySettings, Settings, TemporalSettings

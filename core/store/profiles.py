@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client as TemporalClient
 
-from core.contracts.client import SIGNAL_PROFILE_UPDATED, ProfileUpdated
+from core.contracts.consent import ProfileUpdated
+from core.contracts.messages import SIGNAL_PROFILE_UPDATED
 from core.domain.policy import in_holdout
 from core.runtime.client_workflow import signal_with_start
 from core.runtime.workflow_config import WorkflowStart

@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 from activities.drafting import DraftingActivities
-from core.contracts.client import DraftEmailInput, DraftEmailResult
+from core.contracts.emails import DraftEmailInput, DraftEmailResult
 from core.domain.guardrails import unapproved_offer_phrases
 from core.runtime.settings import LlmSettings, Settings
 from core.store.models import Email

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from activities.drafting import DraftingActivities
-from core.contracts.client import DraftEmailInput, DraftEmailResult
+from core.contracts.emails import DraftEmailInput, DraftEmailResult
 from core.domain.policy_document import Policy, default_policy
 from core.runtime.settings import Settings
 from core.store.policy_store import save_policy

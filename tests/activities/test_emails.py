@@ -10,7 +10,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.drafting import DraftingActivities
 from activities.emails import EmailActivities
-from core.contracts.client import DraftEmailInput, UpdateEmailInput, UpdateEmailResult
+from core.contracts.emails import DraftEmailInput, UpdateEmailInput, UpdateEmailResult
 from core.runtime.settings import Settings
 from tests.activities.factories import NOW, add_client, add_email, events, get_email
 from tests.helpers import unique_id

@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.orders import OrderActivities
-from core.contracts.client import OrderPlaced, RecordOrderInput
+from core.contracts.messages import OrderPlaced, RecordOrderInput
 from core.store.clients import CLIENT_ERASED
 from core.store.db import transaction, utcnow
 from core.store.models import Client, Order

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from activities.orders import OrderActivities
-from core.contracts.client import OrderPlaced, RecordOrderInput, RecordOrdersInput
+from core.contracts.messages import OrderPlaced, RecordOrderInput, RecordOrdersInput
 from core.store.models import Client
 
 T0 = datetime(2025, 3, 1, 9, tzinfo=UTC)

@@ -13,7 +13,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from activities.drafting import DraftingActivities
 from activities.sending import SendingActivities
-from core.contracts.client import ACTIVITY_DRAFT_EMAIL, ACTIVITY_SEND_EMAIL, DraftEmailResult, SendEmailResult
+from core.contracts.emails import DraftEmailResult, SendEmailResult
+from core.contracts.messages import ACTIVITY_DRAFT_EMAIL, ACTIVITY_SEND_EMAIL
 from core.runtime.settings import LlmSettings, Settings
 from tests.activities.factories import NOW, add_client, add_email, get_email
 from tests.fakes.openai_server import FakeOpenAI

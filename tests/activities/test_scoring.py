@@ -11,7 +11,8 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.orders import OrderActivities
 from activities.scoring import ScoringActivities
-from core.contracts.client import OrderPlaced, RecordOrderInput, RescoreInput
+from core.contracts.messages import OrderPlaced, RecordOrderInput
+from core.contracts.scoring import RescoreInput
 from core.domain.policy import in_holdout
 from core.store.models import Client, EngagementScore
 

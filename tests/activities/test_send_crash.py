@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from core.contracts.client import ACTIVITY_SEND_EMAIL, SendEmailResult
+from core.contracts.emails import SendEmailResult
+from core.contracts.messages import ACTIVITY_SEND_EMAIL
 from core.runtime.settings import Settings
 from tests.activities.factories import add_client, add_email, events, get_email
 from tests.fakes.smtp import smtp_server

@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.sending import SendingActivities
-from core.contracts.client import SendEmailInput, SendEmailResult
+from core.contracts.emails import SendEmailInput, SendEmailResult
 from core.domain.tokens import verify_unsubscribe_token
 from core.runtime.settings import Settings, SmtpSecurity
 from core.store.models import Suppression

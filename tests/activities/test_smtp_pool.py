@@ -17,7 +17,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities import mail
 from activities.sending import SendingActivities
-from core.contracts.client import SendEmailInput, SendEmailResult
+from core.contracts.emails import SendEmailInput, SendEmailResult
 from core.runtime.settings import Settings, SmtpSettings
 from tests.activities.factories import add_client, add_email, get_email
 from tests.fakes.smtp import FakeSmtp, smtp_server

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from core.contracts.client import client_workflow_id
+from core.contracts.messages import client_workflow_id
 from core.domain.tokens import make_unsubscribe_token
 from core.runtime.settings import PolicySettings
 from core.store.models import Client as ClientRow

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from core.contracts.client import ClientStateView
+from core.contracts.state import ClientStateView
 from core.runtime.settings import Settings
 from tests.activities.factories import add_client
 from tests.fakes.smtp import smtp_server

@@ -13,7 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client as TemporalClient
 
 from activities.mail import message_id
-from core.contracts.client import client_workflow_id
+from core.contracts.messages import client_workflow_id
 from core.runtime.settings import FeedbackSettings, Settings
 from core.store.db import utcnow
 from core.store.models import ConsentEvent, DeliveryEvent, EmailEvent, Suppression

@@ -9,7 +9,8 @@ import pytest
 from temporalio.client import Client as TemporalClient
 from temporalio.common import WorkflowIDConflictPolicy
 
-from core.contracts.client import CLIENT_WORKFLOW, ClientWorkflowInput, client_workflow_id
+from core.contracts.messages import CLIENT_WORKFLOW, client_workflow_id
+from core.contracts.state import ClientWorkflowInput
 from core.store.models import Client
 from tests.helpers import eventually, order_body, unique_id, utc
 from tests.integration.api_factories import add_client, add_email, add_score

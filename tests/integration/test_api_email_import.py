@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.contracts.client import QUERY_STATE, ClientStateView, client_workflow_id
+from core.contracts.messages import QUERY_STATE, client_workflow_id
+from core.contracts.state import ClientStateView
 from core.store.db import utcnow
 from core.store.models import Client, EmailEvent
 from tests.helpers import eventually, order_body, unique_id

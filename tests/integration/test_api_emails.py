@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from core.contracts.client import CLIENT_WORKFLOW, client_workflow_id
+from core.contracts.messages import CLIENT_WORKFLOW, client_workflow_id
 from core.runtime import client_workflow
 from core.store.db import utcnow
 from tests.helpers import eventually, order_body, unique_id, utc

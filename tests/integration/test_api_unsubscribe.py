@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 
-from core.contracts.client import client_workflow_id
+from core.contracts.messages import client_workflow_id
 from core.domain.tokens import make_unsubscribe_token
 from core.store.models import Client, Suppression
 from tests.helpers import unique_id

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cli.demo import DemoFailed, run_demo
 from cli.demo_population import DemoClient, build_population
-from core.contracts.client import QUERY_STATE, ClientStateView, client_workflow_id
+from core.contracts.messages import QUERY_STATE, client_workflow_id
+from core.contracts.state import ClientStateView
 from core.domain.uplift import Arm, count_episodes
 from core.store.db import utcnow
 from core.store.models import Client, Email, Order

@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from cli.replay import new_replayer
-from core.contracts.client import client_workflow_id
+from core.contracts.messages import client_workflow_id
 from core.runtime.codec import DATA_KEY_PREFIX, KEY_ID_METADATA, DataKeyDestroyed, EncryptionCodec
 from core.runtime.settings import Settings
 from core.runtime.temporal import data_converter

@@ -26,14 +26,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.devdata import DEV_KEY_FILE
 from cli.importer import Checkpoint, run_import, run_profile_import
-from core.contracts.client import (
+from core.contracts.messages import (
     ACTIVITY_RECORD_ORDER,
     ACTIVITY_RECORD_ORDERS,
     QUERY_STATE,
     SIGNAL_ORDERS_IMPORTED,
-    ClientStateView,
     client_workflow_id,
 )
+from core.contracts.state import ClientStateView
 from core.domain.policy import in_holdout
 from core.runtime.workflow_config import WorkflowStart
 from core.store.models import Client, Order

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.contracts.client import QUERY_STATE, ClientStateView, client_workflow_id
+from core.contracts.messages import QUERY_STATE, client_workflow_id
+from core.contracts.state import ClientStateView
 from tests.helpers import eventually, order_body, unique_id
 from tests.integration.conftest import Stack
 

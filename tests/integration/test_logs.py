@@ -12,7 +12,8 @@ import pytest
 import structlog
 from pydantic import SecretStr
 
-from core.contracts.client import SIGNAL_PROFILE_UPDATED, ProfileUpdated
+from core.contracts.consent import ProfileUpdated
+from core.contracts.messages import SIGNAL_PROFILE_UPDATED
 from core.runtime.client_workflow import signal_with_start
 from core.runtime.logging import configure_logging, get_logger
 from core.runtime.settings import LoggingSettings, Settings

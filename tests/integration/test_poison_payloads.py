@@ -19,7 +19,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from core.contracts.client import SIGNAL_ORDER_PLACED, OrderPlaced, client_workflow_id
+from core.contracts.messages import SIGNAL_ORDER_PLACED, OrderPlaced, client_workflow_id
 from core.runtime.client_workflow import send_order
 from core.runtime.codec import ENCODING
 from core.runtime.settings import Settings

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.contracts.client import SIGNAL_RESUBSCRIBED, SIGNAL_SNOOZED, SIGNAL_UNSUBSCRIBED
+from core.contracts.messages import SIGNAL_RESUBSCRIBED, SIGNAL_SNOOZED, SIGNAL_UNSUBSCRIBED
 from core.domain.tokens import make_unsubscribe_token
 from tests.helpers import eventually, unique_id
 from tests.integration.api_factories import add_client

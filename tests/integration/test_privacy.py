@@ -20,11 +20,11 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from core.contracts.client import (
+from core.contracts.consent import ProfileUpdated
+from core.contracts.messages import (
     SIGNAL_ORDER_PLACED,
     SIGNAL_PROFILE_UPDATED,
     OrderPlaced,
-    ProfileUpdated,
     client_workflow_id,
 )
 from core.runtime.client_workflow import signal_with_start

@@ -18,7 +18,12 @@ import pytest
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.testing import WorkflowEnvironment
 
-from core.contracts.client import ACTIVITY_RECORD_ORDER, SIGNAL_ORDER_PLACED, OrderPlaced, client_workflow_id
+from core.contracts.messages import (
+    ACTIVITY_RECORD_ORDER,
+    SIGNAL_ORDER_PLACED,
+    OrderPlaced,
+    client_workflow_id,
+)
 from core.runtime.client_workflow import signal_with_start
 from core.runtime.settings import DatabaseSettings, Settings
 from core.runtime.workflow_config import WorkflowStart

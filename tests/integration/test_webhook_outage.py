@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from core.contracts.client import client_workflow_id
+from core.contracts.messages import client_workflow_id
 from tests.fakes.webhook_receiver import Receiver
 from tests.helpers import eventually, serve_app, unique_id
 from tests.integration.conftest import Stack

@@ -15,15 +15,9 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from core.contracts.client import (
-        QUERY_STATE,
-        UPDATE_APPROVE_EMAIL,
-        UPDATE_REJECT_EMAIL,
-        ApproveEmail,
-        ClientStateView,
-        EmailDecision,
-        RejectEmail,
-    )
+    from core.contracts.approval import ApproveEmail, EmailDecision, RejectEmail
+    from core.contracts.messages import QUERY_STATE, UPDATE_APPROVE_EMAIL, UPDATE_REJECT_EMAIL
+    from core.contracts.state import ClientStateView
 
 
 class PendingDraft(BaseModel):

@@ -9,7 +9,7 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from core.contracts.client import client_workflow_id
+from core.contracts.messages import client_workflow_id
 from tests.helpers import new_worker, unique_id
 from tests.ui import factories as f
 from tests.ui.approval_workflow import ApprovalOnlyWorkflow, Decisions, PendingDraft

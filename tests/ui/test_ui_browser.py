@@ -13,7 +13,7 @@ from playwright.async_api import Page, expect
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from core.contracts.client import client_workflow_id
+from core.contracts.messages import client_workflow_id
 from tests.helpers import new_worker, unique_id
 from tests.ui import factories as f
 from tests.ui.approval_workflow import ApprovalOnlyWorkflow, PendingDraft

@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import Page, expect
 from temporalio.client import Client
 
-from core.contracts.client import client_workflow_id
+from core.contracts.messages import client_workflow_id
 from core.store.opsusers import create_user
 from tests.helpers import new_worker, unique_id
 from tests.ui import factories as f

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.contracts.client import WorkflowConfig
+from core.contracts.state import WorkflowConfig
 from core.domain.campaign import Episode, after_touch, effective_config, targets
 from core.domain.policy_document import Policy, TierPolicy, TouchSequence, default_policy
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload
 
-from core.contracts.client import ProfileUpdated
+from core.contracts.consent import ProfileUpdated
 from core.runtime.codec import (
     ENCODING,
     KEY_ID_METADATA,

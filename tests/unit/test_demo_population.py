@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from api.email_import_schemas import ImportedEmail
 from cli.demo import episode_item
 from cli.demo_population import EMAIL_DOMAIN, build_population
-from core.contracts.client import OrderPlaced, ProfileUpdated
+from core.contracts.consent import ProfileUpdated
+from core.contracts.messages import OrderPlaced
 from core.domain.uplift import uplift_report
 from tests.helpers import demo_episodes
 

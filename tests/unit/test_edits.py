@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from core.contracts.client import ApproveEmail, PendingEmail, WorkflowConfig
+from core.contracts.approval import ApproveEmail
+from core.contracts.state import PendingEmail, WorkflowConfig
 from core.domain.edits import failing_verdicts
 from core.domain.guardrails import failures
 

@@ -183,7 +183,7 @@ def test_guardrails_module_is_pure() -> None:
     modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     top = {m.split(".")[0] for m in modules}
     assert top <= set(sys.stdlib_module_names) | {"pydantic", "core", "__future__"}
-    assert {m for m in modules if m.startswith("core")} == {"core.domain", "core.contracts.client"}
+    assert {m for m in modules if m.startswith("core")} == {"core.domain", "core.contracts.emails"}
     languages = (path.parent / "guardrail_languages.py").read_text()
     assert {n.module for n in ast.walk(ast.parse(languages)) if isinstance(n, ast.ImportFrom)} == {
         "__future__"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from core.contracts.client import CarriedState, OrderItem, OrderPlaced
+from core.contracts.messages import OrderItem, OrderPlaced
+from core.contracts.state import CarriedState
 from core.domain.ledger import OrderLedger
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from core.contracts.client import WorkflowConfig
 from core.contracts.policy import LivePolicy, PolicyFollower
+from core.contracts.state import WorkflowConfig
 from core.domain.policy_document import Policy, default_policy, diff
 from core.runtime.settings import PolicySettings
 from core.store.policy_store import policy_from_settings

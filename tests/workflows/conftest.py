@@ -25,16 +25,14 @@ from temporalio.testing import WorkflowEnvironment
 from activities.facts import ClientFactsActivities
 from activities.orders import OrderActivities
 from activities.scoring import ScoringActivities
-from core.contracts.client import (
+from core.contracts.messages import (
     CLIENT_WORKFLOW,
     QUERY_STATE,
     SIGNAL_ORDER_PLACED,
-    ClientStateView,
-    ClientWorkflowInput,
     OrderPlaced,
-    WorkflowConfig,
     client_workflow_id,
 )
+from core.contracts.state import ClientStateView, ClientWorkflowInput, WorkflowConfig
 from core.runtime.workflow_config import initial_search_attributes
 from tests.helpers import new_worker, random_task_queue
 from tests.workflows.doubles import EmailDoubles

@@ -15,10 +15,7 @@ from typing import Any, Literal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.contracts.client import (
-    ACTIVITY_DRAFT_EMAIL,
-    ACTIVITY_SEND_EMAIL,
-    ACTIVITY_UPDATE_EMAIL,
+from core.contracts.emails import (
     DraftEmailInput,
     DraftEmailResult,
     SendEmailInput,
@@ -26,6 +23,7 @@ from core.contracts.client import (
     UpdateEmailInput,
     UpdateEmailResult,
 )
+from core.contracts.messages import ACTIVITY_DRAFT_EMAIL, ACTIVITY_SEND_EMAIL, ACTIVITY_UPDATE_EMAIL
 
 BOOM = "Boom"
 

@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from core.contracts.client import CLIENT_WORKFLOW, ClientWorkflowInput
+from core.contracts.messages import CLIENT_WORKFLOW
+from core.contracts.state import ClientWorkflowInput
 from workflows.client import ClientEngagementWorkflow
 
 

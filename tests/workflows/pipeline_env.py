@@ -19,7 +19,7 @@ from activities.mail import SmtpPool
 from activities.orders import OrderActivities
 from activities.scoring import ScoringActivities
 from activities.sending import SendingActivities
-from core.contracts.client import WorkflowConfig
+from core.contracts.state import WorkflowConfig
 from core.runtime.settings import Settings
 from core.store.models import Email
 from tests.helpers import new_worker, random_task_queue

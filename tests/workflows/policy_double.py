@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from temporalio import activity
 
-from core.contracts.client import WorkflowConfig
 from core.contracts.policy import ACTIVITY_LOAD_POLICY, LivePolicy, LoadPolicyInput, LoadPolicyResult
+from core.contracts.state import WorkflowConfig
 from core.domain.policy_document import Policy
 from workflows.campaign import legacy_policy
 

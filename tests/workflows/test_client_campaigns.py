@@ -11,8 +11,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from core.contracts.client import ClientStateView
 from core.contracts.policy import SIGNAL_POLICY_CHANGED, PolicyChanged
+from core.contracts.state import ClientStateView
 from core.domain import search_attributes as sa
 from core.domain.policy_document import Policy, QuietHours, TierPolicy, TouchSequence, default_policy
 from core.runtime.settings import Settings

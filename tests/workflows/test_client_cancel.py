@@ -8,7 +8,8 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from core.contracts.client import UPDATE_CANCEL_EMAIL, CancelEmail, EmailDecision
+from core.contracts.approval import CancelEmail, EmailDecision
+from core.contracts.messages import UPDATE_CANCEL_EMAIL
 from tests.helpers import unique_id
 from tests.workflows.conftest import CONFIG, Life
 from tests.workflows.test_client_life import approve, go_silent, has_draft

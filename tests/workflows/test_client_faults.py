@@ -20,7 +20,10 @@ from temporalio.testing import WorkflowEnvironment
 from activities.facts import ClientFactsActivities
 from activities.orders import OrderActivities
 from activities.scoring import ScoringActivities
-from core.contracts.client import (
+from core.contracts.approval import ApproveEmail, EmailDecision
+from core.contracts.consent import EmailResolved, ProfileUpdated
+from core.contracts.emails import UpdateEmailInput, UpdateEmailResult
+from core.contracts.messages import (
     ACTIVITY_LOAD_CLIENT,
     ACTIVITY_RECORD_ORDER,
     ACTIVITY_RECORD_ORDERS,
@@ -30,24 +33,15 @@ from core.contracts.client import (
     SIGNAL_ORDERS_IMPORTED,
     SIGNAL_PROFILE_UPDATED,
     UPDATE_APPROVE_EMAIL,
-    ApproveEmail,
-    ClientFacts,
-    ClientStateView,
-    EmailDecision,
-    EmailResolved,
-    LoadClientInput,
     OrderPlaced,
     OrdersImported,
-    ProfileUpdated,
     RecordOrderInput,
     RecordOrderResult,
     RecordOrdersInput,
     RecordOrdersResult,
-    RescoreInput,
-    RescoreResult,
-    UpdateEmailInput,
-    UpdateEmailResult,
 )
+from core.contracts.scoring import RescoreInput, RescoreResult
+from core.contracts.state import ClientFacts, ClientStateView, LoadClientInput
 from core.domain import search_attributes as sa
 from tests.helpers import new_worker, random_task_queue, unique_id
 from tests.workflows.conftest import CONFIG, Life, record_scenario

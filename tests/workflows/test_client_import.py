@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from core.contracts.client import (
+from core.contracts.messages import (
     ACTIVITY_DRAFT_EMAIL,
     ACTIVITY_RECORD_ORDER,
     ACTIVITY_RECORD_ORDERS,
@@ -102,7 +102,7 @@ def test_client_imported_history_message_is_bounded() -> None:
     """One message holds at most IMPORT_BATCH_MAX orders; the importer splits longer histories."""
     from pydantic import ValidationError
 
-    from core.contracts.client import IMPORT_BATCH_MAX
+    from core.contracts.messages import IMPORT_BATCH_MAX
 
     order = OrderPlaced(order_id="o", placed_at="2025-01-01T00:00:00Z", currency="USD", amount=Decimal(1))
     OrdersImported(orders=[order] * IMPORT_BATCH_MAX)

@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute
 from temporalio.client import WorkflowUpdateFailedError
 
-from core.contracts.client import (
+from core.contracts.approval import ApproveEmail, EmailDecision, RejectEmail
+from core.contracts.consent import PastEmailSent, ProfileUpdated
+from core.contracts.messages import (
     SIGNAL_PAST_EMAIL_SENT,
     SIGNAL_PAUSED,
     SIGNAL_PROFILE_UPDATED,
@@ -18,14 +20,8 @@ from core.contracts.client import (
     SIGNAL_UNSUBSCRIBED,
     UPDATE_APPROVE_EMAIL,
     UPDATE_REJECT_EMAIL,
-    ApproveEmail,
-    ClientStateView,
-    EmailDecision,
-    PastEmailSent,
-    ProfileUpdated,
-    RejectEmail,
-    WorkflowConfig,
 )
+from core.contracts.state import ClientStateView, WorkflowConfig
 from core.domain import search_attributes as sa
 from core.store.models import Client, EngagementScore, Order
 from tests.helpers import unique_id

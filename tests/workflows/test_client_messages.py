@@ -10,16 +10,15 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from core.contracts.client import (
+from core.contracts.approval import ApproveEmail, EmailDecision
+from core.contracts.consent import ProfileUpdated
+from core.contracts.messages import (
     SIGNAL_ORDER_PLACED,
     SIGNAL_PROFILE_UPDATED,
     UPDATE_APPROVE_EMAIL,
-    ApproveEmail,
-    ClientStateView,
-    EmailDecision,
     OrderPlaced,
-    ProfileUpdated,
 )
+from core.contracts.state import ClientStateView
 from core.store.models import Order
 from tests.helpers import eventually, unique_id
 from tests.workflows.conftest import CONFIG, Life

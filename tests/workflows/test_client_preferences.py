@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core.contracts.client import SIGNAL_RESUBSCRIBED, SIGNAL_SNOOZED, SIGNAL_UNSUBSCRIBED, WorkflowConfig
+from core.contracts.messages import SIGNAL_RESUBSCRIBED, SIGNAL_SNOOZED, SIGNAL_UNSUBSCRIBED
+from core.contracts.state import WorkflowConfig
 from tests.helpers import unique_id
 from tests.workflows.conftest import CONFIG, Life
 from tests.workflows.test_client_life import go_silent

@@ -15,16 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.store import record_opt_out
-from core.contracts.client import (
-    SIGNAL_PAUSED,
-    SIGNAL_PROFILE_UPDATED,
-    SIGNAL_UNSUBSCRIBED,
-    ClientStateView,
-    Paused,
-    ProfileUpdated,
-    Unsubscribed,
-    WorkflowConfig,
-)
+from core.contracts.consent import Paused, ProfileUpdated, Unsubscribed
+from core.contracts.messages import SIGNAL_PAUSED, SIGNAL_PROFILE_UPDATED, SIGNAL_UNSUBSCRIBED
+from core.contracts.state import ClientStateView, WorkflowConfig
 from core.runtime.settings import Settings
 from core.store.ops_models import ClientPause
 from tests.activities.factories import add_client

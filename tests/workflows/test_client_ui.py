@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
-from core.contracts.client import SIGNAL_PROFILE_UPDATED, ProfileUpdated
+from core.contracts.consent import ProfileUpdated
+from core.contracts.messages import SIGNAL_PROFILE_UPDATED
 from tests.helpers import unique_id
 from tests.workflows.conftest import Life
 from tests.workflows.test_client_life import go_silent, has_draft

@@ -23,7 +23,7 @@ from temporalio.worker import Replayer
 from cli.replay import new_replayer, replay_all
 from cli.replay_pool import ReplayPool
 from cli.replay_sources import Outcome, history_files, read_files
-from core.contracts.client import CLIENT_WORKFLOW
+from core.contracts.messages import CLIENT_WORKFLOW
 from core.contracts.model import REFIT_WORKFLOW
 from core.runtime.codec import new_key
 from core.runtime.settings import SecuritySettings, Settings
