@@ -26,7 +26,7 @@ from core.store.audit import Actor
 from core.store.db import transaction, utcnow
 from core.store.models import Client
 from core.store.ops_models import ClientPause
-from core.store.outbox import emit
+from core.store.outbox import emit_client_paused
 from core.store.profiles import upsert_profile
 
 
@@ -109,15 +109,7 @@ async def pause(
         hold.paused, hold.paused_at, hold.paused_until = True, now, until
         hold.paused_by, hold.reason, hold.resumed_at, hold.resumed_by = actor.name, reason or None, None, None
         session.add(hold)
-        data = {"paused_until": until.isoformat() if until else None}
-        await emit(
-            session,
-            "client.paused",
-            key=f"{client_id}|{now.isoformat()}",
-            occurred_at=now,
-            client_id=client_id,
-            data=data,
-        )
+        await emit_client_paused(session, client_id, now, until)
         session.add(
             audit.entry(
                 actor,
@@ -125,7 +117,7 @@ async def pause(
                 target_type="client",
                 target_id=client_id,
                 at=now,
-                detail={"reason": reason, **data},
+                detail={"reason": reason, "paused_until": until.isoformat() if until else None},
             )
         )
     return _out("pause", client, hold, changed=True)

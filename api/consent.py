@@ -23,7 +23,7 @@ from core.runtime.client_workflow import signal_with_start
 from core.store.clients import client_row
 from core.store.db import transaction, utcnow
 from core.store.models import ConsentEvent, Suppression
-from core.store.outbox import emit
+from core.store.outbox import emit_client_paused
 
 SignalSource = Literal["link", "one_click", "mailto", "api", "bounce", "ops"]
 PAUSE_DAYS = (30, 90)
@@ -53,14 +53,7 @@ async def snooze(state: AppState, client_id: str, days: int, source: str) -> dat
     async with transaction(state.sessions) as session:
         await client_row(session, client_id)
         session.add(ConsentEvent(client_id=client_id, action="paused", source=source, at=now, until=until))
-        await emit(
-            session,
-            "client.paused",
-            key=f"{client_id}|{now.isoformat()}",
-            occurred_at=now,
-            client_id=client_id,
-            data={"paused_until": until.isoformat(), "source": source},
-        )
+        await emit_client_paused(session, client_id, now, until, source=source)
     await signal_with_start(
         state.temporal, state.start, client_id, SIGNAL_SNOOZED, Snoozed(until=until, source=source)
     )

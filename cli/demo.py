@@ -23,10 +23,11 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from cli import apiclient
 from cli.demo_population import DemoClient, DemoEpisode, DemoOrder, build_population
+from cli.progress import progress_bar
 from core.runtime.settings import Settings
 
 BATCH_MAX = 1000  # the API's batch limit
@@ -220,18 +221,8 @@ async def run_demo(
             await http.get("/healthz")
         except httpx.TransportError:
             raise DemoFailed(f"nothing answers at {url}: start the stack with `make run` first") from None
-        with _progress(console) as progress:
+        with progress_bar(console) as progress:
             return await seed(http, population, progress=progress)
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
 
 
 async def demo_command(

@@ -27,20 +27,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from cli.order_export import BadRow, ExportError, ExportRow, read_export
 from cli.profile_export import ProfileHeader, ProfileRow, read_header, read_profiles
+from cli.progress import progress_bar
 from core.contracts.messages import IMPORT_BATCH_MAX, OrderPlaced, OrdersImported
 from core.runtime.client_workflow import TemporalUnavailable, send_imported_orders
 from core.runtime.settings import Settings
@@ -287,7 +280,7 @@ async def run_import(
     importer = Importer(checkpoint, concurrency)
     importer.dispatched = report.skipped = min(start, len(messages))
     tasks: set[asyncio.Task[None]] = set()
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         bar = progress.add_task("clients", total=len(messages), completed=report.skipped)
 
         def sender(message: Message) -> tuple[Deliver, Callable[[], None]]:
@@ -362,7 +355,7 @@ async def run_profile_import(
     importer = Importer(checkpoint, concurrency)
     importer.dispatched = start
     tasks: set[asyncio.Task[None]] = set()
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         bar = progress.add_task("profiles", total=count_rows(path))
 
         def sender(row: ProfileRow) -> tuple[Deliver, Callable[[], None]]:
@@ -415,18 +408,6 @@ def _read_profiles(path: Path, header: ProfileHeader) -> Iterator[ProfileRow | B
         yield from read_profiles(path, header)
     except ExportError as exc:
         raise ImportAborted(f"{path.name}: {exc}") from None
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
 
 
 async def import_command(

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TextColumn
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.runtime import Runtime, TelemetryConfig
@@ -36,6 +36,7 @@ from temporalio.worker import Replayer, WorkflowReplayResult
 
 from cli import replay_sources as sources
 from cli.devdata import dev_settings
+from cli.progress import progress_bar
 from cli.replay_pool import ReplayPool
 from cli.replay_sources import Outcome, SourceError
 from core.runtime.codec import CodecError
@@ -298,7 +299,9 @@ async def replay_command(settings: Settings, request: Request) -> None:
         finish(2)
     tally = Tally()
     try:
-        with _progress(console) as progress:
+        with progress_bar(
+            console, TextColumn("{task.fields[rate]}"), TextColumn("[red]{task.fields[bad]}"), remaining=False
+        ) as progress:
             bar = progress.add_task("replaying", total=None, rate="", bad="")
 
             def on_outcome(outcome: Outcome) -> None:
@@ -332,16 +335,3 @@ def _report(console: Console, tally: Tally) -> None:
         run = f" (run {outcome.run_id})" if outcome.run_id else ""
         typer.echo(f"{outcome.kind}: {outcome.workflow_id}{run}: {outcome.detail}")
     typer.echo(json.dumps(tally.summary()))
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TextColumn("[red]{task.fields[bad]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    )

@@ -102,6 +102,12 @@ def _changed(new: str | None, old: str | None) -> str | None:
     return normalized if normalized != (old or "") else None
 
 
+async def _email(ui: Ui, email_id: str) -> Email | None:
+    async with ui.state.sessions() as session:
+        found = await queries.email_with_client(session, email_id)
+    return found[0] if found else None
+
+
 async def _update(ui: Ui, email: Email, name: str, arg: BaseModel) -> Outcome:
     """The same Update the API sends (core.runtime.client_workflow.decide_email: a deterministic id, so
     a repeated click or bulk run is deduplicated by Temporal), answered for a person."""
@@ -170,11 +176,9 @@ async def approve(
     body_text: FormText = None,
 ) -> HTMLResponse:
     """Approve the draft, with any edits; the workflow re-checks edits and answers."""
-    async with ui.state.sessions() as session:
-        found = await queries.email_with_client(session, email_id)
-    if found is None:
+    email = await _email(ui, email_id)
+    if email is None:
         return render(request, "not_found.html", {"what": "email"}, ui.session, status=404)
-    email, _ = found
     try:
         arg = ApproveEmail(
             email_id=email_id,
@@ -198,11 +202,9 @@ async def reject(
     request: Request, ui: ActDep, email_id: EmailIdPath, reason: FormText = None
 ) -> HTMLResponse:
     """Reject the draft with a reason."""
-    async with ui.state.sessions() as session:
-        found = await queries.email_with_client(session, email_id)
-    if found is None:
+    email = await _email(ui, email_id)
+    if email is None:
         return render(request, "not_found.html", {"what": "email"}, ui.session, status=404)
-    email, _ = found
     try:
         arg = RejectEmail(email_id=email_id, rejected_by=ui.user, reason=(reason or "").strip())
     except ValidationError as exc:

@@ -79,3 +79,17 @@ async def emit_email_status(
             client_id=client_id,
             data={"email_id": email_id, "status": status, **data},
         )
+
+
+async def emit_client_paused(
+    session: AsyncSession, client_id: str, at: datetime, until: datetime | None, **data: Any
+) -> None:
+    """``client.paused``: by ops (a pause, open-ended or timed) or by the client (a snooze)."""
+    await emit(
+        session,
+        "client.paused",
+        key=f"{client_id}|{at.isoformat()}",
+        occurred_at=at,
+        client_id=client_id,
+        data={"paused_until": until.isoformat() if until else None, **data},
+    )

@@ -91,29 +91,27 @@ async def test_a_new_connection_refused_before_data_is_not_retried() -> None:
         assert [r.rcpt_tos for r in server.received] == [["again@example.com"]]
 
 
-async def test_a_drop_after_data_is_ambiguous_and_never_resent_on_another_connection() -> None:
+@pytest.mark.parametrize(
+    ("mode", "error", "delivered"),
+    [
+        # the message went out and no verdict came back: never resent, on any connection
+        ("drop", mail.Ambiguous, ["first@example.com", "failed@example.com", "third@example.com"]),
+        # the recipient was refused: a verdict, not retried
+        ("reject_rcpt", mail.Rejected, ["first@example.com", "third@example.com"]),
+    ],
+)
+async def test_a_failure_on_a_reused_connection_closes_it_and_is_not_retried(
+    mode: str, error: type[mail.DeliveryError], delivered: list[str]
+) -> None:
     with smtp_server() as server:
         async with _pool(_smtp(server)) as pool:
             await pool.transmit(MESSAGE, "first@example.com")
-            server.handler.next_modes = ["drop"]
-            with pytest.raises(mail.Ambiguous):
-                await pool.transmit(MESSAGE, "dropped@example.com")
+            server.handler.next_modes = [mode]
+            with pytest.raises(error):
+                await pool.transmit(MESSAGE, "failed@example.com")
             await pool.transmit(MESSAGE, "third@example.com")
-        rcpts = [r.rcpt_tos[0] for r in server.received]
-        assert rcpts == ["first@example.com", "dropped@example.com", "third@example.com"]
-        assert _connections(server) == 2  # the dropped connection was not reused
-
-
-async def test_a_rejected_recipient_closes_the_connection_and_is_not_retried() -> None:
-    with smtp_server() as server:
-        async with _pool(_smtp(server)) as pool:
-            await pool.transmit(MESSAGE, "first@example.com")
-            server.handler.next_modes = ["reject_rcpt"]
-            with pytest.raises(mail.Rejected):
-                await pool.transmit(MESSAGE, "gone@example.com")
-            await pool.transmit(MESSAGE, "third@example.com")
-        assert [r.rcpt_tos[0] for r in server.received] == ["first@example.com", "third@example.com"]
-        assert _connections(server) == 2
+        assert [r.rcpt_tos[0] for r in server.received] == delivered
+        assert _connections(server) == 2  # the failed connection was not reused
 
 
 async def test_no_more_connections_than_the_pool_size_however_many_send_at_once() -> None:
