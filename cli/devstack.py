@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from email.utils import parseaddr
 from pathlib import Path
+from typing import BinaryIO
 
 import uvicorn
 from pydantic import SecretStr
@@ -45,6 +46,8 @@ from worker.schedules import ensure_refit_schedule
 
 console = Console(stderr=True)
 TEMPORAL_START_TIMEOUT_SECONDS = 60.0
+TEMPORAL_START_ATTEMPTS = 3
+HEALTH_CHECK_TIMEOUT_SECONDS = 5.0
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -123,20 +126,62 @@ def temporal_command(settings: Settings, data_dir: Path) -> list[str]:
     return cmd
 
 
+class TemporalExited(RuntimeError):
+    """The dev server stopped by itself while starting."""
+
+
 async def wait_for_temporal(settings: Settings, process: subprocess.Popen[bytes]) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + TEMPORAL_START_TIMEOUT_SECONDS
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"the Temporal dev server exited with code {process.returncode}")
+            raise TemporalExited(f"the Temporal dev server exited with code {process.returncode}")
         try:
-            client = await connect(settings)
-            await client.service_client.check_health()
+            # Bounded, so that a server that died meanwhile is noticed by the next poll.
+            await asyncio.wait_for(_healthy(settings), timeout=HEALTH_CHECK_TIMEOUT_SECONDS)
             return
         except Exception:
             if loop.time() > deadline:
                 raise
             await asyncio.sleep(0.5)
+
+
+async def _healthy(settings: Settings) -> None:
+    client = await connect(settings)
+    await client.service_client.check_health()
+
+
+async def start_temporal(settings: Settings, data_dir: Path, log: BinaryIO) -> subprocess.Popen[bytes]:
+    """Start the dev server and wait until it answers; a start that dies is tried again.
+
+    The server picks free ports for its internal services by itself, and on a busy machine
+    another process can take one before the server binds it: the server then exits at once
+    (seen in CI: code 2 on a restart). Its state is on disk, so starting again is safe. A
+    server that keeps dying is reported with the end of its log (``temporal.log``).
+    """
+    for attempt in range(1, TEMPORAL_START_ATTEMPTS + 1):
+        process = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, started once
+            temporal_command(settings, data_dir), stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            await wait_for_temporal(settings, process)
+            return process
+        except TemporalExited as exc:
+            if attempt == TEMPORAL_START_ATTEMPTS:
+                log.flush()
+                tail = log_tail(data_dir / "temporal.log")
+                raise TemporalExited(f"{exc} (end of {data_dir / 'temporal.log'}:\n{tail})") from None
+            console.print(f"{exc}; starting it again (attempt {attempt + 1} of {TEMPORAL_START_ATTEMPTS})")
+        except BaseException:
+            stop_process(process)
+            raise
+    raise AssertionError("unreachable")
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
 
 
 def stack_settings(settings: Settings) -> Settings:
@@ -248,14 +293,15 @@ async def run_stack(settings: Settings) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = with_dev_inbound(with_dev_secrets(with_dev_codec(settings, data_dir), data_dir))
     temporal_log = (data_dir / "temporal.log").open("ab")
-    process = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, started once
-        temporal_command(settings, data_dir), stdout=temporal_log, stderr=subprocess.STDOUT
-    )
+    console.print("[bold]Starting the Temporal dev server[/] …")
+    try:
+        process = await start_temporal(settings, data_dir, temporal_log)
+    except BaseException:
+        temporal_log.close()
+        raise
     sink = None
     engine = None
     try:
-        console.print("[bold]Starting the Temporal dev server[/] …")
-        await wait_for_temporal(settings, process)
         console.print("Applying migrations …")
         await asyncio.to_thread(migrate.upgrade, async_url(settings.database.url))
         ops_login = await ensure_dev_user(settings, data_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -14,6 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cli.devstack import (
+    TEMPORAL_START_ATTEMPTS,
+    TemporalExited,
+    stack_settings,
+    start_temporal,
+    stop_process,
+    with_dev_codec,
+)
+from core.runtime.settings import Settings
+from core.runtime.temporal import connect
 from tests.helpers import free_port, order_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.temporal]
@@ -152,3 +163,55 @@ def test_devstack_port_taken_is_a_clear_message(tmp_path: Path, ports: dict[str,
     assert result.returncode == 1
     assert f"port {ports['api']} (API)" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def _server_settings(tmp_path: Path, ports: dict[str, int]) -> Settings:
+    base = Settings(_env_file=None)
+    devstack = base.devstack.model_copy(
+        update={"data_dir": tmp_path, "temporal_port": ports["temporal"], "temporal_ui_port": ports["ui"]}
+    )
+    return with_dev_codec(stack_settings(base.model_copy(update={"devstack": devstack})), tmp_path)
+
+
+async def test_devstack_server_that_dies_while_starting_is_started_again(
+    tmp_path: Path, ports: dict[str, int]
+) -> None:
+    """The first start finds its port taken and exits; the second, with the port free, serves."""
+    settings = _server_settings(tmp_path, ports)
+    log_path = tmp_path / "temporal.log"
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", ports["temporal"]))
+    blocker.listen()
+
+    def release_after_first_failure() -> None:
+        deadline = time.monotonic() + 60
+        while b"address already in use" not in log_path.read_bytes():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        blocker.close()
+
+    with log_path.open("ab") as log:
+        releaser = asyncio.create_task(asyncio.to_thread(release_after_first_failure))
+        process = await start_temporal(settings, tmp_path, log)
+        try:
+            await releaser
+            client = await connect(settings)
+            assert await client.service_client.check_health()
+        finally:
+            stop_process(process)
+    assert log_path.read_bytes().count(b"address already in use") == 1
+
+
+async def test_devstack_server_that_keeps_dying_is_reported_with_its_log(
+    tmp_path: Path, ports: dict[str, int]
+) -> None:
+    settings = _server_settings(tmp_path, ports)
+    with socket.socket() as blocker, (tmp_path / "temporal.log").open("ab") as log:
+        blocker.bind(("127.0.0.1", ports["temporal"]))
+        blocker.listen()
+        with pytest.raises(TemporalExited) as raised:
+            await start_temporal(settings, tmp_path, log)
+    message = str(raised.value)
+    assert message.startswith("the Temporal dev server exited with code 1")
+    assert f"listen tcp 127.0.0.1:{ports['temporal']}: bind: address already in use" in message
+    assert (tmp_path / "temporal.log").read_text().count("address already in use") == TEMPORAL_START_ATTEMPTS
