@@ -30,7 +30,7 @@ POSTGRES_URL = os.environ.get("REKINDLE_TEST_POSTGRES_URL")
 GRACE_SECONDS = 30  # after Ctrl-C on timeout, for the bench to stop its servers
 # The longest short runs (a minute or two on a loaded machine: whole stacks started) go first,
 # so the quick ones fill the other slots meanwhile instead of leaving one long run at the end.
-LONGEST_FIRST = ("backfill", "quickstart", "soak")
+LONGEST_FIRST = ("backfill", "onboard", "quickstart", "soak")
 
 
 @dataclass
