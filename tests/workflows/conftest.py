@@ -228,6 +228,10 @@ async def record_scenario(life: Life, request: pytest.FixtureRequest) -> None:
     if not (RECORD and "sqlite" in request.node.name):
         return
     name = request.node.originalname
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None:  # a parametrized scenario: one file per case (the database aside)
+        case = [part for part in callspec.id.split("-") if part != "sqlite"]
+        name = "-".join([name, *case]) if case else name
     for n, handle in enumerate(life.handles.values()):
         run_id = handle.first_execution_run_id or handle.result_run_id
         await record_chain(life.client, handle.id, run_id, f"{name}-{n}")

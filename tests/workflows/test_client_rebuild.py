@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,7 +17,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.store import record_opt_out
 from core.contracts.consent import Paused, ProfileUpdated, Unsubscribed
-from core.contracts.messages import SIGNAL_PAUSED, SIGNAL_PROFILE_UPDATED, SIGNAL_UNSUBSCRIBED
+from core.contracts.messages import (
+    SIGNAL_ORDERS_IMPORTED,
+    SIGNAL_PAUSED,
+    SIGNAL_PROFILE_UPDATED,
+    SIGNAL_UNSUBSCRIBED,
+    OrderPlaced,
+    OrdersImported,
+)
 from core.contracts.state import ClientStateView, WorkflowConfig
 from core.runtime.settings import Settings
 from core.store.ops_models import ClientPause
@@ -48,11 +56,20 @@ async def life(
 
 
 async def lapsed_client(life: Life, config: WorkflowConfig) -> str:
-    """A client whose three monthly orders stopped 100 days ago: at risk at once."""
+    """A client whose three monthly orders stopped 100 days ago: at risk at once.
+
+    The history arrives as one message, as ``rekindle import`` sends it: sent one order at a
+    time, a draft made after the first could be cancelled by the next (``client ordered``).
+    """
     cid = await add_client(life.sessions, categories=())
     now = datetime.now(UTC)
-    for n, days_ago in enumerate((160, 130, 100)):
-        await life.order(cid, f"{cid}-o{n}", config, at=now - days_ago * DAY)
+    orders = [
+        OrderPlaced(
+            order_id=f"{cid}-o{n}", placed_at=now - days_ago * DAY, currency="USD", amount=Decimal("50.00")
+        )
+        for n, days_ago in enumerate((160, 130, 100))
+    ]
+    await life.signal(cid, SIGNAL_ORDERS_IMPORTED, OrdersImported(orders=orders), config)
     return cid
 
 
