@@ -52,6 +52,7 @@ from bench.common import parse_args, production_env  # noqa: E402
 from bench.ingest import cpu_seconds  # noqa: E402
 from cli.demo_population import DemoClient, build_population  # noqa: E402
 from cli.devstack import server_state_flags  # noqa: E402
+from core.contracts.messages import SIGNAL_ORDERS_IMPORTED  # noqa: E402
 from core.runtime.codec import new_key  # noqa: E402
 from core.runtime.settings import DatabaseSettings  # noqa: E402
 from core.store import migrate  # noqa: E402
@@ -79,7 +80,7 @@ class BareClient:
     async def run(self) -> int:
         return self.orders
 
-    @workflow.signal(name="orders_imported")
+    @workflow.signal(name=SIGNAL_ORDERS_IMPORTED)
     def orders_imported(self, count: int) -> None:
         self.orders += count
 
@@ -131,7 +132,7 @@ async def bare_starts(client: Client, clients: int) -> float:
                 BareClient.run,
                 id=f"bare-{run}-{i}",
                 task_queue=BARE_QUEUE,
-                start_signal="orders_imported",
+                start_signal=SIGNAL_ORDERS_IMPORTED,
                 start_signal_args=[4],
             )
 
