@@ -79,6 +79,8 @@ def env_for(address: str, db_url: str) -> dict[str, str]:
             "REKINDLE_LOGGING__LEVEL": "WARNING",
             # the worker and the import encrypt payloads as in production (one key for both)
             "REKINDLE_SECURITY__CODEC_KEYS": CODEC_KEYS,
+            # no metrics endpoint: its fixed port would clash with other benches' workers (make bench)
+            "REKINDLE_WORKER__METRICS_PORT": "0",
             **production_env(),
         }
     )

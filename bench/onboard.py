@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from asyncio.subprocess import Process
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,6 +116,8 @@ def env_for(address: str, db_url: str) -> dict[str, str]:
             "REKINDLE_DATABASE__URL": db_url,
             "REKINDLE_LOGGING__LEVEL": "WARNING",
             "REKINDLE_SECURITY__CODEC_KEYS": CODEC_KEYS,
+            # no metrics endpoint: its fixed port would clash with other benches' workers (make bench)
+            "REKINDLE_WORKER__METRICS_PORT": "0",
             **production_env(),
         }
     )
@@ -176,9 +179,11 @@ async def onboarded(db_url: str, client: Client) -> dict[str, int]:
     }
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], limit: float) -> None:
+async def wait_until(check: Callable[[], Awaitable[bool]], worker: Process, limit: float) -> None:
     deadline = time.monotonic() + limit
     while not await check():
+        if worker.returncode is not None:
+            raise RuntimeError(f"the worker exited with code {worker.returncode}")
         if time.monotonic() > deadline:
             raise TimeoutError("not onboarded within --timeout")
         await asyncio.sleep(0.25)
@@ -227,7 +232,7 @@ async def run(args: argparse.Namespace) -> dict[str, float | int]:
                 and state["running"] >= args.clients
             )
 
-        await wait_until(everything_recorded, args.timeout)
+        await wait_until(everything_recorded, worker, args.timeout)
         # Drafts for the lapsed and at-risk are still being written: wait for the worker to be
         # idle (its CPU flat over a second), then check nothing moved meanwhile.
         while True:
