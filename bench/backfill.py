@@ -43,7 +43,7 @@ from temporalio.testing import WorkflowEnvironment
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import parse_args, production_env  # noqa: E402
+from bench.common import parse_args, worker_env  # noqa: E402
 from cli.importer import Row, read_rows  # noqa: E402
 from core.domain.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 from core.runtime.client_workflow import send_order  # noqa: E402
@@ -70,21 +70,8 @@ def write_export(path: Path, orders: int, clients: int) -> None:
 
 
 def env_for(address: str, db_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REKINDLE_")}
-    env.update(
-        {
-            "REKINDLE_TEMPORAL__ADDRESS": address,
-            "REKINDLE_TEMPORAL__TASK_QUEUE": "bench-backfill",
-            "REKINDLE_DATABASE__URL": db_url,
-            "REKINDLE_LOGGING__LEVEL": "WARNING",
-            # the worker and the import encrypt payloads as in production (one key for both)
-            "REKINDLE_SECURITY__CODEC_KEYS": CODEC_KEYS,
-            # no metrics endpoint: its fixed port would clash with other benches' workers (make bench)
-            "REKINDLE_WORKER__METRICS_PORT": "0",
-            **production_env(),
-        }
-    )
-    return env
+    # the worker and the import encrypt payloads as in production (one key for both)
+    return worker_env(address, db_url, "bench-backfill", CODEC_KEYS)
 
 
 async def counts(db_url: str) -> tuple[int, int, int]:

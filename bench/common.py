@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import socket
 from typing import Any
@@ -37,3 +38,23 @@ def production_env() -> dict[str, str]:
         "REKINDLE_SECURITY__SUPPRESSION_HASH_SECRET": secrets.token_urlsafe(32),
         "REKINDLE_SMTP__POSTAL_ADDRESS": "Rekindle Bench, 1 Example Street, Springfield",
     }
+
+
+def worker_env(address: str, db_url: str, task_queue: str, codec_keys: str) -> dict[str, str]:
+    """The environment for ``python -m worker`` and ``rekindle import`` against a bench's own
+    stack: this process's environment without any ``REKINDLE_`` setting of its own, payloads
+    encrypted with ``codec_keys`` as in production, and no metrics endpoint (its fixed port
+    would clash with another bench's worker when ``make bench`` runs them side by side)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REKINDLE_")}
+    env.update(
+        {
+            "REKINDLE_TEMPORAL__ADDRESS": address,
+            "REKINDLE_TEMPORAL__TASK_QUEUE": task_queue,
+            "REKINDLE_DATABASE__URL": db_url,
+            "REKINDLE_LOGGING__LEVEL": "WARNING",
+            "REKINDLE_SECURITY__CODEC_KEYS": codec_keys,
+            "REKINDLE_WORKER__METRICS_PORT": "0",
+            **production_env(),
+        }
+    )
+    return env

@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -49,7 +50,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import parse_args, production_env  # noqa: E402
+from bench.common import parse_args, worker_env  # noqa: E402
 from bench.ingest import cpu_seconds  # noqa: E402
 from cli.demo_population import DemoClient, build_population  # noqa: E402
 from cli.devstack import server_state_flags  # noqa: E402
@@ -107,23 +108,6 @@ def write_exports(folder: Path, population: list[DemoClient]) -> tuple[Path, Pat
     return orders_csv, profiles_csv, count
 
 
-def env_for(address: str, db_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REKINDLE_")}
-    env.update(
-        {
-            "REKINDLE_TEMPORAL__ADDRESS": address,
-            "REKINDLE_TEMPORAL__TASK_QUEUE": QUEUE,
-            "REKINDLE_DATABASE__URL": db_url,
-            "REKINDLE_LOGGING__LEVEL": "WARNING",
-            "REKINDLE_SECURITY__CODEC_KEYS": CODEC_KEYS,
-            # no metrics endpoint: its fixed port would clash with other benches' workers (make bench)
-            "REKINDLE_WORKER__METRICS_PORT": "0",
-            **production_env(),
-        }
-    )
-    return env
-
-
 async def bare_starts(client: Client, clients: int) -> float:
     """Seconds to start ``clients`` bare workflows by signal-with-start until all completed."""
     run = uuid.uuid4().hex[:8]
@@ -155,18 +139,14 @@ async def bare_starts(client: Client, clients: int) -> float:
         return time.monotonic() - started
 
 
-async def onboarded(db_url: str, client: Client) -> dict[str, int]:
-    """What is done so far: orders, scored clients, running workflows, drafts in the making."""
-    engine = create_engine(DatabaseSettings(url=db_url))
-    try:
-        async with session_factory(engine)() as session:
-            recorded = await session.scalar(select(func.count()).select_from(Order))
-            scored = await session.scalar(select(func.count()).where(ClientRow.score.is_not(None)))
-            statuses = dict(
-                (await session.execute(select(Email.status, func.count()).group_by(Email.status))).all()
-            )
-    finally:
-        await engine.dispose()
+async def onboarded(sessions: async_sessionmaker[AsyncSession], client: Client) -> dict[str, int]:
+    """What is done so far: orders, scored clients, running workflows, emails by status."""
+    async with sessions() as session:
+        recorded = await session.scalar(select(func.count()).select_from(Order))
+        scored = await session.scalar(select(func.count()).where(ClientRow.score.is_not(None)))
+        statuses = dict(
+            (await session.execute(select(Email.status, func.count()).group_by(Email.status))).all()
+        )
     running = (
         await client.count_workflows(f"WorkflowType = '{CLIENT_WORKFLOW}' AND ExecutionStatus = 'Running'")
     ).count
@@ -197,12 +177,12 @@ async def run(args: argparse.Namespace) -> dict[str, float | int]:
         dev_server_extra_args=server_state_flags(folder / "temporal.db"),
         ui=False,
     )
-    worker = None
+    worker = engine = None
     try:
         orders_csv, profiles_csv, orders = write_exports(folder, population)
         db_url = f"sqlite+aiosqlite:///{folder / 'rekindle.db'}"
         await asyncio.to_thread(migrate.upgrade, db_url)
-        env = env_for(server.client.service_client.config.target_host, db_url)
+        env = worker_env(server.client.service_client.config.target_host, db_url, QUEUE, CODEC_KEYS)
         print(f"{args.clients} clients, {orders} orders ({orders / args.clients:.1f} per client)")
 
         bare_seconds = await bare_starts(server.client, args.clients)
@@ -222,19 +202,20 @@ async def run(args: argparse.Namespace) -> dict[str, float | int]:
         if importer.returncode != 0:
             raise RuntimeError(f"rekindle import failed: {err.decode()[-500:]}")
         print(f"import sent in {import_seconds:.1f} s")
-        state: dict[str, int] = {}
+        engine = create_engine(DatabaseSettings(url=db_url))
+        sessions = session_factory(engine)
 
         async def everything_recorded() -> bool:
-            state.update(await onboarded(db_url, server.client))
+            done = await onboarded(sessions, server.client)
             return (
-                state["orders"] >= orders
-                and state["scored"] >= args.clients
-                and state["running"] >= args.clients
+                done["orders"] >= orders
+                and done["scored"] >= args.clients
+                and done["running"] >= args.clients
             )
 
         await wait_until(everything_recorded, worker, args.timeout)
-        # Drafts for the lapsed and at-risk are still being written: wait for the worker to be
-        # idle (its CPU flat over a second), then check nothing moved meanwhile.
+        # Drafts for the lapsed and at-risk may still be being written: wait for the worker to
+        # be idle (its CPU flat over a second).
         while True:
             quiet_from, before = time.monotonic(), cpu_seconds(worker.pid)
             await asyncio.sleep(1.0)
@@ -242,8 +223,10 @@ async def run(args: argparse.Namespace) -> dict[str, float | int]:
                 break
         onboard_seconds = quiet_from - started  # the quiet second is not work
         cpu = cpu_seconds(worker.pid) - cpu_before
-        final = await onboarded(db_url, server.client)
+        final = await onboarded(sessions, server.client)
     finally:
+        if engine is not None:
+            await engine.dispose()
         if worker is not None and worker.returncode is None:
             worker.send_signal(signal.SIGTERM)
             await asyncio.wait_for(worker.wait(), 60)
