@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from core.store import migrate
 from core.store.db import sync_url
@@ -69,3 +70,44 @@ def test_migrations_match_models(empty_db: str) -> None:
     finally:
         engine.dispose()
     assert diff == [], f"models and migrations differ; add a revision: {diff}"
+
+
+def test_migrations_rollups_count_the_rows_already_there(empty_db: str) -> None:
+    """The rollups revision backfills the counts of a database that has data."""
+    import asyncio
+    from datetime import timedelta
+
+    from core.runtime.settings import DatabaseSettings
+    from core.store import rollups
+    from core.store.db import create_engine as create_async_engine
+    from core.store.db import session_factory
+    from tests.ui import factories as f
+    from tests.ui.test_rollups import recount
+
+    migrate.upgrade(empty_db, "5c1e7a9b2d40")
+    engine = create_engine(sync_url(empty_db))
+    rows = [
+        f.client_row(f"c-{i}", tier=t, score=s) for i, (t, s) in enumerate([("at_risk", 20.0), (None, None)])
+    ]
+    scores = [
+        f.score_row("c-0", f.NOW - timedelta(days=9), 70, "active", []),
+        f.score_row("c-0", f.NOW - timedelta(days=3), 20, "at_risk", []),
+    ]
+    with Session(engine) as session, session.begin():
+        session.add_all([*rows, f.email_row("c-0", "e-1", status="sent")])
+        session.flush()
+        session.add_all(scores)
+    engine.dispose()
+    migrate.upgrade(empty_db)
+
+    async def compare() -> None:
+        async_engine = create_async_engine(DatabaseSettings(url=empty_db))
+        try:
+            async with session_factory(async_engine)() as session:
+                expected = await recount(session)
+                assert expected["at_risk_day"] == {(f.NOW - timedelta(days=3)).date().isoformat(): 1}
+                assert (await rollups.read(session)).counts == expected
+        finally:
+            await async_engine.dispose()
+
+    asyncio.run(compare())

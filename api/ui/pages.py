@@ -36,8 +36,7 @@ Day = Annotated[date | None, Blank, Query()]
 @router.get("", response_class=HTMLResponse)
 async def overview(request: Request, ui: UiDep) -> HTMLResponse:
     """Counts by tier, segment and email status; score distribution; at risk over time."""
-    async with ui.state.sessions() as session:
-        data = await queries.overview(session, utcnow())
+    data = await queries.overview(ui.state.sessions, utcnow())
     labels = [str(i * 10) for i in range(queries.HISTOGRAM_BINS)]
     titles = [
         f"score {i * 10}-{i * 10 + (10 if i == 9 else 9)}: {n:,} clients"

@@ -1,19 +1,19 @@
-"""Read-model queries behind the dashboard pages, written to stay fast at 50,000 clients.
+"""Read-model queries behind the dashboard pages, written to stay fast at a million clients.
 
-Aggregates run in the database (GROUP BY on indexed columns); lists are paginated;
-nothing loads a whole table into Python.
+The overview's counts come from rollups kept current by triggers (``core/store/rollups.py``);
+other aggregates run in the database; lists are paginated; nothing loads a whole table
+into Python.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Select,
     String,
     and_,
@@ -23,10 +23,11 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.queries import ClientFilters
 from core.domain.uplift import WINDOWS, Arm, Counts
+from core.store import rollups
 from core.store.db import UTCDateTime
 from core.store.models import Client, Email, EmailEvent, EngagementScore, Order
 
@@ -52,34 +53,40 @@ class Overview:
         return self.total - self.tiers.get("unscored", 0)
 
 
-async def overview(session: AsyncSession, now: datetime) -> Overview:
-    """Counts by tier, segment and email status, the score histogram, at-risk over time."""
+async def overview(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, compact_after: int = rollups.COMPACT_AFTER
+) -> Overview:
+    """Counts by tier, segment and email status, the score histogram, at-risk over time:
+    all from the rollups (``core/store/rollups.py``), so no table is scanned."""
+    counts = await current_rollups(sessions, compact_after)
     tiers = dict.fromkeys(TIERS, 0)
-    for tier, count in await session.execute(select(Client.tier, func.count()).group_by(Client.tier)):
+    for tier, count in counts.of("tier").items():
         tiers[tier or "unscored"] = count
-    segments = await session.execute(
-        select(Client.segment, func.count()).where(Client.segment.is_not(None)).group_by(Client.segment)
-    )
-    statuses = await session.execute(select(Email.status, func.count()).group_by(Email.status))
     return Overview(
         tiers=tiers,
-        segments=sorted(((s or "", c) for s, c in segments), key=lambda sc: -sc[1]),
-        email_status=sorted(((s, c) for s, c in statuses), key=lambda sc: -sc[1]),
-        histogram=await score_histogram(session),
-        at_risk_weeks=await at_risk_over_time(session, now),
+        segments=sorted(counts.of("segment").items(), key=lambda sc: (-sc[1], sc[0])),
+        email_status=sorted(counts.of("email_status").items(), key=lambda sc: (-sc[1], sc[0])),
+        histogram=score_histogram(counts),
+        at_risk_weeks=at_risk_over_time(counts, now),
         total=sum(tiers.values()),
     )
 
 
-async def score_histogram(session: AsyncSession) -> list[int]:
+async def current_rollups(sessions: async_sessionmaker[AsyncSession], compact_after: int) -> rollups.Rollups:
+    """The rollups, folding their pending deltas in first when ``compact_after`` have piled up."""
+    async with sessions() as session:
+        while await rollups.pending(session, compact_after):  # a bulk import leaves many
+            await rollups.compact(session)
+            await session.commit()
+        return await rollups.read(session)
+
+
+def score_histogram(counts: rollups.Rollups) -> list[int]:
     """Clients per 10-point score band, 0-9 ... 90-100."""
-    band = _floor(Client.score / 10, session.get_bind().dialect.name)
-    counts = [0] * HISTOGRAM_BINS
-    rows = await session.execute(select(band, func.count()).where(Client.score.is_not(None)).group_by(band))
-    for index, count in rows:
-        # 100 falls in the top band, like 90-99
-        counts[min(max(0, int(index)), HISTOGRAM_BINS - 1)] += count
-    return counts
+    histogram = [0] * HISTOGRAM_BINS
+    for band, count in counts.of("score_band").items():
+        histogram[int(band)] += count
+    return histogram
 
 
 def days_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[Any]:
@@ -96,38 +103,23 @@ def sql_time(value: datetime, dialect: str) -> Any:
     return literal(value, UTCDateTime())
 
 
-def _floor(value: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
-    """floor() for non-negative values (SQLite may lack its math functions; CAST truncates)."""
-    return func.cast(value, Integer) if dialect == "sqlite" else func.floor(value)
+def at_risk_over_time(counts: rollups.Rollups, now: datetime) -> list[tuple[datetime, int]]:
+    """Clients at risk at the end of each of the last 26 weeks, the last ending today.
 
-
-async def at_risk_over_time(session: AsyncSession, now: datetime) -> list[tuple[datetime, int]]:
-    """Clients at risk at the end of each of the last 26 weeks, from the score history.
-
-    A client counts from the score that moved them into ``at_risk`` until the score that
-    moved them out: each score row contributes +1 on entry, -1 on exit (LAG over the
-    client's own history). Clients never at risk contribute nothing, so only their
-    histories are read: two indexes make this an index-only scan.
+    Weeks end at midnight UTC: the rollup counts per day the clients who entered the
+    at-risk tier minus those who left it (``at_risk_day``), so the count at a midnight is
+    the sum over the days before it.
     """
-    dialect = session.get_bind().dialect.name
-    since = now - timedelta(weeks=WEEKS)
-    es = EngagementScore
-    ever = select(es.client_id).where(es.tier == "at_risk")
-    previous = func.lag(es.tier).over(partition_by=es.client_id, order_by=es.scored_at)
-    delta = case((es.tier == "at_risk", 1), else_=0) - case((previous == "at_risk", 1), else_=0)
-    changes = select(es.scored_at.label("at"), delta.label("delta")).where(es.client_id.in_(ever)).subquery()
-    start = sql_time(since, dialect)
-    week = _floor(days_between(changes.c.at, start, dialect) / 7, dialect)
-    bucket = case((changes.c.at < start, -1), else_=week)
-    rows = await session.execute(
-        select(bucket, func.sum(changes.c.delta)).where(changes.c.delta != 0).group_by(bucket)
-    )
-    deltas = {int(b): int(d) for b, d in rows}
-    running = deltas.get(-1, 0)
-    series = []
-    for index in range(WEEKS):
-        running += deltas.get(index, 0)
-        series.append((since + timedelta(weeks=index + 1), running))
+    end = datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time.min, tzinfo=UTC)
+    points = [end - timedelta(weeks=WEEKS - 1 - index) for index in range(WEEKS)]
+    deltas = sorted(counts.of("at_risk_day").items())
+    series, running, position = [], 0, 0
+    for point in points:
+        day = point.date().isoformat()
+        while position < len(deltas) and deltas[position][0] < day:
+            running += deltas[position][1]
+            position += 1
+        series.append((point, running))
     return series
 
 

@@ -304,3 +304,32 @@ class PolicyVersion(Base):
 # The ops tables share this metadata: importing them here lets every user of ``Base.metadata``
 # (Alembic, the migration test, test cleanup) see them without knowing the module.
 from core.store import ops_models as _ops_models  # noqa: E402, F401
+
+
+class Rollup(Base):
+    """One of the dashboard's pre-aggregated counts, as of the last compaction.
+
+    ``dimension`` names what is counted (``core/store/rollups.py`` lists them) and ``key``
+    the value counted: clients of tier ``at_risk``, emails of status ``sent``, the net number
+    of clients who entered the at-risk tier on one day. The true count is this plus the
+    deltas in ``rollup_deltas`` not yet folded in.
+    """
+
+    __tablename__ = "rollups"
+
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupDelta(Base):
+    """A change to a rollup, appended by a database trigger in the same transaction as the
+    write it counts (so no writer can forget it, and concurrent writers never contend on
+    one counter row); ``core.store.rollups.compact`` folds them into ``rollups``."""
+
+    __tablename__ = "rollup_deltas"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(32))
+    delta: Mapped[int] = mapped_column(BigInteger)

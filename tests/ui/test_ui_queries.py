@@ -60,8 +60,7 @@ async def test_ui_queries_at_risk_over_time_follows_transitions(
         f.score_row("d", weeks_ago(1), 5, "lapsed", reasons),
     ]
     await f.add(sessions, *rows)
-    async with sessions() as session:
-        series = await queries.at_risk_over_time(session, f.NOW)
+    series = (await queries.overview(sessions, f.NOW)).at_risk_weeks
     assert len(series) == queries.WEEKS
     by_age = {round((f.NOW - at).days / 7): n for at, n in series}  # weeks before now -> count
     assert by_age[25] == 1  # a
