@@ -1,19 +1,22 @@
-"""Dashboard page times with 50,000 clients, on SQLite or PostgreSQL, payload encryption on.
+"""Dashboard page and ``GET /v1/clients`` times at up to a million clients, SQLite or PostgreSQL.
 
 Seeds a fresh, migrated database with bulk inserts (clients, orders, score history,
-emails and their events), serves the app on loopback with a payload-encryption key
-(as production and ``rekindle up`` run), signs in, and requests each page several
-times. The server time of a page is what the app reports in its ``Server-Timing``
-header (routing, queries and template rendering); the round trip seen by the client
-is printed beside it. The database is a temporary SQLite file, or with
-``--database-url`` a throwaway database created on that PostgreSQL server and dropped
-at the end.
+emails and their events; the rollup triggers fire as for any writer, and their deltas
+are folded in before timing, as the dashboard's first read would), serves the app on
+loopback with a payload-encryption key (as production and ``rekindle up`` run), signs in
+(and makes an ops API key), and requests each page and each API filter several times.
+The server time of a dashboard page is what the app reports in its ``Server-Timing``
+header (routing, queries and template rendering); the API has no such header, so its
+figure is the round trip (a millisecond or two more). Both are printed. The database is a
+temporary SQLite file, or with ``--database-url`` a throwaway database created on that
+PostgreSQL server and dropped at the end.
 
     .venv/bin/python bench/dashboard.py [--clients 50000] [--runs 15]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--short]
 
-``--short``: 1,000 clients, 3 runs (seconds). Last line:
-{"pages": {"<page>": <median server ms>, ...}, "max_median_ms": ..., "database": ...}
+``--short``: 1,000 clients, 3 runs (seconds). Target: every median < 100 ms. Last line:
+{"pages": {"<page>": <median ms>, ...}, "max_median_ms": ..., "clients": ..., "seed_seconds": ...,
+ "target_ms": 100, "database": ...}
 """
 
 from __future__ import annotations
@@ -42,11 +45,13 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.app import create_app
+from api.pagination import encode_cursor
 from bench.common import free_port, parse_args
 from core.runtime.codec import new_key
 from core.runtime.logging import configure_logging
 from core.runtime.settings import DatabaseSettings, SecuritySettings, Settings
-from core.store import migrate
+from core.store import migrate, rollups
+from core.store.apikeys import create_key
 from core.store.db import async_url, session_factory, sync_url
 from core.store.db import create_engine as create_async_engine
 from core.store.models import Client, Email, EmailEvent, EngagementScore, Order
@@ -248,40 +253,73 @@ def bench_settings(url: str) -> Settings:
     )
 
 
-async def measure(url: str, runs: int) -> dict[str, tuple[float, float]]:
-    """Per page: (median server ms, median round-trip ms)."""
+PAGES = {
+    "overview": "/ui",
+    "clients": "/ui/clients",
+    "clients_at_risk_by_last_order": "/ui/clients?tier=at_risk&sort=-last_order",
+    "clients_search": "/ui/clients?q=grace+smith&sort=-score",
+    "clients_page_500": "/ui/clients?page=500",
+    "client": "/ui/clients/c-000123",
+    "approvals": "/ui/approvals",
+    "uplift": "/ui/uplift",
+}
+API: dict[str, dict[str, str]] = {  # every filter of GET /v1/clients, and a page deep in the list
+    "api_clients": {},
+    "api_clients_tier": {"tier": "lapsed"},
+    "api_clients_segment": {"segment": "champions"},
+    "api_clients_score_range": {"score_min": "40", "score_max": "45"},
+    "api_clients_holdout": {"holdout": "true"},
+    "api_clients_last_order_before": {"last_order_before": (NOW - timedelta(days=260)).isoformat()},
+    "api_clients_last_order_after": {"last_order_after": (NOW - timedelta(days=21)).isoformat()},
+    "api_clients_combined": {"tier": "at_risk", "score_min": "20", "holdout": "false"},
+    "api_clients_deep_page": {"cursor": "(90 % of the way through)"},
+}
+TARGET_MS = 100
+
+
+async def fold_rollups(url: str) -> float:
+    """Fold the seed's rollup deltas in (the dashboard's first read would); seconds taken."""
+    engine = create_async_engine(DatabaseSettings(url=async_url(url)))
+    started = time.perf_counter()
+    try:
+        while True:
+            async with session_factory(engine)() as session:
+                if not await rollups.compact(session):
+                    break
+                await session.commit()
+    finally:
+        await engine.dispose()
+    return time.perf_counter() - started
+
+
+async def measure(url: str, runs: int, clients: int) -> dict[str, tuple[float, float]]:
+    """Per page: (median server ms, median round-trip ms); API calls: the round trip twice."""
     settings = bench_settings(url)
     configure_logging(settings.logging)
     engine = create_async_engine(settings.database)
     await create_user(session_factory(engine), "bench", PASSWORD)
+    key = await create_key(session_factory(engine), "bench", ("ops",))
     await engine.dispose()
-    pages = {
-        "overview": "/ui",
-        "clients": "/ui/clients",
-        "clients_at_risk_by_last_order": "/ui/clients?tier=at_risk&sort=-last_order",
-        "clients_search": "/ui/clients?q=grace+smith&sort=-score",
-        "clients_page_500": "/ui/clients?page=500",
-        "client": "/ui/clients/c-000123",
-        "approvals": "/ui/approvals",
-        "uplift": "/ui/uplift",
-    }
     results: dict[str, tuple[float, float]] = {}
     async with serve_app(create_app(settings)) as base, httpx.AsyncClient(base_url=base, timeout=60) as http:
         await _sign_in(http)
-        for path in pages.values():  # warm the page cache and the template cache once
-            (await http.get(path)).raise_for_status()
-        server: dict[str, list[float]] = {name: [] for name in pages}
-        wall: dict[str, list[float]] = {name: [] for name in pages}
+        bearer = {"Authorization": f"Bearer {key.token}"}
+        deep = {"cursor": encode_cursor(f"c-{int(0.9 * clients):06d}")}
+        paths: dict[str, tuple[str, dict[str, str]]] = {name: (path, {}) for name, path in PAGES.items()}
+        paths |= {name: ("/v1/clients", deep if "cursor" in q else q) for name, q in API.items()}
+        for path, params in paths.values():  # warm the page cache and the template cache once
+            (await http.get(path, params=params, headers=bearer)).raise_for_status()
+        server: dict[str, list[float]] = {name: [] for name in paths}
+        wall: dict[str, list[float]] = {name: [] for name in paths}
         for _ in range(runs):  # pages interleaved, so all see the same machine load
-            for name, path in pages.items():
+            for name, (path, params) in paths.items():
                 started = time.perf_counter()
-                response = await http.get(path)
+                response = await http.get(path, params=params, headers=bearer)
                 wall[name].append((time.perf_counter() - started) * 1000)
                 response.raise_for_status()
-                timing = re.search(r"dur=([0-9.]+)", response.headers["server-timing"])
-                assert timing
-                server[name].append(float(timing.group(1)))
-        for name in pages:
+                timing = re.search(r"dur=([0-9.]+)", response.headers.get("server-timing", ""))
+                server[name].append(float(timing.group(1)) if timing else wall[name][-1])
+        for name in paths:
             results[name] = (statistics.median(server[name]), statistics.median(wall[name]))
     return results
 
@@ -332,18 +370,27 @@ def main() -> None:
     with database(args.database_url) as url:
         started = time.perf_counter()
         counts = seed(url, args.clients)
-        print(
-            f"{backend}: seeded in {time.perf_counter() - started:.1f} s: "
-            + ", ".join(f"{v:,} {k}" for k, v in counts.items())
-        )
-        results = asyncio.run(asyncio.wait_for(measure(url, args.runs), args.timeout))
+        seeded = time.perf_counter() - started
+        print(f"{backend}: seeded in {seeded:.1f} s: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+        folded = asyncio.run(fold_rollups(url))
+        print(f"rollup deltas folded in {folded:.1f} s")
+        results = asyncio.run(asyncio.wait_for(measure(url, args.runs, args.clients), args.timeout))
     print(f"\n{'page':34} {'server ms (median)':>20} {'round trip ms':>15}   ({args.runs} runs, interleaved)")
+    print("(api_*: no Server-Timing header, both columns are the round trip)")
     for name, (server, wall) in results.items():
         print(f"{name:34} {server:20.1f} {wall:15.1f}")
     pages = {name: round(server, 1) for name, (server, _) in results.items()}
     worst = max(pages.values())
-    print(f"\nslowest page median {worst:.1f} ms; target < 200 ms: {'met' if worst < 200 else 'NOT met'}")
-    figures = {"pages": pages, "max_median_ms": worst, "clients": args.clients, "target_ms": 200}
+    slowest = max(pages, key=lambda name: pages[name])
+    verdict = "met" if worst < TARGET_MS else "NOT met"
+    print(f"\nslowest median {worst:.1f} ms ({slowest}); target < {TARGET_MS} ms: {verdict}")
+    figures = {
+        "pages": pages,
+        "max_median_ms": worst,
+        "clients": args.clients,
+        "seed_seconds": round(seeded + folded, 1),
+        "target_ms": TARGET_MS,
+    }
     print(json.dumps(figures | {"database": backend}))
 
 

@@ -177,8 +177,6 @@ async def client_state(request: Request, ui: UiDep, client_id: ClientIdPath) -> 
 @router.get("/uplift", response_class=HTMLResponse)
 async def uplift(request: Request, ui: UiDep) -> HTMLResponse:
     """Reorder rates within 30/60/90 days, emailed vs holdout, with 95% intervals."""
-    now = utcnow()
-    async with ui.state.sessions() as session:
-        counts, episodes = await queries.uplift_counts(session, now)
+    counts, episodes = await queries.uplift_counts(ui.state.sessions, utcnow())
     report = report_from_counts(counts, episodes)
     return render(request, "uplift.html", {"report": report}, ui.session)

@@ -13,13 +13,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Select,
-    String,
     and_,
-    case,
     func,
-    literal,
     literal_column,
     select,
 )
@@ -28,8 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.queries import ClientFilters
 from core.domain.uplift import WINDOWS, Arm, Counts
 from core.store import rollups
-from core.store.db import UTCDateTime
-from core.store.models import Client, Email, EmailEvent, EngagementScore, Order
+from core.store.models import Client, Email, EmailEvent, EngagementScore, Order, UpliftEpisode
 
 TIERS = ("active", "cooling", "at_risk", "lapsed")
 PAGE_SIZE = 50
@@ -87,20 +82,6 @@ def score_histogram(counts: rollups.Rollups) -> list[int]:
     for band, count in counts.of("score_band").items():
         histogram[int(band)] += count
     return histogram
-
-
-def days_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[Any]:
-    """``later - earlier`` in (fractional) days, on either backend."""
-    if dialect == "sqlite":
-        return func.julianday(later) - func.julianday(earlier)
-    return func.extract("epoch", later - earlier) / 86400.0
-
-
-def sql_time(value: datetime, dialect: str) -> Any:
-    """A timestamp as a bound value that compares with stored ones (SQLite keeps naive UTC text)."""
-    if dialect == "sqlite":
-        return literal(value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" "), String())
-    return literal(value, UTCDateTime())
 
 
 def at_risk_over_time(counts: rollups.Rollups, now: datetime) -> list[tuple[datetime, int]]:
@@ -242,51 +223,45 @@ async def email_with_client(session: AsyncSession, email_id: str) -> tuple[Email
 
 
 async def uplift_counts(
-    session: AsyncSession, now: datetime, windows: Sequence[int] = WINDOWS
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    windows: Sequence[int] = WINDOWS,
+    compact_after: int = rollups.COMPACT_AFTER,
 ) -> tuple[Counts, int]:
     """Per arm and window: (reordered within it, clients whose window has closed); and episodes.
 
-    One episode per client: their first re-engagement email that was sent (emailed) or
-    held out (holdout), anchored at the draft; the same rules as ``core.domain.uplift.Episode``.
+    One episode per client (``uplift_episodes``, kept by triggers by the rules of
+    ``core.domain.uplift.Episode``). The rollup ``uplift`` counts episodes per arm, anchor
+    day and first window that holds the reorder: a window of W days has closed for every
+    anchor day before the day W days ago, for none after it, and that one day's episodes are
+    read to compare their anchors with the exact moment.
     """
-    dialect = session.get_bind().dialect.name
-    episode = Email.status.in_(("sent", "holdout"))
-    anchors = (
-        select(Email.client_id, func.min(Email.created_at).label("anchor"))
-        .where(episode)
-        .group_by(Email.client_id)
-        .subquery()
-    )
-    # The arm of that first email: a client held out by an earlier tool (imported) and emailed
-    # by Rekindle later is one holdout episode, not one in each arm. min() settles a tie.
-    first = (
-        select(anchors.c.client_id, anchors.c.anchor, func.min(Email.status).label("status"))
-        .join(Email, and_(Email.client_id == anchors.c.client_id, Email.created_at == anchors.c.anchor))
-        .where(episode)
-        .group_by(anchors.c.client_id, anchors.c.anchor)
-        .subquery()
-    )
-    reorder = (
-        select(func.min(Order.placed_at))
-        .where(Order.client_id == first.c.client_id, Order.placed_at > first.c.anchor)
-        .scalar_subquery()
-    )
-    timed = select(
-        first.c.status,
-        days_between(sql_time(now, dialect), first.c.anchor, dialect).label("age"),
-        days_between(reorder, first.c.anchor, dialect).label("gap"),
-    ).subquery()
-    columns: list[Any] = [timed.c.status, func.count()]
-    for days in windows:
-        closed = timed.c.age >= days
-        columns.append(func.sum(case((closed, 1), else_=0)))
-        columns.append(func.sum(case((and_(closed, timed.c.gap <= days), 1), else_=0)))
-    rows = await session.execute(select(*columns).group_by(timed.c.status))
+    keyed = (await current_rollups(sessions, compact_after)).of("uplift")
+    days: list[tuple[Arm, str, int | None, int]] = []  # arm, anchor day, first window, episodes
+    for key, count in keyed.items():
+        arm_name, anchor_day, first = key.split("|")
+        arm: Arm = "emailed" if arm_name == "emailed" else "holdout"
+        days.append((arm, anchor_day, None if first == "-" else int(first), count))
     counts: Counts = {}
-    episodes = 0
-    for status, total, *sums in rows:
-        arm: Arm = "emailed" if status == "sent" else "holdout"
-        episodes += total
-        for i, days in enumerate(windows):
-            counts[(arm, days)] = (int(sums[2 * i + 1] or 0), int(sums[2 * i] or 0))
-    return counts, episodes
+    async with sessions() as session:
+        for window in windows:
+            boundary = now - timedelta(days=window)
+            boundary_day = boundary.astimezone(UTC).date()
+            tally: dict[Arm, list[int]] = {"emailed": [0, 0], "holdout": [0, 0]}  # reordered, closed
+            for arm, anchor_day, first_window, count in days:
+                if anchor_day < boundary_day.isoformat():
+                    tally[arm][1] += count
+                    tally[arm][0] += count if first_window is not None and first_window <= window else 0
+            edge = await session.execute(
+                select(UpliftEpisode.arm, UpliftEpisode.anchor, UpliftEpisode.reordered_at).where(
+                    UpliftEpisode.anchor >= datetime.combine(boundary_day, time.min, tzinfo=UTC),
+                    UpliftEpisode.anchor <= boundary,
+                )
+            )
+            for arm_name, anchor, reordered_at in edge:
+                arm = "emailed" if arm_name == "emailed" else "holdout"
+                tally[arm][1] += 1
+                tally[arm][0] += reordered_at is not None and reordered_at - anchor <= timedelta(days=window)
+            for arm, (reordered, closed) in tally.items():
+                counts[(arm, window)] = (reordered, closed)
+    return counts, sum(count for *_, count in days)

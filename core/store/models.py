@@ -306,6 +306,22 @@ class PolicyVersion(Base):
 from core.store import ops_models as _ops_models  # noqa: E402, F401
 
 
+class UpliftEpisode(Base):
+    """A client's uplift episode: the first email that was sent (arm ``emailed``) or held out
+    (``holdout``), drafted at ``anchor``, and the client's first order after it.
+
+    Kept current by triggers on ``emails`` and ``orders`` (migration ``d51c0e8a7f23``), by
+    the rules of ``core.domain.uplift``; the uplift report reads its rollup (``uplift``).
+    """
+
+    __tablename__ = "uplift_episodes"
+
+    client_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    arm: Mapped[str] = mapped_column(String(8))
+    anchor: Mapped[datetime] = mapped_column(index=True)
+    reordered_at: Mapped[datetime | None]
+
+
 class Rollup(Base):
     """One of the dashboard's pre-aggregated counts, as of the last compaction.
 

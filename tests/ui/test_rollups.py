@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,9 +19,11 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.ui import queries
+from core.domain.uplift import WINDOWS, Episode, count_episodes
 from core.store import rollups
 from core.store.db import insert_ignoring_conflicts, transaction
-from core.store.models import Client, Email, EngagementScore, RollupDelta
+from core.store.models import Client, Email, EngagementScore, Order, RollupDelta
 from tests.ui import factories as f
 
 TIERS = ["active", "cooling", "at_risk", "lapsed", None]
@@ -50,6 +52,10 @@ async def recount(session: AsyncSession) -> dict[str, dict[str, int]]:
         previous[client_id] = tier
         if delta:
             counts["at_risk_day"][scored_at.date().isoformat()] += delta
+    for episode in await episodes_from_tables(session):
+        gap = episode.reordered_at - episode.anchor if episode.reordered_at else None
+        first = next((str(days) for days in WINDOWS if gap is not None and gap <= timedelta(days=days)), "-")
+        counts["uplift"][f"{episode.arm}|{episode.anchor.date().isoformat()}|{first}"] += 1
     return {d: {k: n for k, n in keys.items() if n} for d, keys in counts.items() if any(keys.values())}
 
 
@@ -196,8 +202,6 @@ async def test_rollups_score_history_is_append_only(sessions: async_sessionmaker
 async def test_rollups_reader_folds_deltas_in_once_many_pile_up(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    from api.ui import queries
-
     await f.add(sessions, *(f.client_row(f"c-{i}", tier="at_risk", score=20.0) for i in range(30)))
     async with sessions() as session:
         assert await rollups.pending(session, at_least=30)
@@ -206,3 +210,93 @@ async def test_rollups_reader_folds_deltas_in_once_many_pile_up(
     async with sessions() as session:
         assert not await rollups.pending(session, at_least=1)
     await assert_rollups_match(sessions)
+
+
+async def episodes_from_tables(session: AsyncSession) -> list[Episode]:
+    """The uplift episodes by ``core.domain.uplift``'s rules, from the emails and orders."""
+    emails = await session.execute(
+        select(Email.client_id, Email.created_at, Email.status).where(Email.status.in_(("sent", "holdout")))
+    )
+    first: dict[str, tuple[datetime, str]] = {}
+    for client_id, created_at, status in emails:
+        if client_id not in first or (created_at, status) < first[client_id]:
+            first[client_id] = (created_at, status)
+    orders: defaultdict[str, list[datetime]] = defaultdict(list)
+    for client_id, placed_at in await session.execute(select(Order.client_id, Order.placed_at)):
+        orders[client_id].append(placed_at)
+    return [
+        Episode(
+            "emailed" if status == "sent" else "holdout",
+            anchor,
+            min((at for at in orders[cid] if at > anchor), default=None),
+        )
+        for cid, (anchor, status) in first.items()
+    ]
+
+
+async def _uplift_writes(sessions: async_sessionmaker[AsyncSession], rng: random.Random, prefix: str) -> None:
+    """Emails and orders of a few clients in random order: drafts that are sent or held out
+    later, earlier emails arriving after later ones, orders before and after, deletions."""
+    ids = [f"{prefix}-{i}" for i in range(8)]
+    await f.add(sessions, *(f.client_row(cid) for cid in ids))
+    for step in range(60):
+        cid = rng.choice(ids)
+        at = f.NOW - timedelta(days=rng.randint(0, 150), hours=rng.randint(0, 23))
+        async with transaction(sessions) as session:
+            if await session.get(Client, cid) is None:
+                continue
+            kind = rng.random()
+            if kind < 0.3:
+                status = rng.choice(["pending_approval", "sent", "holdout", "rejected"])
+                session.add(f.email_row(cid, f"{cid}-e{step}", status=status, created_at=at))
+            elif kind < 0.45:  # a draft is sent or held out, or a sent one bounces
+                email_id = await session.scalar(select(Email.id).filter_by(client_id=cid).limit(1))
+                if email_id is not None:
+                    status = rng.choice(["sent", "holdout", "bounced"])
+                    await session.execute(update(Email).where(Email.id == email_id).values(status=status))
+            elif kind < 0.8:  # orders, several in one statement now and then
+                rows = [
+                    f.order_row(cid, at + timedelta(days=rng.randint(-20, 20)))
+                    for _ in range(rng.randint(1, 3))
+                ]
+                session.add_all(rows)
+            elif kind < 0.9:
+                order_id = await session.scalar(select(Order.id).filter_by(client_id=cid).limit(1))
+                if order_id is not None:
+                    await session.execute(delete(Order).where(Order.id == order_id))
+            elif kind < 0.95:
+                await session.execute(delete(Email).where(Email.client_id == cid, Email.status == "sent"))
+            else:
+                await session.execute(delete(Client).where(Client.id == cid))
+
+
+async def test_rollups_uplift_follows_emails_and_orders_in_any_order(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await asyncio.gather(*(_uplift_writes(sessions, random.Random(seed), f"u{seed}") for seed in range(4)))
+    async with sessions() as session:
+        episodes = await episodes_from_tables(session)
+    assert len(episodes) > 5
+    for now in (f.NOW, f.NOW + timedelta(days=45, hours=7)):
+        counts, total = await queries.uplift_counts(sessions, now)
+        assert (counts, total) == (count_episodes(episodes, now), len(episodes))
+    await assert_rollups_match(sessions)
+
+
+async def test_rollups_uplift_window_closes_at_the_exact_moment(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Anchors on the day a window closes count to the minute, not by their day."""
+    anchor = f.NOW - timedelta(days=30)
+    rows: list[object] = []
+    for i, shift in enumerate([-2, -1, 1, 2]):  # hours either side of the 30-day mark
+        cid = f"edge-{i}"
+        rows += [
+            f.client_row(cid),
+            f.email_row(cid, f"edge-e{i}", status="sent", created_at=anchor + timedelta(hours=shift)),
+            f.order_row(cid, anchor + timedelta(days=29, hours=shift + 1)),
+        ]
+    await f.add(sessions, *rows)
+    counts, total = await queries.uplift_counts(sessions, f.NOW)
+    assert total == 4
+    assert counts[("emailed", 30)] == (2, 2)  # the two drafted before the mark, both reordered in time

@@ -31,8 +31,7 @@ async def test_ui_queries_uplift_counts_match_episodes(sessions: async_sessionma
     rows.append(f.client_row("c-pending"))
     rows.append(f.email_row("c-pending", "e-pending", status="pending_approval"))
     await f.add(sessions, *rows)
-    async with sessions() as session:
-        counts, total = await queries.uplift_counts(session, f.NOW)
+    counts, total = await queries.uplift_counts(sessions, f.NOW)
     assert total == 60
     assert counts == count_episodes(episodes, f.NOW)
 
