@@ -201,15 +201,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == 'sqlite':
-        for name in SQLITE_TRIGGERS:
-            op.execute(f'DROP TRIGGER IF EXISTS {name}')
-    else:
-        for name, table in PG_TRIGGERS.items():
-            op.execute(f'DROP TRIGGER IF EXISTS {name} ON {table}')
-            op.execute(f'DROP FUNCTION IF EXISTS {name}()')
-    op.execute("DELETE FROM rollups WHERE dimension = 'uplift'")
-    op.execute("DELETE FROM rollup_deltas WHERE dimension = 'uplift'")
+    sqlite = op.get_bind().dialect.name == 'sqlite'
+    drops = (
+        [f'DROP TRIGGER IF EXISTS {name}' for name in SQLITE_TRIGGERS]
+        if sqlite
+        else [f'DROP TRIGGER IF EXISTS {n} ON {t}; DROP FUNCTION IF EXISTS {n}()' for n, t in PG_TRIGGERS.items()]
+    )
+    drops += [f"DELETE FROM {table} WHERE dimension = 'uplift'" for table in ('rollups', 'rollup_deltas')]
+    for statement in drops:
+        op.execute(statement)
     with op.batch_alter_table('uplift_episodes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_uplift_episodes_anchor'))
     op.drop_table('uplift_episodes')
