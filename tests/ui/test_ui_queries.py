@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api import queries as api_queries
 from api.ui import queries
 from core.domain.uplift import Episode, count_episodes
+from core.store.models import Client
 from tests.ui import factories as f
 
 
@@ -67,3 +71,52 @@ async def test_ui_queries_at_risk_over_time_follows_transitions(
     assert by_age[9] == 1  # b (a recovered)
     assert by_age[2] == 2  # b, d
     assert by_age[0] == 1  # b (d lapsed)
+
+
+async def test_ui_queries_dense_filters_walk_the_key_and_return_the_same_pages(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``GET /v1/clients``'s list: a filter the probe finds dense is served by walking the
+    primary key (on SQLite), a sparse one by the planner's index; both give the same pages,
+    cursor by cursor, and the same clients as the filter's plain definition."""
+    rng = random.Random(5)
+    clients = [
+        f.client_row(
+            f"c-{i:03d}",
+            tier=rng.choice(["active", "at_risk", "lapsed"]),
+            score=rng.uniform(0, 100),
+            holdout=rng.random() < 0.3,
+            last_order_at=f.NOW - timedelta(days=rng.randint(0, 300)),
+        )
+        for i in range(80)
+    ]
+    await f.add(sessions, *clients)
+    cases: list[tuple[api_queries.ClientFilters, Callable[[Client], bool]]] = [
+        (api_queries.ClientFilters(score_min=30, score_max=70), lambda c: 30 <= (c.score or 0) <= 70),
+        (
+            api_queries.ClientFilters(tier="at_risk", score_min=20, holdout=False),
+            lambda c: c.tier == "at_risk" and (c.score or 0) >= 20 and not c.holdout,
+        ),
+        (
+            api_queries.ClientFilters(last_order_before=f.NOW - timedelta(days=100)),
+            lambda c: c.last_order_at is not None and c.last_order_at < f.NOW - timedelta(days=100),
+        ),
+    ]
+
+    async def walk(filters: api_queries.ClientFilters) -> list[str]:
+        seen: list[str] = []
+        cursor = None
+        while True:
+            async with sessions() as session:
+                rows, cursor = await api_queries.list_clients(session, filters, 7, cursor)
+            seen += [c.id for c in rows]
+            if cursor is None:
+                return seen
+
+    for filters, matches in cases:
+        expected = sorted(c.id for c in clients if matches(c))
+        assert len(expected) > 10
+        monkeypatch.setattr(api_queries, "PROBE", 5)  # every page dense
+        assert await walk(filters) == expected
+        monkeypatch.setattr(api_queries, "PROBE", 10**9)  # never dense
+        assert await walk(filters) == expected
