@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
@@ -95,33 +95,32 @@ async def list_clients(
 ) -> tuple[list[Client], str | None]:
     """Clients by id (a stable order), ``limit`` at a time.
 
-    SQLite's planner serves a range filter (score, last order) from that column's index and
-    then sorts every match by id: 50,000 matches at a million clients take 100-300 ms. When
-    a probe (an index count stopped at ``PROBE``) finds that many matches, walking the
-    primary key in order reaches a page within a few thousand rows instead; a sparse filter
-    keeps the planner's choice, which sorts fewer than ``PROBE`` rows. PostgreSQL weighs
-    the LIMIT against the filter's selectivity itself.
+    A probe first collects the ids of up to ``PROBE`` matches (a search: one page's) in
+    whatever order is cheapest (a filtered column's index, or the table). Fewer than that:
+    the page is sorted from those ids. More: matches are dense, and on SQLite the filter
+    is written as ``+column`` so SQLite walks clients in id order and stops at the page,
+    instead of sorting every match of a range filter by id (50,000 matches at a million
+    clients took 100-300 ms). PostgreSQL weighs the LIMIT against the filter's selectivity
+    itself.
     """
     dialect = session.get_bind().dialect.name
-    conditions = filters.conditions(dialect)
     page: list[ColumnElement[bool]] = []
     if cursor is not None:
         (after,) = decode_cursor(cursor, 1)
         page.append(Client.id > after)
-    if dialect == "sqlite" and not filters.q and await _dense(session, conditions + page):
-        conditions = filters.conditions(dialect, indexes=False)
-    query = select(Client).where(*conditions, *page).order_by(Client.id).limit(limit + 1)
+    where = filters.conditions(dialect) + page
+    # A search has no index: any order costs the rows it reads, so stop at one page's worth.
+    probe = limit + 1 if filters.q else PROBE
+    ids = list(await session.scalars(select(Client.id).where(*where).limit(probe)))
+    if len(ids) < probe:
+        where = [Client.id.in_(ids)]
+    elif dialect == "sqlite":
+        where = filters.conditions(dialect, indexes=False) + page
+    query = select(Client).where(*where).order_by(Client.id).limit(limit + 1)
     rows = list((await session.execute(query)).scalars())
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, encode_cursor(rows[-1].id) if more else None
-
-
-async def _dense(session: AsyncSession, conditions: list[ColumnElement[bool]]) -> bool:
-    if not conditions:
-        return False
-    probe = select(Client.id).where(*conditions).limit(PROBE).subquery()
-    return (await session.scalar(select(func.count()).select_from(probe)) or 0) >= PROBE
 
 
 async def list_emails(

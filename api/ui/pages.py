@@ -84,22 +84,23 @@ async def clients(
         page=page,
     )
     async with ui.state.sessions() as session:
-        rows, total = await queries.list_clients(session, f)
+        found = await queries.list_clients(session, f)
         segments = await queries.segments(session)
     params = {
         k: v
         for k, v in request.query_params.items()
         if k in {"q", "tier", "segment", "score_min", "score_max", "last_order_after", "last_order_before"}
     }
-    pages = max(1, -(-total // queries.PAGE_SIZE))
     context = {
-        "rows": rows,
-        "total": total,
+        "rows": found.rows,
+        "total": found.total,
+        "capped": found.capped,
+        "more": found.more(page),
         "f": f,
         "params": params,
         "segments": segments,
         "tiers": queries.TIERS,
-        "pages": pages,
+        "pages": found.pages,
         "raw": {"last_order_after": last_order_after, "last_order_before": last_order_before},
     }
     template = "clients_rows.html" if is_htmx(request) else "clients.html"

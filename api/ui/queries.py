@@ -8,15 +8,12 @@ into Python.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Select,
-    and_,
     func,
-    literal_column,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -135,20 +132,66 @@ def _order(sort: str, dialect: str) -> list[Any]:
     return [key, Client.id.desc() if descending else Client.id]
 
 
-async def list_clients(session: AsyncSession, f: ClientFilter) -> tuple[list[Client], int]:
-    """One page of clients matching the filter, and how many match in all."""
+COUNT_CAP = 1_000  # matches counted one by one; past that the page says "1,000+"
+
+
+@dataclass(frozen=True)
+class ClientPage:
+    rows: list[Client]
+    total: int  # matches, or COUNT_CAP when ``capped``
+    capped: bool = False
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    def more(self, page: int) -> bool:
+        """Whether a page follows ``page`` (past the cap, whether this one was full)."""
+        return page < self.pages or (self.capped and len(self.rows) == PAGE_SIZE)
+
+
+async def list_clients(session: AsyncSession, f: ClientFilter) -> ClientPage:
+    """One page of clients matching the filter, and how many match in all.
+
+    The count of every client, of a tier or of a segment is a rollup. Any other filter first
+    collects the ids of up to ``COUNT_CAP`` matches, in whatever order is cheapest: when
+    that is all of them, the count is exact and the page is sorted from those ids (a rare
+    search reads the table once instead of walking a sort index through every row); when
+    there are more, the page is read in sort order (matches are dense, so it comes quickly)
+    and the count says "1,000+".
+    """
     dialect = session.get_bind().dialect.name
     conditions = f.conditions(dialect)
-    where = and_(*conditions) if conditions else literal_column("1") == 1
-    total = await session.scalar(select(func.count()).select_from(Client).where(where)) or 0
-    query: Select[Client] = (
-        select(Client)
-        .where(where)
-        .order_by(*_order(f.sort, dialect))
-        .limit(PAGE_SIZE)
-        .offset((f.page - 1) * PAGE_SIZE)
-    )
-    return list((await session.scalars(query)).all()), total
+    order = _order(f.sort, dialect)
+    offset = (f.page - 1) * PAGE_SIZE
+    rolled = _rolled_up(f)
+    if rolled is None:
+        ids = list(await session.scalars(select(Client.id).where(*conditions).limit(COUNT_CAP + 1)))
+        if len(ids) <= COUNT_CAP:
+            if not ids:
+                return ClientPage([], 0)
+            query = select(Client).where(Client.id.in_(ids)).order_by(*order).limit(PAGE_SIZE).offset(offset)
+            return ClientPage(list(await session.scalars(query)), len(ids))
+    query = select(Client).where(*conditions).order_by(*order).limit(PAGE_SIZE).offset(offset)
+    rows = list(await session.scalars(query))
+    if rolled is None:
+        return ClientPage(rows, COUNT_CAP, capped=True)
+    dimension, key = rolled
+    counts = await rollups.read(session)
+    total = sum(counts.of("tier").values()) if dimension == "" else counts.of(dimension).get(key, 0)
+    return ClientPage(rows, total)
+
+
+def _rolled_up(f: ClientFilter) -> tuple[str, str] | None:
+    """The rollup that counts this filter's matches: ("", "") for all clients; else None."""
+    filters = {name: value for name, value in asdict(f).items() if name not in ("sort", "page")}
+    active = {name: value for name, value in filters.items() if value not in (None, "")}
+    if not active:
+        return ("", "")
+    if len(active) == 1 and next(iter(active)) in ("tier", "segment"):
+        ((name, value),) = active.items()
+        return (name, str(value))
+    return None
 
 
 async def segments(session: AsyncSession) -> list[str]:

@@ -57,8 +57,8 @@ class Client(Base):
     total_spend_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str | None] = mapped_column(String(3))
     first_order_at: Mapped[datetime | None]
-    last_order_at: Mapped[datetime | None] = mapped_column(index=True)
-    score: Mapped[float | None] = mapped_column(Float, index=True)
+    last_order_at: Mapped[datetime | None]
+    score: Mapped[float | None] = mapped_column(Float)
     tier: Mapped[str | None] = mapped_column(String(16), index=True)
     segment: Mapped[str | None] = mapped_column(String(32), index=True)
     holdout: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -67,9 +67,15 @@ class Client(Base):
     updated_at: Mapped[datetime]
 
     __table_args__ = (
-        # The dashboard lists clients of one tier by score or by last order.
-        Index("ix_clients_tier_score", "tier", "score"),
-        Index("ix_clients_tier_last_order_at", "tier", "last_order_at"),
+        # The dashboard lists clients by each sort column, all or of one tier; id, the
+        # tie-break of every sort, ends each index so a page deep in the list is read
+        # from the index alone (SQLite's implicit rowid is not the id).
+        Index("ix_clients_score_id", "score", "id"),
+        Index("ix_clients_last_order_at_id", "last_order_at", "id"),
+        Index("ix_clients_last_name_id", "last_name", "id"),
+        Index("ix_clients_order_count_id", "order_count", "id"),
+        Index("ix_clients_tier_score_id", "tier", "score", "id"),
+        Index("ix_clients_tier_last_order_at_id", "tier", "last_order_at", "id"),
     )
 
 

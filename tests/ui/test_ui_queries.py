@@ -120,3 +120,39 @@ async def test_ui_queries_dense_filters_walk_the_key_and_return_the_same_pages(
         assert await walk(filters) == expected
         monkeypatch.setattr(api_queries, "PROBE", 10**9)  # never dense
         assert await walk(filters) == expected
+
+
+async def test_ui_queries_client_list_counts_from_rollups_ids_or_a_cap(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clients page: exact counts from the rollups (all, a tier), exact when the matches
+    fit under the cap (sorted from their ids), "cap+" past it, every page sorted the same."""
+    monkeypatch.setattr(queries, "COUNT_CAP", 4)
+    rows = [
+        f.client_row(
+            f"c-{i}",
+            tier="at_risk" if i < 6 else "active",
+            score=float(i),
+            first_name="Grace" if i % 2 else "Ada",
+        )
+        for i in range(10)
+    ]
+    await f.add(sessions, *rows)
+    async with sessions() as session:
+        everyone = await queries.list_clients(session, queries.ClientFilter(sort="-score"))
+        at_risk = await queries.list_clients(session, queries.ClientFilter(tier="at_risk", sort="score"))
+        few = await queries.list_clients(session, queries.ClientFilter(q="grace", score_max=4, sort="-score"))
+        many = await queries.list_clients(session, queries.ClientFilter(q="grace", sort="-score"))
+    assert (everyone.total, everyone.capped, [c.id for c in everyone.rows][:3]) == (
+        10,
+        False,
+        ["c-9", "c-8", "c-7"],
+    )
+    assert (at_risk.total, at_risk.capped, at_risk.rows[0].id) == (6, False, "c-0")
+    assert (few.total, few.capped, [c.id for c in few.rows]) == (2, False, ["c-3", "c-1"])
+    assert (many.total, many.capped, [c.id for c in many.rows]) == (
+        4,
+        True,
+        ["c-9", "c-7", "c-5", "c-3", "c-1"],
+    )
+    assert many.more(1) is False  # all five fit on the first page
