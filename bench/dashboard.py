@@ -258,6 +258,7 @@ PAGES = {
     "clients": "/ui/clients",
     "clients_at_risk_by_last_order": "/ui/clients?tier=at_risk&sort=-last_order",
     "clients_search": "/ui/clients?q=grace+smith&sort=-score",
+    "clients_search_one": "/ui/clients?q=client123456%40example.com",  # a rare search: one match
     "clients_page_500": "/ui/clients?page=500",
     "client": "/ui/clients/c-000123",
     "approvals": "/ui/approvals",
@@ -306,7 +307,9 @@ async def measure(url: str, runs: int, clients: int) -> dict[str, tuple[float, f
         bearer = {"Authorization": f"Bearer {key.token}"}  # API calls only; pages use the session
         headers = {name: bearer if name in API else {} for name in PAGES | API}
         deep = {"cursor": encode_cursor(f"c-{int(0.9 * clients):06d}")}
-        paths: dict[str, tuple[str, dict[str, str]]] = {name: (path, {}) for name, path in PAGES.items()}
+        # A page's query string is in its path (httpx would replace it with an empty params dict).
+        Request = tuple[str, dict[str, str] | None]
+        paths: dict[str, Request] = {name: (path, None) for name, path in PAGES.items()}
         paths |= {name: ("/v1/clients", deep if "cursor" in q else q) for name, q in API.items()}
         for name, (path, params) in paths.items():  # warm the page cache and the template cache once
             response = await http.get(path, params=params, headers=headers[name])
