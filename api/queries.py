@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
 from api.pagination import bad_cursor, decode_cursor, encode_cursor
-from core.store.models import Client, Email, EmailEvent, EngagementScore
+from core.store.models import Client, ClientSearch, Email, EmailEvent, EngagementScore
 
 SCORE_HISTORY = 100
 CLIENT_EMAILS = 50
@@ -58,6 +59,19 @@ class ClientFilters:
             where.append(column(Client.last_order_at) >= self.last_order_after)
         return where
 
+    def matching_ids(self, dialect: str, after: str | None = None) -> Select[str]:
+        """The ids of the matches (past ``after``), in whatever order is cheapest. A search
+        reads the narrow ``client_search`` and joins clients only for the other filters."""
+        if not self.q:
+            where = self.conditions(dialect)
+            where += [Client.id > after] if after is not None else []
+            return select(Client.id).where(*where)
+        query = select(ClientSearch.client_id).where(_search_text(self.q, dialect))
+        others = replace(self, q="").conditions(dialect)
+        if others:
+            query = query.join(Client, Client.id == ClientSearch.client_id).where(*others)
+        return query.where(ClientSearch.client_id > after) if after is not None else query
+
 
 def _unindexed(column: Any) -> Any:
     """``+column``: the same value (unary plus is a no-op in SQLite, on text too), but SQLite
@@ -70,21 +84,30 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _search(q: str, dialect: str) -> ColumnElement[bool]:
-    """Every word must appear in the first name, last name or email; or the exact client id.
+def _matches(column: QueryableAttribute[Any], word: str, dialect: str) -> ColumnElement[bool]:
+    """``word`` anywhere in ``column``. SQLite's LIKE ignores ASCII case already (and lower()
+    on every row would cost a function call a row); PostgreSQL needs ILIKE."""
+    if dialect == "sqlite":
+        return column.like(_like(word), escape="\\")
+    return column.ilike(_like(word), escape="\\")
 
-    SQLite's LIKE ignores ASCII case already (and lower() on every row would cost a
-    full-table function call); PostgreSQL needs ILIKE.
-    """
-    terms = []
-    for word in q.split()[:MAX_TERMS]:
-        pattern = _like(word)
-        fields = (Client.first_name, Client.last_name, Client.email)
-        if dialect == "sqlite":
-            terms.append(or_(*(c.like(pattern, escape="\\") for c in fields)))
-        else:
-            terms.append(or_(*(c.ilike(pattern, escape="\\") for c in fields)))
+
+def _words(q: str) -> list[str]:
+    return q.split()[:MAX_TERMS]  # str.split() splits at the separator too
+
+
+def _search(q: str, dialect: str) -> ColumnElement[bool]:
+    """Every word must appear in the first name, last name or email; or the exact client id."""
+    fields = (Client.first_name, Client.last_name, Client.email)
+    terms = [or_(*(_matches(c, word, dialect) for c in fields)) for word in _words(q)]
     return or_(and_(*terms), Client.id == q)
+
+
+def _search_text(q: str, dialect: str) -> ColumnElement[bool]:
+    """``_search`` on ``client_search``: the three fields are one text there, joined by a
+    separator no word contains, so a word in any field is a word in the text."""
+    terms = [_matches(ClientSearch.text, word, dialect) for word in _words(q)]
+    return or_(and_(*terms), ClientSearch.client_id == q)
 
 
 PROBE = 2_000  # matches that make a filter "dense": see list_clients
@@ -104,14 +127,12 @@ async def list_clients(
     itself.
     """
     dialect = session.get_bind().dialect.name
-    page: list[ColumnElement[bool]] = []
-    if cursor is not None:
-        (after,) = decode_cursor(cursor, 1)
-        page.append(Client.id > after)
+    after = decode_cursor(cursor, 1)[0] if cursor is not None else None
+    page = [Client.id > after] if after is not None else []
     where = filters.conditions(dialect) + page
     # A search has no index: any order costs the rows it reads, so stop at one page's worth.
     probe = limit + 1 if filters.q else PROBE
-    ids = list(await session.scalars(select(Client.id).where(*where).limit(probe)))
+    ids = list(await session.scalars(filters.matching_ids(dialect, after).limit(probe)))
     if len(ids) < probe:
         where = [Client.id.in_(ids)]
     elif dialect == "sqlite":

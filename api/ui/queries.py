@@ -166,7 +166,7 @@ async def list_clients(session: AsyncSession, f: ClientFilter) -> ClientPage:
     offset = (f.page - 1) * PAGE_SIZE
     rolled = _rolled_up(f)
     if rolled is None:
-        ids = list(await session.scalars(select(Client.id).where(*conditions).limit(COUNT_CAP + 1)))
+        ids = list(await session.scalars(f.matching_ids(dialect).limit(COUNT_CAP + 1)))
         if len(ids) <= COUNT_CAP:
             if not ids:
                 return ClientPage([], 0)

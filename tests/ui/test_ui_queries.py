@@ -7,12 +7,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api import queries as api_queries
 from api.ui import queries
 from core.domain.uplift import Episode, count_episodes
-from core.store.models import Client
+from core.store.db import transaction
+from core.store.models import Client, ClientSearch
 from tests.ui import factories as f
 
 
@@ -156,3 +158,37 @@ async def test_ui_queries_client_list_counts_from_rollups_ids_or_a_cap(
         ["c-9", "c-7", "c-5", "c-3", "c-1"],
     )
     assert many.more(1) is False  # all five fit on the first page
+
+
+async def test_ui_queries_search_reads_client_search_kept_current_by_triggers(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Every word anywhere in first name, last name or email (or the exact id), through the
+    narrow client_search table, which follows renames and erasure."""
+    ada = f.client_row(
+        "c-ada", first_name="Ada", last_name="Lovelace", email="ada@analytical.org", tier="lapsed"
+    )
+    grace = f.client_row("c-grace", first_name="Grace", last_name="Hopper", email="grace@navy.mil")
+    await f.add(sessions, ada, grace)
+
+    async def ids(q: str, tier: str | None = None) -> list[str]:
+        async with sessions() as session:
+            page = await queries.list_clients(session, queries.ClientFilter(q=q, tier=tier, sort="name"))
+            api_filter = api_queries.ClientFilters(q=q, tier=tier)
+            api_rows, _ = await api_queries.list_clients(session, api_filter, 10, None)
+        assert [c.id for c in api_rows] == sorted(c.id for c in page.rows)
+        return [c.id for c in page.rows]
+
+    assert await ids("grace navy") == ["c-grace"]  # words in different fields
+    assert await ids("RACE hop") == ["c-grace"]  # anywhere in a word, any ASCII case
+    assert await ids("org") == ["c-ada"]
+    assert await ids("c-ada") == ["c-ada"]  # the exact id
+    assert await ids("ceada") == []  # no word runs from one field into the next
+    assert await ids("a", tier="active") == ["c-grace"]
+    async with transaction(sessions) as session:
+        await session.execute(update(Client).where(Client.id == "c-grace").values(email="gh@cobol.example"))
+        await session.execute(delete(Client).where(Client.id == "c-ada"))
+    assert await ids("navy") == []
+    assert await ids("cobol") == ["c-grace"]
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(ClientSearch)) == 1  # Ada's row is gone
