@@ -262,6 +262,8 @@ PAGES = {
     "clients_page_500": "/ui/clients?page=500",
     "client": "/ui/clients/c-000123",
     "approvals": "/ui/approvals",
+    "emails": "/ui/emails",
+    "emails_sent_at_risk": "/ui/emails?status=sent&tier=at_risk",
     "uplift": "/ui/uplift",
 }
 API: dict[str, dict[str, str]] = {  # every filter of GET /v1/clients, and a page deep in the list

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     func,
     select,
 )
@@ -172,14 +173,50 @@ async def list_clients(session: AsyncSession, f: ClientFilter) -> ClientPage:
                 return ClientPage([], 0)
             query = select(Client).where(Client.id.in_(ids)).order_by(*order).limit(PAGE_SIZE).offset(offset)
             return ClientPage(list(await session.scalars(query)), len(ids))
-    query = select(Client).where(*conditions).order_by(*order).limit(PAGE_SIZE).offset(offset)
-    rows = list(await session.scalars(query))
+    rows = await _sorted_page(session, conditions, f.sort, dialect, offset)
     if rolled is None:
         return ClientPage(rows, COUNT_CAP, capped=True)
     dimension, key = rolled
     counts = await rollups.read(session)
     total = sum(counts.of("tier").values()) if dimension == "" else counts.of(dimension).get(key, 0)
     return ClientPage(rows, total)
+
+
+async def _sorted_page(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], sort: str, dialect: str, offset: int
+) -> list[Client]:
+    """A page of many matches, in sort order, read from the sort column's index.
+
+    The ids are paged first (an index-only scan: the rows skipped by OFFSET are never read),
+    then the page's rows fetched. Clients lacking the value come last; where that is not the
+    backend's own order for the direction (see ``_order``), the clients with a value are
+    paged alone, in the native order an index serves, and those without follow.
+    """
+    descending = sort.startswith("-")
+    column = SORT_COLUMNS.get(sort.lstrip("-"), Client.score)
+    if descending == (dialect == "sqlite"):  # NULL already sorts last here
+        return await _page(session, conditions, _order(sort, dialect), offset, PAGE_SIZE)
+    native = [column.desc() if descending else column.asc(), Client.id.desc() if descending else Client.id]
+    valued = await _page(session, [*conditions, column.is_not(None)], native, offset, PAGE_SIZE)
+    if len(valued) == PAGE_SIZE:
+        return valued
+    if valued:
+        seen = offset + len(valued)  # every client with a value, counted
+    else:
+        count = select(func.count()).select_from(Client).where(*conditions, column.is_not(None))
+        seen = await session.scalar(count) or 0
+    by_id = [Client.id.desc() if descending else Client.id]
+    rest = await _page(
+        session, [*conditions, column.is_(None)], by_id, max(0, offset - seen), PAGE_SIZE - len(valued)
+    )
+    return valued + rest
+
+
+async def _page(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], order: list[Any], offset: int, limit: int
+) -> list[Client]:
+    ids = select(Client.id).where(*conditions).order_by(*order).limit(limit).offset(offset)
+    return list(await session.scalars(select(Client).where(Client.id.in_(ids)).order_by(*order)))
 
 
 def _rolled_up(f: ClientFilter) -> tuple[str, str] | None:
@@ -195,8 +232,8 @@ def _rolled_up(f: ClientFilter) -> tuple[str, str] | None:
 
 
 async def segments(session: AsyncSession) -> list[str]:
-    rows = await session.scalars(select(Client.segment).where(Client.segment.is_not(None)).distinct())
-    return sorted(s for s in rows if s)
+    """The segments some client is in (from the rollup, not a DISTINCT over every client)."""
+    return sorted((await rollups.read(session)).of("segment"))
 
 
 @dataclass

@@ -192,3 +192,41 @@ async def test_ui_queries_search_reads_client_search_kept_current_by_triggers(
     assert await ids("cobol") == ["c-grace"]
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ClientSearch)) == 1  # Ada's row is gone
+
+
+@pytest.mark.parametrize("sort", ["score", "-score", "last_order", "-last_order", "name", "-orders"])
+async def test_ui_queries_client_pages_put_missing_values_last_in_every_direction(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch, sort: str
+) -> None:
+    """Page after page, clients in sort order then id, those without the value after all
+    the others, whichever order the backend gives NULL natively (small pages, many of them)."""
+    monkeypatch.setattr(queries, "PAGE_SIZE", 3)
+    rng = random.Random(sort)
+    rows = [
+        f.client_row(
+            f"c-{i:02d}",
+            score=rng.choice([None, 10.0, 20.0, 30.0]),
+            last_order_at=rng.choice([None, f.NOW, f.NOW - timedelta(days=9)]),
+            last_name=rng.choice([None, "Hopper", "Lovelace"]),
+            order_count=rng.choice([0, 1, 2]),
+        )
+        for i in range(20)
+    ]
+    await f.add(sessions, *rows)
+    field = {"score": "score", "last_order": "last_order_at", "name": "last_name", "orders": "order_count"}
+    attribute = field[sort.lstrip("-")]
+    descending = sort.startswith("-")
+    valued = sorted(
+        (c for c in rows if getattr(c, attribute) is not None),
+        key=lambda c: (getattr(c, attribute), c.id),
+        reverse=descending,
+    )
+    missing = sorted(
+        (c for c in rows if getattr(c, attribute) is None), key=lambda c: c.id, reverse=descending
+    )
+    seen: list[str] = []
+    for page in range(1, 9):
+        async with sessions() as session:
+            found = await queries.list_clients(session, queries.ClientFilter(sort=sort, page=page))
+        seen += [c.id for c in found.rows]
+    assert seen == [c.id for c in valued + missing]
