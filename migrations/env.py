@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, pool
 
 from core.runtime.settings import Settings
 from core.store.db import ensure_sqlite_dir, sync_url
-from core.store.models import Base
+from core.store.models import Base, in_models
 
 config = context.config
 url = config.attributes.get("url") or Settings().database.url
@@ -25,6 +25,7 @@ def run_migrations_offline() -> None:
         target_metadata=Base.metadata,
         literal_binds=True,
         render_as_batch=url.startswith("sqlite"),
+        include_object=in_models,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -41,6 +42,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=Base.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_object=in_models,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.store import migrate
 from core.store.db import sync_url
-from core.store.models import Base
+from core.store.models import Base, in_models
 
 POSTGRES_URL = os.environ.get("REKINDLE_TEST_POSTGRES_URL")
 
@@ -66,7 +66,8 @@ def test_migrations_match_models(empty_db: str) -> None:
     engine = create_engine(sync_url(empty_db))
     try:
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            context = MigrationContext.configure(conn, opts={"include_object": in_models})
+            diff = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
     assert diff == [], f"models and migrations differ; add a revision: {diff}"

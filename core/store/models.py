@@ -36,6 +36,16 @@ NAMING = {
 }
 
 
+# Indexes a migration makes where the backend allows, that the models cannot declare for one
+# backend only: PostgreSQL's trigram index for searches (migration e8b41f6c2a97).
+BACKEND_ONLY_INDEXES = frozenset({"ix_client_search_text_trgm"})
+
+
+def in_models(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic's ``include_object``: compare everything but ``BACKEND_ONLY_INDEXES``."""
+    return not (type_ == "index" and name in BACKEND_ONLY_INDEXES)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
