@@ -83,9 +83,10 @@ async def clients(
         sort=sort,
         page=page,
     )
+    counts = await queries.current_rollups(ui.state.sessions)  # folds a backlog of deltas in
     async with ui.state.sessions() as session:
-        found = await queries.list_clients(session, f)
-        segments = await queries.segments(session)
+        found = await queries.list_clients(session, f, counts)
+    segments = queries.segments(counts)
     params = {
         k: v
         for k, v in request.query_params.items()

@@ -65,7 +65,9 @@ async def overview(
     )
 
 
-async def current_rollups(sessions: async_sessionmaker[AsyncSession], compact_after: int) -> rollups.Rollups:
+async def current_rollups(
+    sessions: async_sessionmaker[AsyncSession], compact_after: int = rollups.COMPACT_AFTER
+) -> rollups.Rollups:
     """The rollups, folding their pending deltas in first when ``compact_after`` have piled up."""
     async with sessions() as session:
         while await rollups.pending(session, compact_after):  # a bulk import leaves many
@@ -151,7 +153,9 @@ class ClientPage:
         return page < self.pages or (self.capped and len(self.rows) == PAGE_SIZE)
 
 
-async def list_clients(session: AsyncSession, f: ClientFilter) -> ClientPage:
+async def list_clients(
+    session: AsyncSession, f: ClientFilter, counts: rollups.Rollups | None = None
+) -> ClientPage:
     """One page of clients matching the filter, and how many match in all.
 
     The count of every client, of a tier or of a segment is a rollup. Any other filter first
@@ -177,7 +181,7 @@ async def list_clients(session: AsyncSession, f: ClientFilter) -> ClientPage:
     if rolled is None:
         return ClientPage(rows, COUNT_CAP, capped=True)
     dimension, key = rolled
-    counts = await rollups.read(session)
+    counts = counts or await rollups.read(session)
     total = sum(counts.of("tier").values()) if dimension == "" else counts.of(dimension).get(key, 0)
     return ClientPage(rows, total)
 
@@ -231,9 +235,9 @@ def _rolled_up(f: ClientFilter) -> tuple[str, str] | None:
     return None
 
 
-async def segments(session: AsyncSession) -> list[str]:
+def segments(counts: rollups.Rollups) -> list[str]:
     """The segments some client is in (from the rollup, not a DISTINCT over every client)."""
-    return sorted((await rollups.read(session)).of("segment"))
+    return sorted(counts.of("segment"))
 
 
 @dataclass
