@@ -71,6 +71,7 @@ async def test_refit_schedule_keeps_a_pause_set_by_ops_across_restarts(
 ) -> None:
     handle = await ensure_refit_schedule(dev_env.client, settings, schedule_id)
     await handle.pause(note="ops: model under review")
+    await eventually(lambda: _paused(handle, True))  # what ops see before a worker restarts
     await ensure_refit_schedule(dev_env.client, settings, schedule_id)  # a worker restarts
     state = (await handle.describe()).schedule.state
     assert (state.paused, state.note) == (True, "ops: model under review")
@@ -79,9 +80,16 @@ async def test_refit_schedule_keeps_a_pause_set_by_ops_across_restarts(
     )
     await ensure_refit_schedule(dev_env.client, disabled, schedule_id)
     await handle.unpause()
+    # Pause, unpause and update reach the server's scheduler as messages; in one CI run (stop
+    # 24) the next update read the schedule before the unpause showed, so wait for it first.
+    await eventually(lambda: _paused(handle, False))
     await ensure_refit_schedule(dev_env.client, disabled, schedule_id)  # paused by settings ...
     await ensure_refit_schedule(dev_env.client, settings, schedule_id)  # ... and resumed by them
     assert not (await handle.describe()).schedule.state.paused
+
+
+async def _paused(handle: ScheduleHandle, paused: bool) -> bool:
+    return (await handle.describe()).schedule.state.paused is paused
 
 
 async def _listed(client: Client, schedule_id: str) -> bool:
