@@ -41,6 +41,7 @@ from core.contracts.consent import ProfileUpdated
 from core.contracts.scoring import Tier
 from core.runtime.client_workflow import TemporalUnavailable, query_state
 from core.store.models import Client
+from core.store.profiles import store_profiles, tell_profile
 
 PROFILE_BATCH_CONCURRENCY = 32  # as for order batches: hide round trips, never monopolise
 
@@ -83,7 +84,17 @@ async def put_clients(
     profiles are idempotent) again. If no item could be taken: 503 with Retry-After.
     """
     gate = asyncio.Semaphore(PROFILE_BATCH_CONCURRENCY)
-    results = await asyncio.gather(*(_profile(state, gate, i, item) for i, item in enumerate(batch.clients)))
+    results = await asyncio.gather(*(_tell(state, gate, i, item) for i, item in enumerate(batch.clients)))
+    told = [
+        (result, item)
+        for result, item in zip(results, batch.clients, strict=True)
+        if result.status == "accepted"
+    ]
+    updates = [(result.client_id or "", _update(item)) for result, item in told]
+    for (result, _item), changed in zip(
+        told, await store_profiles(state.sessions, state.start, updates), strict=True
+    ):
+        result.changed = changed
     counts = {s: sum(r.status == s for r in results) for s in ("accepted", "invalid", "unavailable")}
     if counts["unavailable"]:
         if not counts["accepted"]:
@@ -92,18 +103,23 @@ async def put_clients(
     return ProfileBatchResult(**counts, results=results)
 
 
-async def _profile(
+def _update(item: BatchProfile | InvalidItem) -> ProfileUpdated:
+    assert isinstance(item, BatchProfile)
+    return ProfileUpdated.model_validate(item.model_dump(exclude={"client_id"}))
+
+
+async def _tell(
     state: StateDep, gate: asyncio.Semaphore, index: int, item: BatchProfile | InvalidItem
 ) -> ProfileItemResult:
+    """Signal one item's profile (Temporal first: an item it refuses is not stored)."""
     if isinstance(item, InvalidItem):
         return ProfileItemResult(index=index, status="invalid", errors=item.fields)
-    update = ProfileUpdated.model_validate(item.model_dump(exclude={"client_id"}))
     async with gate:
         try:
-            _workflow_id, changed = await upsert_client(state, item.client_id, update)
+            await tell_profile(state.temporal, state.start, item.client_id, _update(item))
         except (TemporalUnavailable, RPCError):
             return ProfileItemResult(index=index, client_id=item.client_id, status="unavailable")
-    return ProfileItemResult(index=index, client_id=item.client_id, status="accepted", changed=changed)
+    return ProfileItemResult(index=index, client_id=item.client_id, status="accepted")
 
 
 @router.get(
