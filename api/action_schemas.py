@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.text_rules import Timestamp
 
 
 class PauseIn(BaseModel):
@@ -14,7 +16,7 @@ class PauseIn(BaseModel):
         json_schema_extra={"examples": [{"until": "2027-01-15T09:00:00Z", "reason": "asked by phone"}]},
     )
 
-    until: AwareDatetime | None = Field(default=None, description="Resume by itself then (future)")
+    until: Timestamp | None = Field(default=None, description="Resume by itself then (future)")
     reason: str = Field(default="", max_length=500)
 
 

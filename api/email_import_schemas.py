@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,7 +17,9 @@ from pydantic import (
 from api.batches import KeepInvalid
 from api.errors import FieldError
 from api.store import IMPORT_GENERATOR
+from api.text_rules import Timestamp
 from core.contracts.messages import ClientId
+from core.domain.text import NOT_BLANK_SCHEMA
 from core.store.db import utcnow
 from core.store.models import Email
 
@@ -63,11 +64,14 @@ class ImportedEmail(BaseModel):
     email_id: Annotated[str, StringConstraints(pattern=EMAIL_ID_PATTERN)]
     client_id: ClientId
     arm: Literal["emailed", "holdout"]
-    drafted_at: AwareDatetime
-    sent_at: AwareDatetime | None = Field(default=None, validate_default=True)
-    subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)] | None = (
-        None
-    )
+    drafted_at: Timestamp
+    sent_at: Timestamp | None = Field(default=None, validate_default=True)
+    subject: (
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), NOT_BLANK_SCHEMA
+        ]
+        | None
+    ) = None
 
     @field_validator("drafted_at")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
@@ -9,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from api.batches import KeepInvalid
 from api.errors import FieldError
-from api.text_rules import no_nul
+from api.text_rules import Timestamp, no_nul
 from core.contracts.messages import CLIENT_ID_PATTERN, ClientId, OrderItem, OrderPlaced
+from core.domain.money import CURRENCIES, exponent
 
 ClientIdPath = Annotated[
     str, Path(pattern=CLIENT_ID_PATTERN, description="The retailer's client id", examples=["c-1001"])
@@ -46,6 +48,37 @@ class OrderAccepted(BaseModel):
 
 
 STRICT = ConfigDict(frozen=True, extra="forbid")
+# An amount as text: digits, then at most three after a point (no sign, exponent or spaces).
+AMOUNT_TEXT = r"^(0|[1-9][0-9]{0,10})(\.[0-9]{1,3})?$"
+# The fraction each currency's minor unit allows: trailing zeros are fine ("79.000" USD).
+FRACTION_BY_EXPONENT = {0: r"(\.0{1,3})?", 2: r"(\.[0-9]{1,2}0?)?", 3: r"(\.[0-9]{1,3})?"}
+AMOUNT_LIMIT = 100_000_000_000  # at most 14 digits in all, three of them after the point
+AMOUNT_NUMBER = {"type": "number", "minimum": 0, "exclusiveMaximum": AMOUNT_LIMIT}
+
+
+def _amount_schema(digits: int) -> dict[str, Any]:
+    text = {"type": "string", "pattern": f"^(0|[1-9][0-9]{{0,10}}){FRACTION_BY_EXPONENT[digits]}$"}
+    number = (
+        {**AMOUNT_NUMBER, "type": "integer"} if digits == 0 else {**AMOUNT_NUMBER, "multipleOf": 10**-digits}
+    )
+    return {"anyOf": [number, text]}
+
+
+def _order_schema(schema: dict[str, Any]) -> None:
+    """What an order's amount may be, said as precisely as the API checks it: a number or a
+    decimal string, with no more decimals than the currency's minor unit."""
+    properties = schema["properties"]
+    properties["currency"] = {**properties["currency"], "enum": sorted(CURRENCIES)}
+    properties["amount"] = {**_amount_schema(3), "title": "Amount"}
+    schema["anyOf"] = [
+        {
+            "properties": {
+                "currency": {"enum": sorted(c for c in CURRENCIES if exponent(c) == digits)},
+                "amount": _amount_schema(digits),
+            }
+        }
+        for digits in FRACTION_BY_EXPONENT
+    ]
 
 
 class OrderItemIn(OrderItem):
@@ -62,7 +95,8 @@ class OrderIn(OrderPlaced):
     """The order as the API takes it: strict (an unknown field is a 422 naming it), unlike the
     signal ``OrderPlaced``, which tolerates fields a newer sender adds."""
 
-    model_config = STRICT
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_order_schema)
+    placed_at: Timestamp
     items: list[OrderItemIn] = Field(default_factory=list, max_length=200)  # type: ignore[assignment]
 
     def order(self) -> OrderPlaced:
@@ -72,6 +106,15 @@ class OrderIn(OrderPlaced):
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
         return no_nul(value)
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount_as_documented(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, str) and not re.fullmatch(AMOUNT_TEXT, value)):
+            raise ValueError('a number, or a decimal string such as "79.00"')
+        if isinstance(value, (int, float)) and value >= AMOUNT_LIMIT:
+            raise ValueError("less than 100,000,000,000 is needed")
+        return value
 
 
 class BatchOrder(OrderIn):

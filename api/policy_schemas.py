@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from core.domain.policy_document import Policy, default_policy
 from core.store.policy_store import StoredPolicy
@@ -35,6 +35,23 @@ class PolicyIn(BaseModel):
     )
 
     policy: Policy
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _json_types(cls, value: Any) -> Any:
+        """Each field takes its JSON type and no other: ``false`` is not 0, ``"30"`` is not 30,
+        and ``30.0`` is the integer 30 (as JSON Schema counts it)."""
+        return Policy.model_validate(_integral(value), strict=True) if isinstance(value, dict) else value
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
 
 
 class PolicyOut(BaseModel):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.batches import KeepInvalid
 from api.errors import FieldError
-from api.text_rules import no_nul
+from api.text_rules import TimeZoneName, no_nul
 from core.contracts.consent import ProfileUpdated
 from core.contracts.messages import ClientId, ShortText
 from core.domain.money import from_minor
@@ -39,6 +39,8 @@ class ClientProfileIn(ProfileUpdated):
             ]
         },
     )
+
+    time_zone: TimeZoneName | None = None
 
     @field_validator("*")
     @classmethod

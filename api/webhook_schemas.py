@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.text_rules import Timestamp
+from core.runtime.webhook_urls import URL_PATTERN
 from core.store.ops_models import WebhookDelivery, WebhookEndpoint
 from core.store.outbox import EventType
 
@@ -18,7 +20,8 @@ class EndpointIn(BaseModel):
         },
     )
 
-    url: str = Field(min_length=8, max_length=2048)
+    # Where it points is checked when registered (and again at delivery).
+    url: str = Field(min_length=8, max_length=2048, json_schema_extra={"pattern": URL_PATTERN})
     event_types: list[EventType] = Field(min_length=1, max_length=8)
     description: str | None = Field(default=None, max_length=200)
 
@@ -74,4 +77,4 @@ class DeliveryPage(BaseModel):
 class ReplayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: AwareDatetime = Field(description="Send again every subscribed event that occurred since then")
+    since: Timestamp = Field(description="Send again every subscribed event that occurred since then")

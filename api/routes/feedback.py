@@ -29,6 +29,21 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
 }
 RAW_JSON = {"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}}
+# An SNS message names its type; anything else about it is proven by its signature (401).
+SNS_JSON = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["Type"],
+                    "properties": {"Type": {"enum": sorted(sns.TYPES)}},
+                }
+            }
+        },
+    }
+}
 
 
 async def _accept(state: AppState, events: list[FeedbackEvent]) -> FeedbackReply:
@@ -36,7 +51,7 @@ async def _accept(state: AppState, events: list[FeedbackEvent]) -> FeedbackReply
     return FeedbackReply(status="accepted", events=len(events), recorded=sum(o.recorded for o in outcomes))
 
 
-@router.post("/ses", responses=RESPONSES, summary="Amazon SES notifications via SNS", openapi_extra=RAW_JSON)
+@router.post("/ses", responses=RESPONSES, summary="Amazon SES notifications via SNS", openapi_extra=SNS_JSON)
 async def ses(request: Request, state: StateDep) -> FeedbackReply:
     """An SNS HTTPS subscription: confirms itself, then takes SES bounce/complaint/delivery notices."""
     message = sns.parse_envelope(await request.body())

@@ -20,14 +20,20 @@ from api.consent import PAUSE_DAYS, ConsentStatus, SignalSource, consent_status,
 from api.deps import StateDep
 from api.errors import ERROR_RESPONSES, TEMPORAL_RETRY_AFTER_SECONDS
 from api.ui.common import env, security_headers
-from core.domain.tokens import verify_unsubscribe_token
+from core.domain.tokens import MAX_TOKEN_CHARS, TOKEN_PATTERN, verify_unsubscribe_token
 from core.runtime.client_workflow import TemporalUnavailable
 
 router = APIRouter(tags=["unsubscribe"])
 
 TokenPath = Annotated[
     str,
-    Path(description="The signed token from the email's unsubscribe link", examples=["YzEw.x"]),
+    Path(
+        description="The signed token from the email's unsubscribe link",
+        examples=["YzEw.x"],
+        # The token's form, for the document: the route itself answers any other string with the
+        # "link is not valid" page (404), as it does a forged one, never a JSON 422.
+        json_schema_extra={"pattern": TOKEN_PATTERN, "maxLength": MAX_TOKEN_CHARS},
+    ),
 ]
 HTML = {"text/html": {"example": "<!doctype html><html>…</html>"}}
 PAGE_RESPONSES: dict[int | str, dict[str, object]] = {

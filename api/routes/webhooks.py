@@ -31,7 +31,7 @@ from api.webhook_schemas import (
     EndpointPage,
     ReplayIn,
 )
-from core.runtime.webhook_urls import url_problem
+from core.runtime.webhook_urls import url_form_problem, url_problem
 from core.store import audit
 from core.store.db import transaction, utcnow
 from core.store.ops_models import OutboxEvent, WebhookDelivery, WebhookEndpoint
@@ -73,7 +73,9 @@ async def create_endpoint(
     body: EndpointIn, request: Request, state: StateDep, key: AdminKey
 ) -> EndpointCreated:
     """Events from now on are delivered to ``url``, signed with the returned secret (shown once)."""
-    problem = await url_problem(body.url, state.settings.webhooks.allow_private_urls)
+    problem = url_form_problem(body.url) or await url_problem(
+        body.url, state.settings.webhooks.allow_private_urls
+    )
     if problem is not None:
         raise ApiError(
             422,

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from core.domain.money import CURRENCIES, to_minor
+from core.domain.text import NOT_BLANK_SCHEMA
 
 CLIENT_WORKFLOW = "ClientEngagementWorkflow"
 
@@ -54,7 +55,9 @@ ACTIVITY_LOAD_CLIENT = "load_client_facts"
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
 ClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), NOT_BLANK_SCHEMA
+]
 
 
 CLIENT_WORKFLOW_PREFIX = "client-"

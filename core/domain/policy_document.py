@@ -32,14 +32,25 @@ from pydantic import (
     model_validator,
 )
 
+from core.domain.text import NOT_BLANK_SCHEMA
+
 Locale = Literal["en", "fr", "de", "es", "ja"]
 SUPPORTED_LOCALES: tuple[Locale, ...] = ("en", "fr", "de", "es", "ja")
 TIER_NAMES = ("active", "cooling", "at_risk", "lapsed")
 MAX_TOUCHES = 5
 MAX_FOLLOW_UP_DAYS = 180.0
 TOLERANT = {"tolerant": True}
-OfferText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Link = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=500)]
+OfferText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), NOT_BLANK_SCHEMA
+]
+# An http(s) link without white space, quotes or angle brackets (``Policy._web_links`` checks it;
+# the pattern says the same to the OpenAPI document's readers).
+LINK_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^\s<>\"'`]+\s*$"
+Link = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=8, max_length=500),
+    Field(json_schema_extra={"pattern": LINK_PATTERN}),
+]
 
 
 class Document(BaseModel):
@@ -55,10 +66,26 @@ class Document(BaseModel):
         return data
 
 
+def _one_delay_per_follow_up_schema(schema: dict[str, Any]) -> None:
+    """``follow_up_days`` holds ``touches - 1`` delays (``touches`` left out is 1)."""
+    schema["anyOf"] = [{"properties": {"touches": {"const": 1}, "follow_up_days": {"maxItems": 0}}}] + [
+        {
+            "required": ["touches", "follow_up_days"],
+            "properties": {
+                "touches": {"const": touches},
+                "follow_up_days": {"minItems": touches - 1, "maxItems": touches - 1},
+            },
+        }
+        for touches in range(2, MAX_TOUCHES + 1)
+    ]
+
+
 class TouchSequence(Document):
     """How many emails one episode may send, and the wait before each follow-up (days after
     the previous send). A follow-up goes only if the client has not ordered since and can
     still be emailed; an order ends the sequence."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_one_delay_per_follow_up_schema)
 
     touches: int = Field(default=1, ge=1, le=MAX_TOUCHES)
     follow_up_days: list[Annotated[float, Field(gt=0, le=MAX_FOLLOW_UP_DAYS)]] = Field(
@@ -116,7 +143,9 @@ class Policy(Document):
     # The shop links a draft may carry as its call to action (and nothing else but ours).
     cta_links: list[Link] = Field(default_factory=list, max_length=20)
     # Drafts are written in the client's locale when listed here, else in the first one.
-    locales: list[Locale] = Field(default_factory=lambda: list(SUPPORTED_LOCALES), min_length=1)
+    locales: list[Locale] = Field(
+        default_factory=lambda: list(SUPPORTED_LOCALES), min_length=1, json_schema_extra={"uniqueItems": True}
+    )
 
     @field_validator("cta_links")
     @classmethod

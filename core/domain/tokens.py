@@ -16,7 +16,9 @@ import hmac
 
 _PURPOSE = b"rekindle:unsubscribe:v1:"
 _TAG_BYTES = 16
-_MAX_TOKEN_CHARS = 400
+MAX_TOKEN_CHARS = 400
+# base64url of the client id, ".", base64url of its tag (unpadded)
+TOKEN_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"  # noqa: S105 - a form, not a secret
 
 
 def _b64(data: bytes) -> str:
@@ -41,7 +43,7 @@ def make_unsubscribe_token(client_id: str, secret: str | bytes) -> str:
 
 def verify_unsubscribe_token(token: str, secret: str | bytes) -> str | None:
     """The client id a genuine token names, or ``None`` for anything forged or malformed."""
-    if len(token) > _MAX_TOKEN_CHARS or token.count(".") != 1:
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
         return None
     encoded_id, encoded_tag = token.split(".")
     try:

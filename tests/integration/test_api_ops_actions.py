@@ -157,12 +157,22 @@ async def _statuses(stack: Stack, endpoint_id: str, expected: list[str]) -> bool
 
 async def test_private_endpoint_refused_unless_allowed(stack: Stack) -> None:
     # The test settings allow private URLs (like the dev stack); the check itself:
-    from core.runtime.webhook_urls import url_problem
+    from core.runtime.webhook_urls import url_form_problem, url_problem
 
     assert await url_problem("http://127.0.0.1:9/hook", allow_private=False) == "https is required"
     assert "private" in (await url_problem("https://10.0.0.5/hook", allow_private=False) or "")
     assert "loopback" in (await url_problem("https://localhost/hook", allow_private=False) or "")
     assert await url_problem("http://127.0.0.1:9/hook", allow_private=True) is None
+    for allow_private in (False, True):  # a port out of range or a bad IPv6 literal: a reason, not a 500
+        for url in ("https://x.example:99999/", "https://[:::]/", "http://["):
+            assert await url_problem(url, allow_private) == "an absolute http(s) URL is needed"
+        assert await url_problem("https://user:pw@x.example/", allow_private) == (
+            "credentials in the URL are not allowed; sign with the endpoint secret instead"
+        )
+    for url in ("htTp://00*", "https://x.example:65536/", "https://a b/", "https://[::1]/"):
+        assert url_form_problem(url) == "an absolute http(s) URL is needed", url
+    for url in ("HTTPS://x.example:65535/a?b#c", "http://10.0.0.5", "https://a_b.x:0/"):
+        assert url_form_problem(url) is None, url
     bad = await stack.http.post(
         "/v1/webhooks", json={"url": "ftp://x.example/", "event_types": ["email.sent"]}
     )

@@ -9,7 +9,7 @@ import pytest
 
 from core.domain.feedback import BadPayload, parse_time, postmark, sendgrid
 from core.domain.feedback.inbound import dsn_events, parse, unsubscribe_token
-from core.domain.feedback.sns import string_to_sign
+from core.domain.feedback.sns import parse_envelope, string_to_sign
 from tests.fakes.providers import postmark_bounce, postmark_delivery, sendgrid_event
 
 
@@ -33,6 +33,15 @@ def test_feedback_sns_string_to_sign_follows_the_documented_order() -> None:
     )
     with_subject = {**message, "Subject": "s"}
     assert b"Subject\ns\n" in string_to_sign(with_subject)
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"Type": {}}', b'{"Type": ["Notification"]}', b'{"Type": 1}', b"[]", b"{}"]
+)
+def test_feedback_sns_envelope_without_a_type_name_is_a_bad_payload(body: bytes) -> None:
+    # A JSON value that is not one of the type names (an object is unhashable) is a 422, not a 500.
+    with pytest.raises(BadPayload, match="expected an SNS message type"):
+        parse_envelope(body)
 
 
 def test_feedback_sendgrid_acts_on_delivered_bounce_blocked_spamreport_only() -> None:

@@ -45,7 +45,11 @@ def parse_envelope(body: bytes) -> dict[str, Any]:
         message = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise BadPayload("body: not JSON") from None
-    if not isinstance(message, dict) or message.get("Type") not in TYPES:
+    if (
+        not isinstance(message, dict)
+        or not isinstance(message.get("Type"), str)
+        or message["Type"] not in TYPES
+    ):
         raise BadPayload("body.Type: expected an SNS message type")
     return message
 
