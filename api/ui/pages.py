@@ -19,6 +19,7 @@ from api.ui.ops import flash
 from core.contracts.messages import CLIENT_ID_PATTERN, QUERY_STATE, client_workflow_id
 from core.contracts.state import ClientStateView
 from core.domain.uplift import report_from_counts
+from core.store import rollups
 from core.store.db import utcnow
 from core.store.ops_models import ClientPause
 
@@ -83,7 +84,7 @@ async def clients(
         sort=sort,
         page=page,
     )
-    counts = await queries.current_rollups(ui.state.sessions)  # folds a backlog of deltas in
+    counts = await rollups.current(ui.state.sessions)  # folds a backlog of deltas in
     async with ui.state.sessions() as session:
         found = await queries.list_clients(session, f, counts)
     segments = queries.segments(counts)

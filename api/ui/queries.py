@@ -51,7 +51,7 @@ async def overview(
 ) -> Overview:
     """Counts by tier, segment and email status, the score histogram, at-risk over time:
     all from the rollups (``core/store/rollups.py``), so no table is scanned."""
-    counts = await current_rollups(sessions, compact_after)
+    counts = await rollups.current(sessions, compact_after)
     tiers = dict.fromkeys(TIERS, 0)
     for tier, count in counts.of("tier").items():
         tiers[tier or "unscored"] = count
@@ -63,17 +63,6 @@ async def overview(
         at_risk_weeks=at_risk_over_time(counts, now),
         total=sum(tiers.values()),
     )
-
-
-async def current_rollups(
-    sessions: async_sessionmaker[AsyncSession], compact_after: int = rollups.COMPACT_AFTER
-) -> rollups.Rollups:
-    """The rollups, folding their pending deltas in first when ``compact_after`` have piled up."""
-    async with sessions() as session:
-        while await rollups.pending(session, compact_after):  # a bulk import leaves many
-            await rollups.compact(session)
-            await session.commit()
-        return await rollups.read(session)
 
 
 def score_histogram(counts: rollups.Rollups) -> list[int]:
@@ -181,7 +170,8 @@ async def list_clients(
     if rolled is None:
         return ClientPage(rows, COUNT_CAP, capped=True)
     dimension, key = rolled
-    counts = counts or await rollups.read(session)
+    if counts is None:
+        counts = await rollups.read(session)
     total = sum(counts.of("tier").values()) if dimension == "" else counts.of(dimension).get(key, 0)
     return ClientPage(rows, total)
 
@@ -320,12 +310,11 @@ async def uplift_counts(
     anchor day before the day W days ago, for none after it, and that one day's episodes are
     read to compare their anchors with the exact moment.
     """
-    keyed = (await current_rollups(sessions, compact_after)).of("uplift")
+    keyed = (await rollups.current(sessions, compact_after)).of("uplift")
     days: list[tuple[Arm, str, int | None, int]] = []  # arm, anchor day, first window, episodes
     for key, count in keyed.items():
         arm_name, anchor_day, first = key.split("|")
-        arm: Arm = "emailed" if arm_name == "emailed" else "holdout"
-        days.append((arm, anchor_day, None if first == "-" else int(first), count))
+        days.append((_arm(arm_name), anchor_day, None if first == "-" else int(first), count))
     counts: Counts = {}
     async with sessions() as session:
         for window in windows:
@@ -343,9 +332,14 @@ async def uplift_counts(
                 )
             )
             for arm_name, anchor, reordered_at in edge:
-                arm = "emailed" if arm_name == "emailed" else "holdout"
+                arm = _arm(arm_name)
                 tally[arm][1] += 1
                 tally[arm][0] += reordered_at is not None and reordered_at - anchor <= timedelta(days=window)
             for arm, (reordered, closed) in tally.items():
                 counts[(arm, window)] = (reordered, closed)
     return counts, sum(count for *_, count in days)
+
+
+def _arm(name: str) -> Arm:
+    """The arm as ``uplift_episodes`` stores it."""
+    return "emailed" if name == "emailed" else "holdout"

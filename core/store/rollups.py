@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import delete, func, literal_column, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.store.models import Rollup, RollupDelta
 
@@ -66,6 +66,16 @@ async def pending(session: AsyncSession, at_least: int = COMPACT_AFTER) -> bool:
     """Whether ``at_least`` deltas wait to be folded in (counts no further than that)."""
     some = select(literal_column("1")).select_from(RollupDelta).limit(at_least).subquery()
     return (await session.scalar(select(func.count()).select_from(some)) or 0) >= at_least
+
+
+async def current(sessions: async_sessionmaker[AsyncSession], compact_after: int = COMPACT_AFTER) -> Rollups:
+    """The rollups, folding their pending deltas in first when ``compact_after`` have piled up
+    (a bulk import leaves many; a reader folds them in batches of ``COMPACT_BATCH``)."""
+    async with sessions() as session:
+        while await pending(session, compact_after):
+            await compact(session)
+            await session.commit()
+        return await read(session)
 
 
 async def compact(session: AsyncSession, batch: int = COMPACT_BATCH) -> bool:
