@@ -110,7 +110,9 @@ class OrderIn(OrderPlaced):
     @field_validator("amount", mode="before")
     @classmethod
     def _amount_as_documented(cls, value: Any) -> Any:
-        if isinstance(value, bool) or (isinstance(value, str) and not re.fullmatch(AMOUNT_TEXT, value)):
+        # "-5" is the right form but negative: pydantic's "greater than or equal to 0" says so.
+        text = isinstance(value, str) and not re.fullmatch(AMOUNT_TEXT, value.removeprefix("-"))
+        if isinstance(value, bool) or text:
             raise ValueError('a number, or a decimal string such as "79.00"')
         if isinstance(value, (int, float)) and value >= AMOUNT_LIMIT:
             raise ValueError("less than 100,000,000,000 is needed")

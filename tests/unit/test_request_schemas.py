@@ -42,6 +42,7 @@ def _agree(model: type[BaseModel], body: dict[str, Any]) -> bool:
         ({"amount": " 1"}, False),
         ({"amount": "1e2"}, False),
         ({"amount": "+1"}, False),
+        ({"amount": "-5"}, False),
         ({"amount": True}, False),
         ({"amount": 100_000_000_000}, False),
         ({"amount": "5", "currency": "JPY"}, True),
