@@ -48,16 +48,22 @@ class OrderAccepted(BaseModel):
 
 
 STRICT = ConfigDict(frozen=True, extra="forbid")
-# An amount as text: digits, then at most three after a point (no sign, exponent or spaces).
-AMOUNT_TEXT = r"^(0|[1-9][0-9]{0,10})(\.[0-9]{1,3})?$"
 # The fraction each currency's minor unit allows: trailing zeros are fine ("79.000" USD).
 FRACTION_BY_EXPONENT = {0: r"(\.0{1,3})?", 2: r"(\.[0-9]{1,2}0?)?", 3: r"(\.[0-9]{1,3})?"}
+
+
+def _amount_text(digits: int) -> str:
+    """An amount as text: digits, then the fraction (no sign, exponent or spaces)."""
+    return f"^(0|[1-9][0-9]{{0,10}}){FRACTION_BY_EXPONENT[digits]}$"
+
+
+AMOUNT_TEXT = _amount_text(3)  # the form any currency's amount takes
 AMOUNT_LIMIT = 100_000_000_000  # at most 14 digits in all, three of them after the point
 AMOUNT_NUMBER = {"type": "number", "minimum": 0, "exclusiveMaximum": AMOUNT_LIMIT}
 
 
 def _amount_schema(digits: int) -> dict[str, Any]:
-    text = {"type": "string", "pattern": f"^(0|[1-9][0-9]{{0,10}}){FRACTION_BY_EXPONENT[digits]}$"}
+    text = {"type": "string", "pattern": _amount_text(digits)}
     number = (
         {**AMOUNT_NUMBER, "type": "integer"} if digits == 0 else {**AMOUNT_NUMBER, "multipleOf": 10**-digits}
     )

@@ -43,8 +43,13 @@ def time_zone_names() -> tuple[str, ...]:
     return tuple(sorted(available_timezones() - {"localtime", "Factory"}))
 
 
+@cache
+def _zone_set() -> frozenset[str]:
+    return frozenset(time_zone_names())
+
+
 def _known_zone(value: Any) -> Any:
-    if isinstance(value, str) and value not in time_zone_names():
+    if isinstance(value, str) and value not in _zone_set():
         raise ValueError(f"unknown IANA time zone {value[:64]!r}")
     return value
 

@@ -84,17 +84,14 @@ async def put_clients(
     profiles are idempotent) again. If no item could be taken: 503 with Retry-After.
     """
     gate = asyncio.Semaphore(PROFILE_BATCH_CONCURRENCY)
-    results = await asyncio.gather(*(_tell(state, gate, i, item) for i, item in enumerate(batch.clients)))
-    told = [
-        (result, item)
-        for result, item in zip(results, batch.clients, strict=True)
-        if result.status == "accepted"
-    ]
-    updates = [(result.client_id or "", _update(item)) for result, item in told]
-    for (result, _item), changed in zip(
+    outcomes = await asyncio.gather(*(_tell(state, gate, i, item) for i, item in enumerate(batch.clients)))
+    told = [(result, update) for result, update in outcomes if update is not None]
+    updates = [(result.client_id or "", update) for result, update in told]
+    for (result, _update), changed in zip(
         told, await store_profiles(state.sessions, state.start, updates), strict=True
     ):
         result.changed = changed
+    results = [result for result, _ in outcomes]
     counts = {s: sum(r.status == s for r in results) for s in ("accepted", "invalid", "unavailable")}
     if counts["unavailable"]:
         if not counts["accepted"]:
@@ -103,23 +100,19 @@ async def put_clients(
     return ProfileBatchResult(**counts, results=results)
 
 
-def _update(item: BatchProfile | InvalidItem) -> ProfileUpdated:
-    assert isinstance(item, BatchProfile)
-    return ProfileUpdated.model_validate(item.model_dump(exclude={"client_id"}))
-
-
 async def _tell(
     state: StateDep, gate: asyncio.Semaphore, index: int, item: BatchProfile | InvalidItem
-) -> ProfileItemResult:
-    """Signal one item's profile (Temporal first: an item it refuses is not stored)."""
+) -> tuple[ProfileItemResult, ProfileUpdated | None]:
+    """Signal one item's profile; the update to store if Temporal took it (else nothing is)."""
     if isinstance(item, InvalidItem):
-        return ProfileItemResult(index=index, status="invalid", errors=item.fields)
+        return ProfileItemResult(index=index, status="invalid", errors=item.fields), None
+    update = ProfileUpdated.model_validate(item.model_dump(exclude={"client_id"}))
     async with gate:
         try:
-            await tell_profile(state.temporal, state.start, item.client_id, _update(item))
+            await tell_profile(state.temporal, state.start, item.client_id, update)
         except (TemporalUnavailable, RPCError):
-            return ProfileItemResult(index=index, client_id=item.client_id, status="unavailable")
-    return ProfileItemResult(index=index, client_id=item.client_id, status="accepted")
+            return ProfileItemResult(index=index, client_id=item.client_id, status="unavailable"), None
+    return ProfileItemResult(index=index, client_id=item.client_id, status="accepted"), update
 
 
 @router.get(
