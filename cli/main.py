@@ -160,8 +160,14 @@ def replay(
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="Histories fetched at once")] = 16,
     processes: Annotated[
-        int, typer.Option(min=1, max=64, help="Replaying processes (more only helps on idle cores)")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Replaying processes, this one included [default: one more per spare core, "
+            "for every 200 histories listed]",
+        ),
+    ] = None,
 ) -> None:
     """Replay histories against this checkout's workflows: 0 all replayed, 1 nondeterministic, 2 error."""
     from cli.replay import Request, replay_command

@@ -37,7 +37,7 @@ from temporalio.worker import Replayer, WorkflowReplayResult
 from cli import replay_sources as sources
 from cli.devdata import dev_settings
 from cli.progress import progress_bar
-from cli.replay_pool import ReplayPool
+from cli.replay_pool import ReplayPool, helpers_for
 from cli.replay_sources import Outcome, SourceError
 from core.runtime.codec import CodecError
 from core.runtime.settings import Settings
@@ -191,8 +191,9 @@ async def replay_all(
 ) -> None:
     """Replay each history as it arrives; report every outcome (fetch errors included).
 
-    In this process with ``replayer`` (default: the worker's workflows), or in ``pool``'s
-    processes (each builds its own replayer from the settings the pool was given).
+    In this process with ``replayer`` (default: the worker's workflows), and in ``pool``'s
+    helper processes too when there is a pool (each builds its own replayer from the
+    settings the pool was given).
     """
 
     async def histories() -> AsyncIterator[WorkflowHistory]:
@@ -204,10 +205,10 @@ async def replay_all(
                 _save(item, save_dir, on_outcome)
             yield item
 
-    if pool is not None:
-        await pool.replay(histories(), on_outcome)
-        return
     replayer = replayer or new_replayer(settings)
+    if pool is not None:
+        await pool.replay(histories(), on_outcome, replayer)
+        return
     async with replayer.workflow_replay_iterator(histories()) as results:
         async for result in results:
             on_outcome(outcome_of(result))
@@ -232,8 +233,9 @@ class Request:
     directory: Path | None = None
     save: Path | None = None
     concurrency: int = 16
-    # Worker processes start in 2-7 s each and pay off only on idle cores (docs/versioning.md).
-    processes: int = 1
+    # Replaying processes, this one included; None: helpers on spare cores once the listing
+    # holds enough histories to pay for their start-up (cli/replay_pool.helpers_for).
+    processes: int | None = None
 
     def problem(self) -> str | None:
         chosen = [bool(self.ids), self.query is not None, self.all, self.directory is not None]
@@ -257,36 +259,33 @@ async def run_request(
     """Fetch (or read) and replay everything the request names."""
     # Built first: bad keys fail before any fetching, and imports stay out of the measured rate.
     replayer = new_replayer(settings)
-    pool = ReplayPool(settings, request.processes) if request.processes > 1 else None
-    with pool or contextlib.nullcontext():
-        await _replay_request(settings, request, on_outcome, on_total, pool, replayer)
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if request.processes is not None and request.processes > 1:  # asked for: start them now
+            pool = stack.enter_context(ReplayPool(settings, request.processes - 1))
+        items, total = await _histories(settings, request)
+        on_total(total)
+        if request.processes is None and (helpers := helpers_for(total, None)) > 0:
+            pool = stack.enter_context(ReplayPool(settings, helpers))
+        await replay_all(items, settings, on_outcome, request.save, pool, replayer)
 
 
-async def _replay_request(
-    settings: Settings,
-    request: Request,
-    on_outcome: Callable[[Outcome], None],
-    on_total: Callable[[int], None],
-    pool: ReplayPool | None,
-    replayer: Replayer,
-) -> None:
+async def _histories(
+    settings: Settings, request: Request
+) -> tuple[AsyncIterator[WorkflowHistory | Outcome], int]:
+    """What the request names (read or fetched as they are consumed), and how many."""
     if request.directory is not None:
         paths = sources.history_files(request.directory)
-        on_total(len(paths))
-        items = sources.read_files(paths)
-        await replay_all(items, settings, on_outcome, pool=pool, replayer=replayer)
-        return
+        return sources.read_files(paths), len(paths)
     client = await connect(settings)
     if request.ids:
         targets = sources.by_id(request.ids)
     else:
         query = sources.RUNNING_QUERY if request.all else str(request.query)
         targets = await sources.listed(client, query, request.limit, request.sample)
-    on_total(len(targets))
     if request.save is not None:
         request.save.mkdir(parents=True, exist_ok=True)
-    items = sources.fetch(client, targets, request.concurrency)
-    await replay_all(items, settings, on_outcome, request.save, pool, replayer)
+    return sources.fetch(client, targets, request.concurrency), len(targets)
 
 
 async def replay_command(settings: Settings, request: Request) -> None:

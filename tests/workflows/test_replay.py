@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from cli.replay import new_replayer, replay_all
-from cli.replay_pool import ReplayPool
+from cli.replay_pool import ReplayPool, helpers_for
 from cli.replay_sources import Outcome, history_files, read_files
 from core.contracts.messages import CLIENT_WORKFLOW
 from core.contracts.model import REFIT_WORKFLOW
@@ -165,12 +166,37 @@ async def test_replay_dir_reports_a_history_it_cannot_decode(tmp_path: Path) -> 
     ]
 
 
-async def test_replay_in_two_processes_reports_every_history_of_the_corpus() -> None:
-    """``--processes 2``: the corpus replays in worker processes (each with its own replayer,
-    the same converter and codec), every history reported once."""
+async def test_replay_beside_a_helper_process_reports_every_history_of_the_corpus_once() -> None:
+    """``--processes 2``: this process and a helper (its own replayer, the same converter and
+    codec) take histories from one queue. Here this process replays with incompatible code, so
+    what it took fails and what the helper took replays: both lanes worked, none twice."""
     settings = Settings(_env_file=None, security=TEST_SECURITY)
     outcomes: list[Outcome] = []
-    with ReplayPool(settings, 2) as pool:
-        await replay_all(read_files(history_files(ROOT)), settings, outcomes.append, pool=pool)
+    here = new_replayer(settings, [ReorderedClientWorkflow])
+    with ReplayPool(settings, 1) as pool:
+        await pool.started()
+        items = read_files(history_files(ROOT))
+        await replay_all(items, settings, outcomes.append, pool=pool, replayer=here)
     assert sorted(o.workflow_id for o in outcomes) == sorted(p.stem for p in HISTORIES)
-    assert {o.kind for o in outcomes} == {"replayed"}
+    kinds = {o.kind for o in outcomes}
+    assert "replayed" in kinds, "the helper took none"
+    assert kinds - {"replayed"}, "this process took none"
+
+
+@pytest.mark.parametrize(
+    ("total", "processes", "cores", "helpers"),
+    [
+        (10_000, 3, 8, 2),  # asked for: this process and two helpers, whatever the count
+        (5, 2, 1, 1),
+        (199, None, 2, 0),  # automatic: a helper's start-up is not worth fewer than 200
+        (200, None, 2, 1),
+        (10_000, None, 2, 1),  # one per spare core
+        (10_000, None, 1, 0),
+        (650, None, 8, 3),  # one per 200 histories
+    ],
+)
+def test_helper_processes(
+    total: int, processes: int | None, cores: int, helpers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)))
+    assert helpers_for(total, processes) == helpers
