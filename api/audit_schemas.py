@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from core.store.ops_models import AuditEntry
+from api.rows import RowOut
 
 
-class AuditOut(BaseModel):
+class AuditOut(RowOut):
     id: int
     at: datetime
     actor: str
@@ -21,10 +21,6 @@ class AuditOut(BaseModel):
     target_id: str | None
     source: str | None
     detail: dict[str, Any] | None
-
-    @classmethod
-    def of(cls, row: AuditEntry) -> AuditOut:
-        return cls(**{name: getattr(row, name) for name in cls.model_fields})
 
 
 class AuditPage(BaseModel):

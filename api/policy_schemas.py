@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from api.rows import RowOut
 from core.domain.policy_document import Policy, default_policy
-from core.store.policy_store import StoredPolicy
 
 EXAMPLE_POLICY = default_policy(cta_links=["https://shop.example.com/new"]).model_dump(mode="json")
 EXAMPLE_OUT = {
@@ -54,20 +54,11 @@ def _integral(value: Any) -> Any:
     return value
 
 
-class PolicyOut(BaseModel):
+class PolicyOut(RowOut):
     version: int
     policy: Policy
     updated_at: datetime
     updated_by: str
-
-    @classmethod
-    def of(cls, stored: StoredPolicy) -> PolicyOut:
-        return cls(
-            version=stored.version,
-            policy=stored.policy,
-            updated_at=stored.updated_at,
-            updated_by=stored.updated_by,
-        )
 
 
 class PolicyChange(BaseModel):

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.batches import KeepInvalid
 from api.errors import FieldError
+from api.rows import RowOut
 from api.text_rules import TimeZoneName, no_nul
 from core.contracts.consent import ProfileUpdated
 from core.contracts.messages import ClientId, ShortText
 from core.domain.money import from_minor
 from core.runtime.client_workflow import LiveStateReason
-from core.store.models import Client, Email, EmailEvent, EngagementScore
+from core.store.models import Client, Email, EmailEvent
 
 PROFILE_BATCH_MAX = 1000
 
@@ -48,7 +49,7 @@ class ClientProfileIn(ProfileUpdated):
         return no_nul(value)
 
 
-class Profile(BaseModel):
+class Profile(RowOut):
     email: str | None
     first_name: str | None
     last_name: str | None
@@ -56,12 +57,8 @@ class Profile(BaseModel):
     locale: str | None
     style_notes: str | None
 
-    @classmethod
-    def of(cls, client: Client) -> Profile:
-        return cls(**{name: getattr(client, name) for name in cls.model_fields})
 
-
-class ClientSummary(BaseModel):
+class ClientSummary(RowOut):
     client_id: str
     order_count: int
     first_order_at: datetime | None
@@ -75,21 +72,9 @@ class ClientSummary(BaseModel):
     unsubscribed_at: datetime | None
 
     @classmethod
-    def of(cls, client: Client) -> ClientSummary:
-        spend = from_minor(client.total_spend_minor, client.currency) if client.currency else None
-        return cls(
-            client_id=client.id,
-            order_count=client.order_count,
-            first_order_at=client.first_order_at,
-            last_order_at=client.last_order_at,
-            total_spend=spend,
-            currency=client.currency,
-            score=client.score,
-            tier=client.tier,
-            segment=client.segment,
-            holdout=client.holdout,
-            unsubscribed_at=client.unsubscribed_at,
-        )
+    def of(cls, row: Client, **values: Any) -> Self:
+        spend = from_minor(row.total_spend_minor, row.currency) if row.currency else None
+        return super().of(row, client_id=row.id, total_spend=spend, **values)
 
 
 class ClientPage(BaseModel):
@@ -129,7 +114,7 @@ class ProfileBatchResult(BaseModel):
     results: list[ProfileItemResult]
 
 
-class ScorePoint(BaseModel):
+class ScorePoint(RowOut):
     scored_at: datetime
     score: float
     tier: str
@@ -141,12 +126,8 @@ class ScorePoint(BaseModel):
     reasons: list[Any]
     model_version: int | None
 
-    @classmethod
-    def of(cls, row: EngagementScore) -> ScorePoint:
-        return cls(**{name: getattr(row, name) for name in cls.model_fields})
 
-
-class EmailSummary(BaseModel):
+class EmailSummary(RowOut):
     email_id: str
     client_id: str
     status: str
@@ -157,17 +138,8 @@ class EmailSummary(BaseModel):
     sent_at: datetime | None
 
     @classmethod
-    def of(cls, row: Email) -> EmailSummary:
-        return cls(
-            email_id=row.id,
-            client_id=row.client_id,
-            status=row.status,
-            subject=row.subject,
-            holdout=row.holdout,
-            created_at=row.created_at,
-            scheduled_for=row.scheduled_for,
-            sent_at=row.sent_at,
-        )
+    def of(cls, row: Email, **values: Any) -> Self:
+        return super().of(row, email_id=row.id, **values)
 
 
 class ClientDetail(ClientSummary):
@@ -185,7 +157,7 @@ class EmailPage(BaseModel):
     next_cursor: str | None
 
 
-class Draft(BaseModel):
+class Draft(RowOut):
     subject: str | None
     preheader: str | None
     body_text: str | None
@@ -195,7 +167,7 @@ class Draft(BaseModel):
     prompt_version: str | None
 
 
-class Delivery(BaseModel):
+class Delivery(RowOut):
     to_address: str | None
     scheduled_for: datetime | None
     sending_at: datetime | None
@@ -204,15 +176,11 @@ class Delivery(BaseModel):
     failure_reason: str | None
 
 
-class EmailEventOut(BaseModel):
+class EmailEventOut(RowOut):
     kind: str
     at: datetime
     actor: str | None
     detail: dict[str, Any] | None
-
-    @classmethod
-    def of(cls, row: EmailEvent) -> EmailEventOut:
-        return cls(kind=row.kind, at=row.at, actor=row.actor, detail=row.detail)
 
 
 class EmailDetail(EmailSummary):
@@ -226,15 +194,10 @@ class EmailDetail(EmailSummary):
 
     @classmethod
     def build(cls, row: Email, events: list[EmailEvent]) -> EmailDetail:
-        summary = EmailSummary.of(row).model_dump()
-        return cls(
-            **summary,
-            draft=Draft(**{name: getattr(row, name) for name in Draft.model_fields}),
-            guardrails=row.guardrails,
-            approved_by=row.approved_by,
-            approved_at=row.approved_at,
-            rejected_reason=row.rejected_reason,
-            delivery=Delivery(**{name: getattr(row, name) for name in Delivery.model_fields}),
+        return cls.of(
+            row,
+            draft=Draft.of(row),
+            delivery=Delivery.of(row),
             events=[EmailEventOut.of(e) for e in events],
         )
 

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.rows import RowOut
 from api.text_rules import Timestamp
 from core.runtime.webhook_urls import URL_PATTERN
-from core.store.ops_models import WebhookDelivery, WebhookEndpoint
 from core.store.outbox import EventType
 
 
@@ -26,7 +26,7 @@ class EndpointIn(BaseModel):
     description: str | None = Field(default=None, max_length=200)
 
 
-class EndpointOut(BaseModel):
+class EndpointOut(RowOut):
     id: str
     url: str
     event_types: list[str]
@@ -35,10 +35,6 @@ class EndpointOut(BaseModel):
     created_at: datetime
     disabled_at: datetime | None
     cursor: int
-
-    @classmethod
-    def of(cls, row: WebhookEndpoint) -> EndpointOut:
-        return cls(**{name: getattr(row, name) for name in cls.model_fields})
 
 
 class EndpointCreated(EndpointOut):
@@ -51,7 +47,7 @@ class EndpointPage(BaseModel):
     items: list[EndpointOut]
 
 
-class DeliveryOut(BaseModel):
+class DeliveryOut(RowOut):
     event_seq: int
     event_id: str
     event_type: str
@@ -62,11 +58,6 @@ class DeliveryOut(BaseModel):
     first_attempt_at: datetime
     last_attempt_at: datetime
     delivered_at: datetime | None
-
-    @classmethod
-    def of(cls, row: WebhookDelivery, event_id: str, event_type: str) -> DeliveryOut:
-        fields = {name: getattr(row, name) for name in cls.model_fields if hasattr(row, name)}
-        return cls(**fields, event_id=event_id, event_type=event_type)
 
 
 class DeliveryPage(BaseModel):

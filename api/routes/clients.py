@@ -171,8 +171,8 @@ async def get_client(
     scores = await score_history(session, client_id)
     emails = await client_emails(session, client_id)
     live, reason = await query_state(state.temporal, client_id)
-    return ClientDetail(
-        **ClientSummary.of(client).model_dump(),
+    return ClientDetail.of(
+        client,
         profile=Profile.of(client),
         scores=[ScorePoint.of(s) for s in scores],
         emails=[EmailSummary.of(e) for e in emails],

@@ -46,8 +46,8 @@ async def put_policy(body: PolicyIn, state: StateDep, key: AdminKey, request: Re
     completes the push)."""
     published = await policy_service.publish(state, body.policy, f"api:{key.name}", key_actor(key, request))
     stored = published.stored
-    return PolicyPublished(
-        **PolicyOut.of(stored).model_dump(),
+    return PolicyPublished.of(
+        stored,
         changed=published.changed,
         changes=[PolicyChange.model_validate(c) for c in stored.changes] if published.changed else [],
         rollout=Rollout(job_id=published.rollout_job, status=published.rollout_status),
@@ -76,9 +76,6 @@ async def get_policy_versions(
     more = len(rows) > limit
     rows = rows[:limit]
     items = [
-        PolicyVersionOut(
-            **PolicyOut.of(r).model_dump(), changes=[PolicyChange.model_validate(c) for c in r.changes]
-        )
-        for r in rows
+        PolicyVersionOut.of(r, changes=[PolicyChange.model_validate(c) for c in r.changes]) for r in rows
     ]
     return PolicyVersionPage(items=items, next_before=rows[-1].version if more else None)

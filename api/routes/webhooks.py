@@ -116,7 +116,7 @@ async def create_endpoint(
         async with transaction(state.sessions) as session:  # nothing half-made: the caller retries
             await session.delete(await session.get(WebhookEndpoint, endpoint_id))
         raise
-    return EndpointCreated(**EndpointOut.of(row).model_dump(), secret=row.secret)
+    return EndpointCreated.of(row)
 
 
 @router.get(
@@ -164,7 +164,7 @@ async def list_deliveries(
             raise bad_cursor()
         query = query.where(WebhookDelivery.id < int(before))
     rows = (await session.execute(query)).all()
-    items = [DeliveryOut.of(d, event_id, type_) for d, event_id, type_ in rows[:limit]]
+    items = [DeliveryOut.of(d, event_id=event_id, event_type=type_) for d, event_id, type_ in rows[:limit]]
     more = len(rows) > limit
     return DeliveryPage(items=items, next_cursor=encode_cursor(str(rows[limit - 1][0].id)) if more else None)
 
