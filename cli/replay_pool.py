@@ -139,8 +139,11 @@ class ReplayPool:
                 for outcome in await loop.run_in_executor(self._pool, _replay_chunk, serialized):
                     on_outcome(outcome)
 
-        async with asyncio.TaskGroup() as group:
-            group.create_task(feed())
-            group.create_task(here())
-            for ready in self._ready:
-                group.create_task(helper(ready))
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(feed())
+                group.create_task(here())
+                for ready in self._ready:
+                    group.create_task(helper(ready))
+        except ExceptionGroup as failed:  # the source or a lane broke: say why, not "1 sub-exception"
+            raise failed.exceptions[0] from None

@@ -13,6 +13,7 @@ import ast
 import json
 import os
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from temporalio.worker import Replayer
 
 from cli.replay import new_replayer, replay_all
 from cli.replay_pool import ReplayPool, helpers_for
-from cli.replay_sources import Outcome, history_files, read_files
+from cli.replay_sources import Outcome, SourceError, history_files, read_files
 from core.contracts.messages import CLIENT_WORKFLOW
 from core.contracts.model import REFIT_WORKFLOW
 from core.runtime.codec import new_key
@@ -181,6 +182,19 @@ async def test_replay_beside_a_helper_process_reports_every_history_of_the_corpu
     kinds = {o.kind for o in outcomes}
     assert "replayed" in kinds, "the helper took none"
     assert kinds - {"replayed"}, "this process took none"
+
+
+async def test_replay_beside_a_helper_reports_a_broken_source_as_itself() -> None:
+    """The source failing mid-way (the server went away) ends the run with that error, as it
+    does in one process (the CLI prints it and exits 2), not with a group of one."""
+    settings = Settings(_env_file=None, security=TEST_SECURITY)
+
+    async def breaking() -> AsyncIterator[WorkflowHistory | Outcome]:
+        yield load(HISTORIES[0])
+        raise SourceError("the server went away")
+
+    with ReplayPool(settings, 1) as pool, pytest.raises(SourceError, match="went away"):
+        await replay_all(breaking(), settings, lambda _outcome: None, pool=pool)
 
 
 @pytest.mark.parametrize(
