@@ -22,7 +22,8 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from cli.replay import new_replayer, replay_all
+from cli import replay_pool
+from cli.replay import Request, new_replayer, replay_all, run_request
 from cli.replay_pool import ReplayPool, helpers_for
 from cli.replay_sources import Outcome, SourceError, history_files, read_files
 from core.contracts.messages import CLIENT_WORKFLOW
@@ -195,6 +196,31 @@ async def test_replay_beside_a_helper_reports_a_broken_source_as_itself() -> Non
 
     with ReplayPool(settings, 1) as pool, pytest.raises(SourceError, match="went away"):
         await replay_all(breaking(), settings, lambda _outcome: None, pool=pool)
+
+
+async def test_replay_request_starts_helpers_once_the_source_holds_enough_histories(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``rekindle replay --dir`` as it comes: the count known, a helper starts on the spare
+    core (here for 10 histories or more) and every history is reported once."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setattr(replay_pool, "HISTORIES_PER_HELPER", 10)
+    opened: list[int] = []
+    enter = replay_pool.ReplayPool.__enter__
+
+    def recording_enter(self: replay_pool.ReplayPool) -> replay_pool.ReplayPool:
+        opened.append(self.helpers)
+        return enter(self)
+
+    monkeypatch.setattr(replay_pool.ReplayPool, "__enter__", recording_enter)
+    settings = Settings(_env_file=None, security=TEST_SECURITY)
+    outcomes: list[Outcome] = []
+    totals: list[int] = []
+    await run_request(settings, Request(ids=[], directory=ROOT), outcomes.append, totals.append)
+    assert opened == [1]
+    assert totals == [len(HISTORIES)]
+    assert sorted(o.workflow_id for o in outcomes) == sorted(p.stem for p in HISTORIES)
+    assert {o.kind for o in outcomes} == {"replayed"}
 
 
 @pytest.mark.parametrize(
