@@ -12,7 +12,7 @@ from core.domain.tokens import make_unsubscribe_token
 from tests.helpers import unique_id
 from tests.integration.conftest import Stack
 from tests.integration.feedback_helpers import consent_sources
-from tests.ui.browser import browser
+from tests.ui.browser import browser, watched_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.temporal]
 __all__ = ["browser"]  # the fixture, imported so pytest finds it here
@@ -20,13 +20,9 @@ __all__ = ["browser"]  # the fixture, imported so pytest finds it here
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 390, "height": 800})
-    page = await context.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
-    yield page
-    await context.close()
-    assert dialogs == []
+    """Phone-sized: the page a client opens from an email."""
+    async with watched_page(browser, 390, 800) as page:
+        yield page
 
 
 async def test_preferences_browser_pause_resubscribe_unsubscribe(stack: Stack, page: Page) -> None:

@@ -5,6 +5,7 @@ A missing browser fails the tests with the install command; it never skips them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -31,16 +32,23 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    """A desktop-sized page; any script dialog (an injected script ran) fails the test."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+@contextlib.asynccontextmanager
+async def watched_page(browser: Browser, width: int, height: int) -> AsyncIterator[Page]:
+    """A page of its own context; any script dialog (an injected script ran) fails the test."""
+    context = await browser.new_context(viewport={"width": width, "height": height})
     page = await context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: dialogs.append(d.message))
     yield page
     await context.close()
     assert dialogs == [], f"a script ran: {dialogs}"
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A desktop-sized page."""
+    async with watched_page(browser, 1280, 900) as page:
+        yield page
 
 
 async def shoot(page: Page, name: str) -> None:
