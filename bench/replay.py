@@ -4,9 +4,11 @@ Starts ``rekindle up`` (the dev stack of ``make run``) on free loopback ports wi
 throwaway data folder, seeds it with ``rekindle demo --clients N``, waits until every
 client's history has stopped growing, then runs ``rekindle replay --all`` as it comes
 (this process plus a helper per spare core, once the listing holds 200 histories),
-``rekindle replay --all --processes 1`` (this process alone) and ``rekindle replay --dir``
-on what it saved, in ``--repeat`` alternating rounds, and reports each run's rate as the
-command printed it, then the medians and the ratio of the default to one process.
+``rekindle replay --all --processes 1`` (this process alone), ``--processes 2`` (a
+helper whatever the count, so the short mode runs the helper path too) and
+``rekindle replay --dir`` on what it saved, in ``--repeat`` alternating rounds, and
+reports each run's rate as the command printed it, then the medians and the ratio of
+the default to one process.
 Loopback only; stops the stack it started; bounded by ``--timeout``.
 
     .venv/bin/python bench/replay.py [--clients 800] [--repeat 3] [--timeout 1200] [--short]
@@ -113,6 +115,7 @@ async def measure(env: dict[str, str], *args: str) -> tuple[int, float]:
 CONFIGS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("--all", ("--all",)),
     ("--all --processes 1", ("--all", "--processes", "1")),
+    ("--all --processes 2", ("--all", "--processes", "2")),
     ("--dir", ("--dir", "SAVED")),
 )
 
@@ -152,6 +155,7 @@ async def bench(clients: int, budget: float, repeat: int) -> dict[str, float]:
         "histories": runs["--all"][0][0],
         "histories_per_second": round(default, 1),
         "histories_per_second_one_process": round(one, 1),
+        "histories_per_second_2_processes": round(medians["--all --processes 2"], 1),
         "histories_per_second_dir": round(medians["--dir"], 1),
         "ratio_to_one_process": round(default / one, 2),
     }
