@@ -209,7 +209,14 @@ async def replay_all(
     if pool is not None:
         await pool.replay(histories(), on_outcome, replayer)
         return
-    async with replayer.workflow_replay_iterator(histories()) as results:
+    await replay_each(replayer, histories(), on_outcome)
+
+
+async def replay_each(
+    replayer: Replayer, histories: AsyncIterator[WorkflowHistory], on_outcome: Callable[[Outcome], None]
+) -> None:
+    """Replay ``histories`` one after another with ``replayer``, reporting each outcome."""
+    async with replayer.workflow_replay_iterator(histories) as results:
         async for result in results:
             on_outcome(outcome_of(result))
 

@@ -52,21 +52,18 @@ def _init(settings: Settings) -> None:
 
 def _replay_chunk(chunk: list[tuple[str, bytes]]) -> list[Outcome]:
     """In a helper process: replay serialized histories, return their outcomes."""
-    from cli.replay import outcome_of
+    from cli.replay import replay_each
 
     assert _runner is not None
     assert _replayer is not None
-    replayer = _replayer
+    outcomes: list[Outcome] = []
 
-    async def replay() -> list[Outcome]:
-        async def histories() -> AsyncIterator[WorkflowHistory]:
-            for workflow_id, data in chunk:
-                yield WorkflowHistory(workflow_id, History.FromString(data).events)
+    async def histories() -> AsyncIterator[WorkflowHistory]:
+        for workflow_id, data in chunk:
+            yield WorkflowHistory(workflow_id, History.FromString(data).events)
 
-        async with replayer.workflow_replay_iterator(histories()) as results:
-            return [outcome_of(result) async for result in results]
-
-    return _runner.run(replay())
+    _runner.run(replay_each(_replayer, histories(), outcomes.append))
+    return outcomes
 
 
 def _ready() -> None:
@@ -103,6 +100,8 @@ class ReplayPool:
     ) -> None:
         """Replay ``histories`` here with ``replayer`` and in every helper that is ready,
         each taking the next histories from one queue; every outcome reported once."""
+        from cli.replay import replay_each  # cli.replay imports this module
+
         loop = asyncio.get_running_loop()
         lanes = 1 + self.helpers
         queue: asyncio.Queue[WorkflowHistory | None] = asyncio.Queue(maxsize=2 * CHUNK * lanes)
@@ -122,13 +121,6 @@ class ReplayPool:
             while (history := await take()) is not None:
                 yield history
 
-        async def here() -> None:
-            from cli.replay import outcome_of
-
-            async with replayer.workflow_replay_iterator(one_by_one()) as results:
-                async for result in results:
-                    on_outcome(outcome_of(result))
-
         async def helper(ready: Future[None]) -> None:
             await asyncio.wrap_future(ready)
             while (first := await take()) is not None:
@@ -142,7 +134,7 @@ class ReplayPool:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(feed())
-                group.create_task(here())
+                group.create_task(replay_each(replayer, one_by_one(), on_outcome))
                 for ready in self._ready:
                     group.create_task(helper(ready))
         except ExceptionGroup as failed:  # the source or a lane broke: say why, not "1 sub-exception"
