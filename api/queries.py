@@ -7,20 +7,39 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    exists,
+    not_,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
 from api.pagination import bad_cursor, decode_cursor, encode_cursor
-from core.store.models import Client, ClientSearch, Email, EmailEvent, EngagementScore
+from core.store.models import (
+    SEARCH_INDEX,
+    SEARCH_INDEX_TABLE,
+    Client,
+    ClientSearch,
+    Email,
+    EmailEvent,
+    EngagementScore,
+)
 
 SCORE_HISTORY = 100
 CLIENT_EMAILS = 50
 
 
 MAX_TERMS = 5  # words of a search that count
+TRIGRAM = 3  # the shortest word SQLite's trigram index finds; shorter words are matched by LIKE
 
 
 @dataclass(frozen=True)
@@ -59,18 +78,22 @@ class ClientFilters:
             where.append(column(Client.last_order_at) >= self.last_order_after)
         return where
 
-    def matching_ids(self, dialect: str, after: str | None = None) -> Select[str]:
+    def matching_ids(self, dialect: str, after: str | None = None) -> Select[str] | CompoundSelect[str]:
         """The ids of the matches (past ``after``), in whatever order is cheapest. A search
-        reads the narrow ``client_search`` and joins clients only for the other filters."""
+        reads the narrow ``client_search`` (on SQLite, through its trigram index when a word
+        is long enough) and joins clients only for the other filters."""
         if not self.q:
             where = self.conditions(dialect)
             where += [Client.id > after] if after is not None else []
             return select(Client.id).where(*where)
-        query = select(ClientSearch.client_id).where(_search_text(self.q, dialect))
         others = replace(self, q="").conditions(dialect)
+        others += [ClientSearch.client_id > after] if after is not None else []
+        branches = [select(ClientSearch.client_id).where(_search_text(self.q, dialect))]
+        if dialect == "sqlite" and any(len(word) >= TRIGRAM for word in _words(self.q)):
+            branches = _indexed_search(self.q)
         if others:
-            query = query.join(Client, Client.id == ClientSearch.client_id).where(*others)
-        return query.where(ClientSearch.client_id > after) if after is not None else query
+            branches = [b.join(Client, Client.id == ClientSearch.client_id).where(*others) for b in branches]
+        return branches[0] if len(branches) == 1 else union_all(*branches)
 
 
 def _unindexed(column: Any) -> Any:
@@ -110,7 +133,27 @@ def _search_text(q: str, dialect: str) -> ColumnElement[bool]:
     return or_(and_(*terms), ClientSearch.client_id == q)
 
 
+def _indexed_search(q: str) -> list[Select[str]]:
+    """``_search_text`` on SQLite, as two disjoint queries: the words of three characters
+    or more looked up in the trigram index (any case; every word a substring of the text),
+    shorter ones matched by LIKE on the rows it finds; and the exact id, unless that client
+    matched the words already (so no id is listed twice)."""
+    words = _words(q)
+    phrases = " ".join('"' + word.replace('"', '""') + '"' for word in words if len(word) >= TRIGRAM)
+    match = SEARCH_INDEX.c[SEARCH_INDEX_TABLE].op("MATCH")(phrases)
+    short = [_matches(ClientSearch.text, word, "sqlite") for word in words if len(word) < TRIGRAM]
+    found = (
+        select(ClientSearch.client_id)
+        .join_from(SEARCH_INDEX, ClientSearch, ClientSearch.id == SEARCH_INDEX.c.rowid)
+        .where(match, *short)
+    )
+    in_index = exists().where(SEARCH_INDEX.c.rowid == ClientSearch.id, match)
+    exact = select(ClientSearch.client_id).where(ClientSearch.client_id == q, not_(and_(in_index, *short)))
+    return [found, exact]
+
+
 PROBE = 2_000  # matches that make a filter "dense": see list_clients
+WINDOW = 2_000  # clients past a cursor a SQLite search reads in id order first: see list_clients
 
 
 async def list_clients(
@@ -125,15 +168,25 @@ async def list_clients(
     instead of sorting every match of a range filter by id (50,000 matches at a million
     clients took 100-300 ms). PostgreSQL weighs the LIMIT against the filter's selectivity
     itself.
+
+    A search's probe on SQLite comes from the trigram index, which serves matches in its own
+    order: past a cursor it would read every match before it, most of the index for a deep
+    page of a search that matches nearly everyone. So such a page first tries the next
+    ``WINDOW`` clients in id order: a dense search's page is among them.
     """
     dialect = session.get_bind().dialect.name
     after = decode_cursor(cursor, 1)[0] if cursor is not None else None
     page = [Client.id > after] if after is not None else []
     where = filters.conditions(dialect) + page
-    # A search has no index: any order costs the rows it reads, so stop at one page's worth.
     probe = limit + 1 if filters.q else PROBE
-    ids = list(await session.scalars(filters.matching_ids(dialect, after).limit(probe)))
+    ids: list[str] = []
+    if filters.q and after is not None and dialect == "sqlite":
+        ids = await _next_matches(session, filters, after, probe)
+    dense = False  # a full window holds the first matches past the cursor: the page
     if len(ids) < probe:
+        ids = list(await session.scalars(filters.matching_ids(dialect, after).limit(probe)))
+        dense = len(ids) == probe
+    if not dense:
         where = [Client.id.in_(ids)]
     elif dialect == "sqlite":
         where = filters.conditions(dialect, indexes=False) + page
@@ -142,6 +195,14 @@ async def list_clients(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, encode_cursor(rows[-1].id) if more else None
+
+
+async def _next_matches(session: AsyncSession, filters: ClientFilters, after: str, n: int) -> list[str]:
+    """Up to ``n`` matches among the ``WINDOW`` clients after ``after`` in id order (SQLite)."""
+    ahead = select(Client.id).where(Client.id > after).order_by(Client.id).limit(WINDOW).subquery()
+    query = select(Client.id).join(ahead, ahead.c.id == Client.id)
+    query = query.where(*filters.conditions("sqlite", indexes=False)).order_by(Client.id).limit(n)
+    return list(await session.scalars(query))
 
 
 async def list_emails(

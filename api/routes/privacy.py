@@ -18,7 +18,7 @@ from core.contracts.ops import resume_timer_id
 from core.runtime.client_workflow import UNAVAILABLE_CODES, TemporalUnavailable, query_state
 from core.runtime.logging import get_logger
 from core.store.db import transaction, utcnow
-from core.store.privacy import erase_client, export_client, scrub_sqlite_log
+from core.store.privacy import erase_client, export_client, scrub_sqlite
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1", tags=["privacy"])
@@ -64,7 +64,7 @@ async def erase(client_id: ClientIdPath, state: StateDep, _key: AdminKey) -> Era
     secret = state.settings.security.suppression_hash_secret.get_secret_value()
     async with transaction(state.sessions) as session:
         erased = await erase_client(session, client_id, secret)
-    await scrub_sqlite_log(state.engine)
+    await scrub_sqlite(state.engine)
     if state.data_keys is not None:
         state.data_keys.forget(client_id, erased.data_key_id)
     log.info("client erased", client_id=client_id, rows=sum(erased.rows.values()))

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import column, table
 
 from core.store.db import UTCDateTime
 
@@ -39,11 +40,24 @@ NAMING = {
 # Indexes a migration makes where the backend allows, that the models cannot declare for one
 # backend only: PostgreSQL's trigram index for searches (migration e8b41f6c2a97).
 BACKEND_ONLY_INDEXES = frozenset({"ix_client_search_text_trgm"})
+# SQLite's trigram index for searches (migration f2c7d9a41b58): an FTS5 virtual table, and
+# the tables FTS5 keeps it in (named after it: client_search_fts_data, _idx, ...).
+SEARCH_INDEX_TABLE = "client_search_fts"
+# That index, to query (its rowid is client_search.id; the column named after it takes a
+# MATCH) and to command (an insert into that column: 'optimize', 'rebuild').
+SEARCH_INDEX = table(SEARCH_INDEX_TABLE, column("rowid"), column(SEARCH_INDEX_TABLE))
+
+
+def backend_only(type_: str, name: str | None) -> bool:
+    """Whether a migration made this index or table for one backend, outside the models."""
+    if type_ == "index":
+        return name in BACKEND_ONLY_INDEXES
+    return type_ == "table" and name is not None and name.startswith(SEARCH_INDEX_TABLE)
 
 
 def in_models(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Alembic's ``include_object``: compare everything but ``BACKEND_ONLY_INDEXES``."""
-    return not (type_ == "index" and name in BACKEND_ONLY_INDEXES)
+    """Alembic's ``include_object``: compare everything but what is ``backend_only``."""
+    return not backend_only(type_, name)
 
 
 class Base(DeclarativeBase):
@@ -93,12 +107,14 @@ class ClientSearch(Base):
     """What a dashboard search matches: first name, last name and email joined by U+001F.
 
     One narrow row per client, kept current by triggers (migration ``e8b41f6c2a97``): a
-    substring search reads this instead of every client's whole row.
+    substring search reads this instead of every client's whole row. On SQLite the trigram
+    index ``client_search_fts`` is keyed by ``id`` (migration ``f2c7d9a41b58``).
     """
 
     __tablename__ = "client_search"
 
-    client_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128), unique=True)
     text: Mapped[str] = mapped_column(Text)
 
 

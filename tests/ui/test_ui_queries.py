@@ -5,16 +5,18 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api import queries as api_queries
 from api.ui import queries
 from core.domain.uplift import Episode, count_episodes
 from core.store.db import transaction
 from core.store.models import Client, ClientSearch
+from core.store.privacy import scrub_sqlite
 from tests.ui import factories as f
 
 
@@ -192,6 +194,91 @@ async def test_ui_queries_search_reads_client_search_kept_current_by_triggers(
     assert await ids("cobol") == ["c-grace"]
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ClientSearch)) == 1  # Ada's row is gone
+
+
+async def test_ui_queries_search_lists_a_client_once_when_the_id_and_the_text_both_match(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The exact id and the words are two ways to match (two queries on SQLite's trigram
+    index); a client matched both ways is one row, and short words narrow indexed ones."""
+    await f.add(
+        sessions,
+        f.client_row("ada-1", first_name="Ada", email="ada-1@analytical.org"),
+        f.client_row("ada-2", first_name="Ada", last_name="Byron", email="ab@example.com"),
+        f.client_row("zo-3", first_name="Zoë", last_name="Ng", email="zo@example.com"),
+    )
+    for q, expected in [
+        ("ada-1", ["ada-1"]),  # its id, and a word of its email
+        ("ada-2", ["ada-2"]),  # its id only
+        ("ada", ["ada-1", "ada-2"]),
+        ("ada by", ["ada-2"]),  # a two-letter word matched on the rows the index found
+        ("ng zoë", ["zo-3"]),
+        ('"ng', []),  # a quote is a character to find, not FTS5 syntax
+        ("example.com ZO", ["zo-3"]),
+    ]:
+        async with sessions() as session:
+            page = await queries.list_clients(session, queries.ClientFilter(q=q, sort="name"))
+            rows, _ = await api_queries.list_clients(session, api_queries.ClientFilters(q=q), 10, None)
+        assert sorted(c.id for c in page.rows) == expected, q
+        assert page.total == len(expected), q
+        assert [c.id for c in rows] == expected, q
+
+
+@pytest.mark.parametrize("window", [3, 40])
+async def test_api_search_pages_by_cursor_give_every_match_once_in_id_order(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    """Past a cursor, a page comes from the next clients in id order when they hold it, else
+    from the index: either way, page after page, every match once, in order, then the end."""
+    monkeypatch.setattr(api_queries, "WINDOW", window)
+    rng = random.Random(window)
+    rows = [
+        f.client_row(
+            f"c-{i:03d}", email=f"{rng.choice(['navy', 'army', 'navy.mil'])}{i}@example.org", tier=tier
+        )
+        for i in range(60)
+        for tier in [rng.choice(["active", "at_risk"])]
+    ]
+    await f.add(sessions, *rows)
+    for filters in [api_queries.ClientFilters(q="navy"), api_queries.ClientFilters(q="navy", tier="at_risk")]:
+        expected = [c.id for c in rows if "navy" in (c.email or "") and filters.tier in (None, c.tier)]
+        seen: list[str] = []
+        cursor = None
+        for _ in range(40):
+            async with sessions() as session:
+                page, cursor = await api_queries.list_clients(session, filters, 4, cursor)
+            seen += [c.id for c in page]
+            if cursor is None:
+                break
+        assert seen == expected, filters
+
+
+async def test_search_index_forgets_an_erased_client_once_scrubbed(
+    sessions: async_sessionmaker[AsyncSession], db_engine: AsyncEngine
+) -> None:
+    """SQLite's trigram index keeps a deleted client's entries in an older segment until
+    segments merge: the erasure's scrub merges them, so the name is gone from the file."""
+    if db_engine.dialect.name != "sqlite":
+        pytest.skip("the trigram index is SQLite's (PostgreSQL's GIN index is vacuumed)")
+    await f.add(sessions, f.client_row("c-q", last_name="Wyzwyz"), f.client_row("c-k", last_name="Kept"))
+    path = Path(str(db_engine.url.database))
+
+    def on_disk() -> bytes:
+        return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+    async with transaction(sessions) as session:
+        await session.execute(delete(Client).where(Client.id == "c-q"))
+    async with db_engine.connect() as conn:
+        await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    # A trigram of the name, in the index's segments (no other term starts with "w", so the
+    # index stores it whole rather than after a shared prefix).
+    assert b"wyz" in on_disk()
+    await scrub_sqlite(db_engine)
+    assert b"wyz" not in on_disk()
+    async with sessions() as session:
+        assert [c.id for c in (await queries.list_clients(session, queries.ClientFilter(q="kept"))).rows] == [
+            "c-k"
+        ]
 
 
 @pytest.mark.parametrize("sort", ["score", "-score", "last_order", "-last_order", "name", "-orders"])
