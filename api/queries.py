@@ -153,7 +153,6 @@ def _indexed_search(q: str) -> list[Select[str]]:
 
 
 PROBE = 2_000  # matches that make a filter "dense": see list_clients
-WINDOW = 2_000  # clients past a cursor a SQLite search reads in id order first: see list_clients
 
 
 async def list_clients(
@@ -168,25 +167,14 @@ async def list_clients(
     instead of sorting every match of a range filter by id (50,000 matches at a million
     clients took 100-300 ms). PostgreSQL weighs the LIMIT against the filter's selectivity
     itself.
-
-    A search's probe on SQLite comes from the trigram index, which serves matches in its own
-    order: past a cursor it would read every match before it, most of the index for a deep
-    page of a search that matches nearly everyone. So such a page first tries the next
-    ``WINDOW`` clients in id order: a dense search's page is among them.
     """
     dialect = session.get_bind().dialect.name
     after = decode_cursor(cursor, 1)[0] if cursor is not None else None
     page = [Client.id > after] if after is not None else []
     where = filters.conditions(dialect) + page
-    probe = limit + 1 if filters.q else PROBE
-    ids: list[str] = []
-    if filters.q and after is not None and dialect == "sqlite":
-        ids = await _next_matches(session, filters, after, probe)
-    dense = False  # a full window holds the first matches past the cursor: the page
+    probe = limit + 1 if filters.q else PROBE  # a search: one page's worth
+    ids = list(await session.scalars(filters.matching_ids(dialect, after).limit(probe)))
     if len(ids) < probe:
-        ids = list(await session.scalars(filters.matching_ids(dialect, after).limit(probe)))
-        dense = len(ids) == probe
-    if not dense:
         where = [Client.id.in_(ids)]
     elif dialect == "sqlite":
         where = filters.conditions(dialect, indexes=False) + page
@@ -195,14 +183,6 @@ async def list_clients(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, encode_cursor(rows[-1].id) if more else None
-
-
-async def _next_matches(session: AsyncSession, filters: ClientFilters, after: str, n: int) -> list[str]:
-    """Up to ``n`` matches among the ``WINDOW`` clients after ``after`` in id order (SQLite)."""
-    ahead = select(Client.id).where(Client.id > after).order_by(Client.id).limit(WINDOW).subquery()
-    query = select(Client.id).join(ahead, ahead.c.id == Client.id)
-    query = query.where(*filters.conditions("sqlite", indexes=False)).order_by(Client.id).limit(n)
-    return list(await session.scalars(query))
 
 
 async def list_emails(
