@@ -56,6 +56,11 @@ class ClientFilters:
     last_order_before: datetime | None = None
     last_order_after: datetime | None = None
 
+    def __post_init__(self) -> None:
+        # A NUL separates words like a space: no stored text or id holds one (the API refuses
+        # it), PostgreSQL cannot compare with one, and FTS5 would read it as the end of a phrase.
+        object.__setattr__(self, "q", self.q.replace("\x00", " ").strip())
+
     def conditions(self, dialect: str, indexes: bool = True) -> list[ColumnElement[bool]]:
         """The WHERE terms; ``indexes=False`` keeps SQLite from serving them by an index."""
         column: Callable[[Any], Any] = _unindexed if not indexes else lambda c: c

@@ -46,6 +46,16 @@ async def test_ui_overview_segments_card_tells_scored_from_segmented(dashboard: 
     assert "No segments yet: 2 clients are scored" in html
 
 
+async def test_ui_clients_search_reads_a_nul_as_a_space(dashboard: Dashboard) -> None:
+    """No stored text holds a NUL; in a search it separates words (SQLite's index would read
+    it as the end of a phrase, PostgreSQL cannot compare with it): never an error page."""
+    await f.add(dashboard.sessions, f.client_row("c-1", first_name="Zedd"), f.client_row("c-2"))
+    for q, expected in [("ze\x00dd", ["c-1"]), ("zedd\x00", ["c-1"]), ("\x00", ["c-1", "c-2"])]:
+        response = await dashboard.http.get("/ui/clients", params={"q": q})
+        assert response.status_code == 200, q
+        assert sorted(_rows(response.text)) == expected, q
+
+
 async def test_ui_clients_filter_search_sort_paginate(dashboard: Dashboard) -> None:
     rows = [
         f.client_row(
