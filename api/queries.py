@@ -93,9 +93,10 @@ class ClientFilters:
             return select(Client.id).where(*where)
         others = replace(self, q="").conditions(dialect)
         others += [ClientSearch.client_id > after] if after is not None else []
-        branches = [select(ClientSearch.client_id).where(_search_text(self.q, dialect))]
         if dialect == "sqlite" and any(len(word) >= TRIGRAM for word in _words(self.q)):
             branches = _indexed_search(self.q)
+        else:
+            branches = [select(ClientSearch.client_id).where(_search_text(self.q, dialect))]
         if others:
             branches = [b.join(Client, Client.id == ClientSearch.client_id).where(*others) for b in branches]
         return branches[0] if len(branches) == 1 else union_all(*branches)
